@@ -1,0 +1,84 @@
+"""Integer arithmetic that works on three kinds of number.
+
+The row-stationary formulas are written once, with these helpers and the usual
+operators, and evaluated on
+
+* Python ints: ``evaluate`` scores one mapping;
+* numpy int64 arrays: the exhaustive enumerator scores every mapping at once;
+* symbolic CP-SAT expressions (``mapper.cpsat_expr``): the search builds its
+  model by running the very same code.
+
+So the cost the solver minimises and the cost the model reports cannot drift
+apart.  A symbolic number opts in by defining the ``__rs_*__`` hooks below;
+everything here is exact integer arithmetic (no floats, no rounding modes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Num = Any  # int | np.ndarray | a symbolic expression with the __rs_*__ hooks
+
+
+def _symbolic(*values: Num) -> Any:
+    for value in values:
+        if hasattr(value, "__rs_ceil_div__"):
+            return value
+    return None
+
+
+def ceil_div(a: Num, b: Num) -> Num:
+    """ceil(a / b) for a >= 0, b >= 1."""
+    sym = _symbolic(a, b)
+    if sym is not None:
+        return sym.__rs_ceil_div__(a, b)
+    return -((-a) // b)
+
+
+def floor_div(a: Num, b: Num) -> Num:
+    """floor(a / b) for a >= 0, b >= 1."""
+    sym = _symbolic(a, b)
+    if sym is not None:
+        return sym.__rs_floor_div__(a, b)
+    return a // b
+
+
+def min_(*values: Num) -> Num:
+    sym = _symbolic(*values)
+    if sym is not None:
+        return sym.__rs_min__(values)
+    if any(isinstance(v, np.ndarray) for v in values):
+        out = values[0]
+        for v in values[1:]:
+            out = np.minimum(out, v)
+        return out
+    return min(values)
+
+
+def max_(*values: Num) -> Num:
+    sym = _symbolic(*values)
+    if sym is not None:
+        return sym.__rs_max__(values)
+    if any(isinstance(v, np.ndarray) for v in values):
+        out = values[0]
+        for v in values[1:]:
+            out = np.maximum(out, v)
+        return out
+    return max(values)
+
+
+def lookup(table: np.ndarray, index: Num) -> Num:
+    """``table[index]``: a precomputed function of one mapping variable."""
+    sym = _symbolic(index)
+    if sym is not None:
+        return sym.__rs_lookup__(table, index)
+    if isinstance(index, np.ndarray):
+        return table[index]
+    return int(table[index])
+
+
+def is_positive(a: Num) -> Num:
+    """1 if a > 0 else 0, for a >= 0."""
+    return min_(a, 1)

@@ -1,0 +1,175 @@
+"""``evaluate``: score one mapping of one layer, and ``check``: name what it violates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping as MappingT
+
+from cost_models.errors import InputError
+from cost_models.hardware import Hardware
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping, placement
+from cost_models.rowstationary import DataRatios, RowStationary, Vars, layer_limits
+
+LEVELS = ("dram", "glb", "array", "rf")
+DATA_TYPES = ("ifmap", "filter", "psum")
+
+
+class InvalidMapping(InputError):
+    """A mapping that breaks one or more hardware limits."""
+
+    def __init__(self, violations: list[str]) -> None:
+        super().__init__("invalid mapping: " + "; ".join(violations))
+        self.violations = violations
+
+
+def variables(mapping: Mapping) -> Vars:
+    pt = mapping.p * mapping.t
+    k = mapping.m // pt if pt and mapping.m % pt == 0 else 0
+    return Vars(n=mapping.n, e=mapping.e, p=mapping.p, q=mapping.q, r=mapping.r, t=mapping.t, g=mapping.g, k=k)
+
+
+def check(layer: LayerShape, mapping: Mapping, hw: Hardware) -> list[str]:
+    """Every violated limit, each named with its numbers; empty when the mapping is valid."""
+    problems = layer_limits(layer, hw)
+    if problems:
+        return problems
+    values = mapping.as_dict()
+    bad = [f"{name}={value} must be >= 1" for name, value in values.items() if not isinstance(value, int) or value < 1]
+    if bad:
+        return bad
+    if mapping.m % (mapping.p * mapping.t):
+        return [f"m={mapping.m} must be a multiple of p*t={mapping.p * mapping.t}"]
+    if mapping.e > layer.E:
+        return [f"e={mapping.e} exceeds the ofmap height E={layer.E}"]
+    model = RowStationary(layer, hw)
+    return [f"{limit.what}: {limit.lhs} > {limit.rhs}" if limit.name not in ("ifmap_ids", "groups_or_filters")
+            else limit.what
+            for limit in model.limits(variables(mapping)) if not limit.lhs <= limit.rhs]
+
+
+def _frozen(d: dict) -> MappingT:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Energy and latency breakdown of one mapped layer (immutable)."""
+
+    macs: int
+    accesses: MappingT[str, MappingT[str, int]]  # level -> data type -> 16-bit words
+    energy_units: MappingT[str, int]  # level (and "mac") -> normalized energy, MAC = 1
+    energy_units_by_type: MappingT[str, int]  # ifmap / filter / psum / mac
+    energy_pj_by_level: MappingT[str, float]  # incl. "static" (clock + leakage over the total latency)
+    compute_cycles: int
+    processing_cycles: int
+    total_cycles: int
+    core_mhz: int
+    active_pes: int
+    pes: int
+    passes: int
+    glb_banks: MappingT[str, int]  # ifmap / psum / free
+    objective_units: MappingT[str, int] = field(default_factory=dict)
+
+    @property
+    def energy_total_units(self) -> int:
+        return sum(self.energy_units.values())
+
+    @property
+    def energy_pj(self) -> float:
+        return float(sum(self.energy_pj_by_level.values()))
+
+    @property
+    def processing_ms(self) -> float:
+        return self.processing_cycles / (self.core_mhz * 1e3)
+
+    @property
+    def total_ms(self) -> float:
+        return self.total_cycles / (self.core_mhz * 1e3)
+
+    @property
+    def utilization(self) -> float:
+        return self.active_pes / self.pes
+
+    def level_total(self, level: str) -> int:
+        return sum(self.accesses[level].values())
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (the report's per-layer ``energy``/``latency``/``accesses`` keys)."""
+        return {
+            "macs": self.macs,
+            "active_pes": self.active_pes,
+            "utilization": round(self.utilization, 6),
+            "passes": self.passes,
+            "glb_banks": dict(self.glb_banks),
+            "accesses": {level: self.level_total(level) for level in LEVELS},
+            "accesses_by_type": {level: dict(self.accesses[level]) for level in LEVELS},
+            "energy": {
+                "total_pj": round(self.energy_pj, 3),
+                "total_units": self.energy_total_units,
+                "units_by_level": dict(self.energy_units),
+                "units_by_type": dict(self.energy_units_by_type),
+                "pj_by_level": {k: round(v, 3) for k, v in self.energy_pj_by_level.items()},
+            },
+            "latency": {
+                "compute_cycles": self.compute_cycles,
+                "processing_cycles": self.processing_cycles,
+                "total_cycles": self.total_cycles,
+                "processing_ms": round(self.processing_ms, 6),
+                "total_ms": round(self.total_ms, 6),
+            },
+        }
+
+
+def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: DataRatios = DataRatios()) -> Cost:
+    """Energy and latency of ``mapping`` for ``layer`` on ``hardware``; raises InvalidMapping if it does not fit."""
+    problems = check(layer, mapping, hardware)
+    if problems:
+        raise InvalidMapping(problems)
+    model = RowStationary(layer, hardware, ratios)
+    v = variables(mapping)
+    c = model.counts(v)
+    units = model.energy(c)
+    hw = hardware
+    accesses = {level: {dt: int(c[f"{level}_{dt}"]) for dt in DATA_TYPES} for level in LEVELS}
+    gate_saved = units_gate_saved(c, units, hw)
+    by_type = {
+        dt: hw.energy_dram * accesses["dram"][dt] + hw.energy_glb * accesses["glb"][dt]
+        + hw.energy_array * accesses["array"][dt] + hw.energy_rf * accesses["rf"][dt]
+        for dt in DATA_TYPES
+    }
+    by_type["filter"] -= gate_saved
+    by_type["mac"] = units["mac"]
+    onchip_pj = {level: units[level] * hw.pj_per_unit for level in ("glb", "array", "rf", "mac")}
+    dram_words = sum(accesses["dram"].values())
+    pj = {"dram": dram_words * hw.dram_pj_per_word, **onchip_pj,
+          "static": hw.static_mw * c["total_cycles"] / hw.core_mhz * 1e3}
+    place = placement(layer, mapping, hw)
+    ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * int(model.t_rows[mapping.e]) * layer.Wp
+    psum_words = mapping.g * mapping.n * mapping.m * mapping.e * layer.F
+    banks_i = -(-ifmap_words // hw.bank_words)
+    banks_p = -(-psum_words // hw.bank_words)
+    return Cost(
+        macs=int(c["macs"]),
+        accesses=_frozen({k: _frozen(v) for k, v in accesses.items()}),
+        energy_units=_frozen({k: int(v) for k, v in units.items()}),
+        energy_units_by_type=_frozen({k: int(v) for k, v in by_type.items()}),
+        energy_pj_by_level=_frozen(pj),
+        compute_cycles=int(c["compute_cycles"]),
+        processing_cycles=int(c["processing_cycles"]),
+        total_cycles=int(c["total_cycles"]),
+        core_mhz=hw.core_mhz,
+        active_pes=place.active_pes,
+        pes=hw.pes,
+        passes=int(c["passes"]),
+        glb_banks=_frozen({"ifmap": banks_i, "psum": banks_p, "free": hw.glb_banks - banks_i - banks_p}),
+        objective_units=_frozen({"energy": int(sum(units.values())), "latency": int(c["total_cycles"]),
+                                 "edp": int(sum(units.values())) * int(c["total_cycles"])}),
+    )
+
+
+def units_gate_saved(c: dict, units: dict, hw: Hardware) -> int:
+    """Filter-spad read energy that zero gating saved (it is charged to the filter data type)."""
+    ungated_rf = hw.energy_rf * (c["rf_filter"] + c["rf_ifmap"] + c["rf_psum"])
+    return int(ungated_rf - units["rf"])

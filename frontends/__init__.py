@@ -1,0 +1,1 @@
+"""ONNX -> layer graph (networkx) of array layers and host operations."""

@@ -1,0 +1,1 @@
+"""Search, bitstreams, simulator, CLI and report: the compiler's top layer."""

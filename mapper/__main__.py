@@ -1,0 +1,5 @@
+"""``python -m mapper`` is the ``eyeriss`` command."""
+
+from mapper.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""The ``eyeriss`` command line: argument parsing and the error contract.
+
+Exit codes: 0 success; 1 compiled but some layer has no valid mapping;
+2 bad input or usage; 3 internal error (a bug); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from typing import Sequence
+
+from cost_models.errors import InputError
+from mapper.commands import COMMANDS
+
+EXIT_OK, EXIT_UNMAPPED, EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors already; keep its message to one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="eyeriss", description="Dataflow mapping compiler for the Eyeriss accelerator.")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"mapper.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except InputError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as error:  # noqa: BLE001 - the contract is "bugs exit 3"
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {type(error).__name__}: {error} -- this is a bug in eyeriss; "
+              "please file an issue with the model attached (rerun with --debug for a traceback)", file=sys.stderr)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
