@@ -26,7 +26,7 @@ class InvalidMapping(InputError):
 
 def variables(mapping: Mapping) -> Vars:
     pt = mapping.p * mapping.t
-    k = mapping.m // pt if pt and mapping.m % pt == 0 else 0
+    k = -(-mapping.m // pt) if pt else 0
     return Vars(n=mapping.n, e=mapping.e, p=mapping.p, q=mapping.q, r=mapping.r, t=mapping.t, g=mapping.g, k=k)
 
 
@@ -39,8 +39,8 @@ def check(layer: LayerShape, mapping: Mapping, hw: Hardware) -> list[str]:
     bad = [f"{name}={value} must be >= 1" for name, value in values.items() if not isinstance(value, int) or value < 1]
     if bad:
         return bad
-    if mapping.m % (mapping.p * mapping.t):
-        return [f"m={mapping.m} must be a multiple of p*t={mapping.p * mapping.t}"]
+    if mapping.m % (mapping.p * mapping.t) and mapping.m != layer.Mg:
+        return [f"m={mapping.m} must be a multiple of p*t={mapping.p * mapping.t} or all {layer.Mg} filters of a group"]
     if mapping.e > layer.E:
         return [f"e={mapping.e} exceeds the ofmap height E={layer.E}"]
     model = RowStationary(layer, hw)
@@ -147,7 +147,7 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
           "static": hw.static_mw * c["total_cycles"] / hw.core_mhz * 1e3}
     place = placement(layer, mapping, hw)
     ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * int(model.t_rows[mapping.e]) * layer.Wp
-    psum_words = mapping.g * mapping.n * mapping.m * mapping.e * layer.F
+    psum_words = mapping.g * mapping.n * min(mapping.m, layer.Mg) * mapping.e * layer.F
     banks_i = -(-ifmap_words // hw.bank_words)
     banks_p = -(-psum_words // hw.bank_words)
     return Cost(
@@ -164,8 +164,7 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
         pes=hw.pes,
         passes=int(c["passes"]),
         glb_banks=_frozen({"ifmap": banks_i, "psum": banks_p, "free": hw.glb_banks - banks_i - banks_p}),
-        objective_units=_frozen({"energy": int(sum(units.values())), "latency": int(c["total_cycles"]),
-                                 "edp": int(sum(units.values())) * int(c["total_cycles"])}),
+        objective_units=_frozen({kind: int(model.objective_from_counts(c, kind)) for kind in ("energy", "latency", "edp")}),
     )
 
 

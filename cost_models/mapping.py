@@ -98,3 +98,49 @@ def placement(layer: LayerShape, mapping: Mapping, hw: Hardware) -> "Placement":
         across=hw.cols // width, bands=hw.rows // stack_rows if stack_rows else 0,
         stacks=mapping.t * mapping.g, r=mapping.r, t=mapping.t, g=mapping.g,
     )
+
+
+@dataclass(frozen=True)
+class PERole:
+    """What one active PE computes: the single layout emitter and simulator share.
+
+    Stack ``stack = gi * t + ti`` holds, top to bottom, for each segment, the r
+    channel sets, each R rows (filter rows i = 0..R-1).  PE (i, j) of channel
+    set ``ri`` convolves filter row i with ifmap row ``j*U + i*D`` of the strip
+    into ofmap row j.  Psums flow up the local network inside one segment's
+    r*R rows: the bottom PE of that chain takes its psum from the psum GIN,
+    the top PE sends the result on the output network (GON).
+    """
+
+    row: int
+    col: int
+    stack: int
+    gi: int
+    ti: int
+    segment: int
+    ri: int
+    i: int
+    j: int
+    chain_bottom: bool
+    chain_top: bool
+
+
+def pe_roles(layer: LayerShape, mapping: Mapping, hw: Hardware) -> list[PERole]:
+    """Every active PE's role, in row-major order of the physical array."""
+    place = placement(layer, mapping, hw)
+    R, cols = layer.R, hw.cols
+    roles = []
+    for stack in range(mapping.t * mapping.g):
+        gi, ti = divmod(stack, mapping.t)
+        top, left = place.stack_origin(stack)
+        for segment in range(place.segments):
+            for ri in range(mapping.r):
+                for i in range(R):
+                    row = top + segment * mapping.r * R + ri * R + i
+                    for j in range(segment * cols, min(mapping.e, (segment + 1) * cols)):
+                        roles.append(PERole(
+                            row=row, col=left + j - segment * cols, stack=stack, gi=gi, ti=ti,
+                            segment=segment, ri=ri, i=i, j=j,
+                            chain_bottom=(ri == mapping.r - 1 and i == R - 1), chain_top=(ri == 0 and i == 0)))
+    roles.sort(key=lambda role: (role.row, role.col))
+    return roles

@@ -24,9 +24,8 @@ per m-block, filters once per (n-block, strip), ofmaps written once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
 
-from cost_models.arith import Num, ceil_div, is_positive, lookup, max_, min_
+from cost_models.arith import Num, ceil_div, floor_div, is_positive, lookup, max_, min_
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.noc import ifmap_tables
@@ -115,7 +114,10 @@ class RowStationary:
         self.t_segments = -(-es // hw.cols)
         self.t_width = np.minimum(es, hw.cols)
         self.t_across = hw.cols // self.t_width
-        for table in (self.t_strips, self.t_rows, self.t_rows_total, self.t_segments, self.t_width, self.t_across):
+        # Ifmap NoC tables, indexed e (g = 1) or E + 1 + e (g > 1: side-by-side sets differ).
+        self.t_sends = np.concatenate(self.tables.sends)
+        self.t_ids_ok = np.concatenate(self.tables.ok)
+        for table in (self.t_sends, self.t_ids_ok, self.t_strips, self.t_rows, self.t_rows_total, self.t_segments, self.t_width, self.t_across):
             table.setflags(write=False)
 
     # ------------------------------------------------------------------ limits
@@ -123,13 +125,13 @@ class RowStationary:
         hw, R, S = self.hw, self.R, self.S
         segments = lookup(self.t_segments, v.e)
         stack_rows = v.r * segments * R
-        bands = _floor_div(hw.rows, stack_rows)
+        bands = floor_div(hw.rows, stack_rows)
         across = lookup(self.t_across, v.e)
         multi = is_positive(v.g - 1)
         m = v.k * v.p * v.t
         ifmap_words = v.g * v.n * v.q * v.r * lookup(self.t_rows, v.e) * self.Wp
-        psum_words = v.g * v.n * m * v.e * self.F
-        ids_ok = lookup(self.tables.ok[0], v.e) + multi * (lookup(self.tables.ok[1], v.e) - lookup(self.tables.ok[0], v.e))
+        psum_words = v.g * v.n * min_(m, self.Mg) * v.e * self.F
+        ids_ok = lookup(self.t_ids_ok, v.e + (self.E + 1) * multi)
         return [
             Limit("filter_spad", "filter spad: p*q*S filter weights per PE", v.p * v.q * S, hw.filter_spad),
             Limit("ifmap_spad", "ifmap spad: q*S ifmap values per PE", v.q * S, hw.ifmap_spad),
@@ -169,12 +171,11 @@ class RowStationary:
         pt, qr = v.p * v.t, v.q * v.r
         NB, GB = ceil_div(N, v.n), ceil_div(G, v.g)
         SB = lookup(self.t_strips, v.e)
-        MB = ceil_div(Mg, m)
+        MB = ceil_div(Mg, min_(m, Mg))
         CB = ceil_div(Cg, qr)
         FBT = ceil_div(Mg, pt)
         rows_total = lookup(self.t_rows_total, v.e)
-        sends0 = lookup(self.tables.sends[0], v.e)
-        sends = sends0 + multi * (lookup(self.tables.sends[1], v.e) - sends0)
+        sends = lookup(self.t_sends, v.e + (self.E + 1) * multi)
 
         c: dict[str, Num] = {}
         # DRAM (raw words, then as moved over the link: fmaps RLC-compressed)
@@ -236,21 +237,28 @@ class RowStationary:
 
     def objective(self, v: Vars, kind: str) -> Num:
         """The integer the search minimises: normalized energy, total cycles, or their product."""
-        c = self.counts(v)
+        return self.objective_from_counts(self.counts(v), kind)
+
+    def objective_from_counts(self, c: dict[str, Num], kind: str) -> Num:
         if kind == "latency":
             return c["total_cycles"]
         energy = sum(self.energy(c).values())
         if kind == "energy":
             return energy
         if kind == "edp":
-            return energy * c["total_cycles"]
+            # Integer scaling keeps the product inside int64: energy in units of
+            # 2**se normalized units and latency in units of 2**sc cycles (both 1
+            # for small layers); see edp_scale().
+            se, sc = edp_scale(self.layer.macs())
+            return floor_div(energy, 2**se) * floor_div(c["total_cycles"], 2**sc)
         raise ValueError(f"unknown objective {kind!r} (energy, latency or edp)")
 
 
-def _floor_div(a: Num, b: Num) -> Num:
-    from cost_models.arith import floor_div
+def edp_scale(macs: int) -> tuple[int, int]:
+    """Shifts applied to energy and cycles before their product (the EDP objective's unit).
 
-    return floor_div(a, b)
+    Budgets: at most 2048 energy units and 8 cycles per MAC fit in 31 bits after
+    the shift, so the product stays below 2**62.
+    """
+    return max(0, (macs * 2048).bit_length() - 31), max(0, (macs * 8).bit_length() - 31)
 
-
-Builder = Callable[..., Any]

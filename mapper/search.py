@@ -1,0 +1,148 @@
+"""CP-SAT search for the optimal row-stationary mapping of one layer.
+
+The model is built by running ``cost_models.rowstationary`` on symbolic
+integers (``mapper.cpsat_expr``): variables are the mapping parameters, the
+constraints are the cost model's own limits, and the objective is the cost
+model's own integer energy (normalized units), total cycles, or their product.
+So ``result.objective == evaluate(...).objective_units[objective]`` exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from cost_models.cost import Cost, evaluate
+from cost_models.hardware import Hardware
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping
+from cost_models.rowstationary import DataRatios, RowStationary, Vars, layer_limits
+from mapper.cpsat_expr import Tracer
+from mapper.space import ranges, to_mapping
+
+OBJECTIVES = ("energy", "latency", "edp")
+KEYS = ("n", "e", "p", "q", "r", "t", "g", "k")
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """The search's answer for one layer: a mapping with its proof status, or the reason there is none."""
+
+    mapping: Mapping | None
+    cost: Cost | None
+    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNMAPPABLE | UNKNOWN
+    objective: str
+    objective_value: int | None
+    bound: int | None
+    wall_s: float
+    reason: str | None = None
+
+    @property
+    def gap(self) -> float | None:
+        """Relative optimality gap (0 when proven optimal)."""
+        if self.objective_value is None or self.bound is None:
+            return None
+        if self.objective_value == 0:
+            return 0.0
+        return max(0.0, (self.objective_value - self.bound) / self.objective_value)
+
+    @property
+    def ok(self) -> bool:
+        return self.mapping is not None
+
+
+def _workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
+                max_cycles: int | None = None) -> tuple[Tracer, Vars, object]:
+    """The CP-SAT model of one layer: variables, the model's limits, the model's objective."""
+    tracer = Tracer()
+    bounds = ranges(layer, hw)
+    v = Vars(**{name: tracer.new(1, high, name) for name, high in bounds.items()})
+    model = RowStationary(layer, hw, ratios)
+    for limit in model.limits(v):
+        constraint = limit.lhs <= limit.rhs
+        if isinstance(constraint, bool):
+            if not constraint:
+                tracer.model.AddBoolOr([])  # a constant limit that fails: infeasible
+        else:
+            tracer.model.Add(constraint)
+    counts = model.counts(v)
+    if max_cycles is not None:
+        tracer.model.Add(counts["total_cycles"] <= max_cycles)
+    goal = model.objective_from_counts(counts, objective)
+    tracer.model.Minimize(goal.expr)
+    return tracer, v, goal
+
+
+def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", *,
+              ratios: DataRatios = DataRatios(), time_limit: float = 60.0, max_cycles: int | None = None,
+              workers: int | None = None) -> LayerResult:
+    """Find the mapping minimising ``objective`` (energy | latency | edp) within every limit.
+
+    ``max_cycles`` bounds the layer's total latency (use it with the energy
+    objective).  Deterministic: a fixed seed, and a fixed worker count.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    start = time.perf_counter()
+    problems = layer_limits(layer, hardware)
+    if problems:
+        return LayerResult(None, None, "UNMAPPABLE", objective, None, None, time.perf_counter() - start,
+                           reason="; ".join(problems))
+    tracer, v, goal = build_model(layer, hardware, objective, ratios, max_cycles)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, float(time_limit))
+    solver.parameters.num_workers = workers or _workers()
+    solver.parameters.random_seed = 0
+    solver.parameters.interleave_search = False
+    status = solver.Solve(tracer.model)
+    wall = time.perf_counter() - start
+    name = solver.StatusName(status)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        reason = ("no mapping satisfies every hardware limit" if status == cp_model.INFEASIBLE
+                  else f"no mapping found within the {time_limit:g} s time limit")
+        if status == cp_model.INFEASIBLE and max_cycles is not None:
+            reason = f"no mapping meets the latency bound of {max_cycles} cycles within every hardware limit"
+        return LayerResult(None, None, name, objective, None, None, wall, reason=reason)
+    value = int(round(solver.ObjectiveValue()))
+    bound = int(round(solver.BestObjectiveBound()))
+    values = {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS}
+    if name == "OPTIMAL":
+        values = _canonical_optimum(tracer, v, goal, value, values, solver.parameters, time_limit - wall)
+    wall = time.perf_counter() - start
+    mapping = to_mapping(layer, values)
+    cost = evaluate(layer, mapping, hardware, ratios)
+    return LayerResult(mapping, cost, name, objective, value, bound if name != "OPTIMAL" else value, wall)
+
+
+def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[str, int],
+                       parameters, time_left: float) -> dict[str, int]:
+    """Among all optimal mappings, the lexicographically smallest (n, e, p, ...).
+
+    Several mappings often tie; which one a multi-threaded solver reports first
+    depends on thread timing.  A second, tiny solve with the objective pinned to
+    its optimum and a mixed-radix tie-breaker makes the answer a function of the
+    input alone.
+    """
+    model = tracer.model
+    model.Add(goal.expr == value)
+    weight, tiebreak = 1, 0
+    for key in reversed(KEYS):
+        var = getattr(v, key)
+        tiebreak = tiebreak + weight * var.expr
+        weight *= var.hi + 1
+    model.Minimize(tiebreak)
+    for key in KEYS:
+        model.AddHint(getattr(v, key).expr, found[key])
+    solver = cp_model.CpSolver()
+    solver.parameters.copy_from(parameters)
+    solver.parameters.max_time_in_seconds = max(1.0, time_left)
+    if solver.Solve(model) != cp_model.OPTIMAL:
+        return found
+    return {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS}
