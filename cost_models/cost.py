@@ -59,9 +59,9 @@ class Cost:
 
     macs: int
     accesses: MappingT[str, MappingT[str, int]]  # level -> data type -> 16-bit words
-    energy_units: MappingT[str, int]  # level (and "mac") -> normalized energy, MAC = 1
-    energy_units_by_type: MappingT[str, int]  # ifmap / filter / psum / mac
-    energy_pj_by_level: MappingT[str, float]  # incl. "static" (clock + leakage over the total latency)
+    energy_units: MappingT[str, int]  # dram, glb, array, rf, mac, static -> normalized energy, MAC = 1
+    energy_units_by_type: MappingT[str, int]  # ifmap / filter / psum / mac / static
+    energy_pj_by_level: MappingT[str, float]  # dram, glb, array, rf, mac, static (clock + leakage)
     compute_cycles: int
     processing_cycles: int
     total_cycles: int
@@ -141,10 +141,10 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
     }
     by_type["filter"] -= gate_saved
     by_type["mac"] = units["mac"]
-    onchip_pj = {level: units[level] * hw.pj_per_unit for level in ("glb", "array", "rf", "mac")}
+    by_type["static"] = units["static"]
+    onchip_pj = {level: units[level] * hw.pj_per_unit for level in ("glb", "array", "rf", "mac", "static")}
     dram_words = sum(accesses["dram"].values())
-    pj = {"dram": dram_words * hw.dram_pj_per_word, **onchip_pj,
-          "static": hw.static_mw * c["total_cycles"] / hw.core_mhz * 1e3}
+    pj = {"dram": dram_words * hw.dram_pj_per_word, **onchip_pj}
     place = placement(layer, mapping, hw)
     ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * int(model.t_rows[mapping.e]) * layer.Wp
     psum_words = mapping.g * mapping.n * min(mapping.m, layer.Mg) * mapping.e * layer.F

@@ -41,10 +41,10 @@ SCHEMA: dict[str, Any] = {
         "max_channels": _POS_INT,
     },
     "energy": {
-        "normalized": {"mac": _POS_INT, "rf": _POS_INT, "array": _POS_INT, "glb": _POS_INT, "dram": _POS_INT},
+        "normalized": {"mac": _POS_INT, "rf": _POS_INT, "array": _POS_INT, "glb": _POS_INT, "dram": _POS_INT,
+                       "static_per_cycle": ("int", 0)},
         "zero_gating": ("bool", None),
         "pj_per_unit": _POS_NUM,
-        "static_mw": _NONNEG_NUM,
         "dram_pj_per_word": _NONNEG_NUM,
     },
 }
@@ -90,7 +90,7 @@ class Hardware:
     energy_dram: int
     zero_gating: bool
     pj_per_unit: float
-    static_mw: float
+    energy_static_per_cycle: int
     dram_pj_per_word: float
     source: Mapping[str, Any] | None = None  # the parsed file, for reports; not compared
 
@@ -198,7 +198,8 @@ def hardware_from_dict(data: Any, where: str = "hardware") -> Hardware:
         max_horizontal_stride=lim["max_horizontal_stride"], max_filters=lim["max_filters"], max_channels=lim["max_channels"],
         energy_mac=en["normalized"]["mac"], energy_rf=en["normalized"]["rf"], energy_array=en["normalized"]["array"],
         energy_glb=en["normalized"]["glb"], energy_dram=en["normalized"]["dram"],
-        zero_gating=en["zero_gating"], pj_per_unit=float(en["pj_per_unit"]), static_mw=float(en["static_mw"]),
+        zero_gating=en["zero_gating"], pj_per_unit=float(en["pj_per_unit"]),
+        energy_static_per_cycle=en["normalized"]["static_per_cycle"],
         dram_pj_per_word=float(en["dram_pj_per_word"]),
         source=data,
     )

@@ -233,6 +233,7 @@ class RowStationary:
             "array": hw.energy_array * (c["array_filter"] + c["array_ifmap"] + c["array_psum"]),
             "rf": hw.energy_rf * (rf_filter + c["rf_ifmap"] + c["rf_psum"]),
             "mac": hw.energy_mac * gated,
+            "static": hw.energy_static_per_cycle * c["total_cycles"],
         }
 
     def objective(self, v: Vars, kind: str) -> Num:

@@ -78,7 +78,13 @@ class Sym:
 
     def __rs_ceil_div__(self, a: Value, b: Value) -> "Sym":
         a, b = self._lift(a), self._lift(b)
-        return self.__rs_floor_div__(a + b - 1, b)
+        assert a.lo >= 0 and b.lo >= 1, "ceil division is only used on non-negative numbers"
+        if a.lo == a.hi and b.lo == b.hi:
+            return self._lift(-(-a.lo // b.lo))
+        # Bounds of ceil(a/b) directly: tighter than those of floor((a+b-1)/b).
+        target = self.m.new(-(-a.lo // b.hi), -(-a.hi // b.lo))
+        self.m.model.AddDivisionEquality(target.expr, self.m.var_of(a + b - 1), self.m.var_of(b))
+        return target
 
     def __rs_min__(self, values: Sequence[Value]) -> "Sym":
         items = [self._lift(v) for v in values]

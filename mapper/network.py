@@ -12,7 +12,6 @@ from ortools.sat.python import cp_model
 from cost_models.cost import evaluate
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
-from cost_models.rlc import ratio_from_zero_fraction
 from cost_models.rowstationary import RATIO_ONE, DataRatios, RowStationary, Vars, layer_limits
 from mapper.cpsat_expr import Tracer
 from mapper.search import KEYS, LayerResult, map_layer
@@ -61,6 +60,8 @@ def layer_ratios(graph: nx.DiGraph, zero_fraction: float) -> dict[str, DataRatio
     Every fmap is RLC-coded in DRAM except the network input [JSSC IV-B]; an
     ofmap is sparse only if the chip's ReLU is applied on its output path.
     """
+    from cost_models.rlc import ratio_from_zero_fraction
+
     first = _first_layers(graph)
     sparse = ratio_from_zero_fraction(zero_fraction)
     dense = ratio_from_zero_fraction(0.0)

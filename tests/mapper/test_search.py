@@ -1,0 +1,149 @@
+"""The CP-SAT search against the exhaustive oracle, the cost model and itself."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ortools.sat.python import cp_model
+
+from cost_models.cost import check, evaluate
+from cost_models.layer import LayerShape, ShapeError
+from cost_models.mapping import Mapping
+from cost_models.rowstationary import DataRatios, RATIO_ONE
+from mapper.exhaustive import enumerate_best
+from mapper.search import build_model, map_layer
+from mapper.space import ranges
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_FILES = ("lenet5.onnx", "alexnet.onnx", "vgg16.onnx", "resnet18.onnx", "mobilenet_v2.onnx")
+
+
+@functools.lru_cache(maxsize=None)
+def example_shapes() -> tuple[tuple[str, LayerShape], ...]:
+    """Distinct array-layer shapes of every example network (batch 1)."""
+    from frontends import array_layers, load_onnx
+
+    seen: dict[LayerShape, str] = {}
+    for file in EXAMPLE_FILES:
+        for name, layer in array_layers(load_onnx(EXAMPLES / file, batch=1)):
+            seen.setdefault(layer, f"{file}:{name}")
+    return tuple((name, layer) for layer, name in seen.items())
+
+
+RATIOS = DataRatios(ifmap_dram=40000, ofmap_dram=50000, ifmap_nonzero=RATIO_ONE // 2)
+
+
+@pytest.mark.parametrize("objective", ["energy", "latency", "edp"])
+def test_solver_objective_equals_cost_model_on_every_example_layer(hw, objective):
+    for name, layer in example_shapes():
+        result = map_layer(layer, hw, objective, ratios=RATIOS)
+        if result.status == "UNMAPPABLE":
+            continue
+        assert result.status == "OPTIMAL", name
+        assert result.objective_value == evaluate(layer, result.mapping, hw, RATIOS).objective_units[objective], name
+        assert check(layer, result.mapping, hw) == []
+
+
+def test_search_matches_exhaustive_oracle_on_every_example_layer(hw):
+    for name, layer in example_shapes():
+        result = map_layer(layer, hw, "energy")
+        oracle = enumerate_best(layer, hw, "energy")
+        assert result.objective_value == oracle.objective_value, name
+        assert result.mapping == oracle.mapping, name
+
+
+ALEXNET = [
+    LayerShape(4, 96, 3, 227, 227, 11, 11, stride=(4, 4)),
+    LayerShape(4, 256, 96, 27, 27, 5, 5, pads=(2, 2, 2, 2), groups=2),
+    LayerShape(4, 384, 256, 13, 13, 3, 3, pads=(1, 1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("layer", ALEXNET)
+@pytest.mark.parametrize("objective", ["latency", "edp"])
+def test_search_matches_oracle_for_other_objectives(hw, layer, objective):
+    result = map_layer(layer, hw, objective)
+    oracle = enumerate_best(layer, hw, objective)
+    assert (result.objective_value, result.mapping) == (oracle.objective_value, oracle.mapping)
+
+
+@st.composite
+def small_layers(draw) -> LayerShape:
+    groups = draw(st.sampled_from([1, 1, 1, 2, 4]))
+    depthwise = draw(st.booleans()) and groups == 1
+    R = draw(st.integers(1, 7))
+    S = draw(st.integers(1, 7))
+    U = draw(st.sampled_from([1, 1, 2, 4]))
+    H = draw(st.integers(R, 40))
+    W = draw(st.integers(S, 40))
+    pad = draw(st.integers(0, max(0, min(R, S) - 1)))
+    C = draw(st.integers(1, 24)) * groups
+    M = draw(st.integers(1, 40)) * groups
+    if depthwise:
+        groups = C = M = draw(st.integers(2, 48))
+    try:
+        return LayerShape(draw(st.integers(1, 4)), M, C, H, W, R, S, stride=(U, draw(st.integers(1, 3))),
+                          pads=(pad, pad, pad, pad), groups=groups)
+    except ShapeError:
+        return LayerShape(1, M, C, H, W, R, S, groups=groups)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layer=small_layers(), objective=st.sampled_from(["energy", "latency", "edp"]))
+def test_search_matches_oracle_on_random_layers(hw, layer, objective):
+    result = map_layer(layer, hw, objective, workers=2)
+    oracle = enumerate_best(layer, hw, objective)
+    assert result.objective_value == oracle.objective_value
+    assert result.mapping == oracle.mapping
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layer=small_layers(), data=st.data())
+def test_cpsat_constraints_agree_with_check(hw, layer, data):
+    """The model's constraints and cost_models.check accept exactly the same mappings."""
+    b = ranges(layer, hw)
+    values = {key: data.draw(st.integers(1, high), label=key) for key, high in b.items()}
+    mapping = Mapping(n=values["n"], e=values["e"], p=values["p"], q=values["q"], r=values["r"],
+                      t=values["t"], g=values["g"], m=min(values["k"] * values["p"] * values["t"], layer.Mg))
+    tracer, v, _ = build_model(layer, hw, "energy", DataRatios())
+    for key in values:
+        tracer.model.Add(getattr(v, key).expr == values[key])
+    status = cp_model.CpSolver().Solve(tracer.model)
+    feasible = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    canonical = values["k"] == 1 or values["p"] * values["t"] * (values["k"] - 1) < layer.Mg
+    assert feasible == (check(layer, mapping, hw) == [] and canonical)
+
+
+def test_deterministic_across_runs_and_worker_counts(hw):
+    layer = LayerShape(2, 128, 64, 28, 28, 3, 3, pads=(1, 1, 1, 1))
+    answers = {map_layer(layer, hw, "energy", workers=w).mapping for w in (1, 2, 4, 1)}
+    assert len(answers) == 1
+
+
+def test_unmappable_layer_reports_reason(hw):
+    result = map_layer(LayerShape(1, 8, 8, 32, 32, 13, 3), hw)
+    assert result.status == "UNMAPPABLE" and result.mapping is None
+    assert "filter height R=13" in result.reason
+
+
+def test_latency_bound_is_kept_and_optimal(hw):
+    layer = ALEXNET[1]
+    fastest = map_layer(layer, hw, "latency").objective_value
+    frugal = map_layer(layer, hw, "energy")
+    bound = (fastest + frugal.cost.total_cycles) // 2
+    bounded = map_layer(layer, hw, "energy", max_cycles=bound)
+    assert bounded.cost.total_cycles <= bound < frugal.cost.total_cycles
+    oracle = enumerate_best(layer, hw, "energy", max_cycles=bound)
+    assert bounded.objective_value == oracle.objective_value
+    assert map_layer(layer, hw, "energy", max_cycles=fastest - 1).status == "INFEASIBLE"
+
+
+def test_depthwise_uses_group_sets_under_latency(hw):
+    layer = LayerShape(1, 96, 96, 14, 14, 3, 3, pads=(1, 1, 1, 1), groups=96)
+    result = map_layer(layer, hw, "latency")
+    assert result.mapping.g > 1
+    assert result.cost.active_pes >= 100
