@@ -30,6 +30,7 @@ class ExhaustiveResult:
     objective_value: int | None
     evaluated: int  # mappings that passed every limit and were scored
     wall_s: float
+    complete: bool = True  # False when the time budget ran out (the optimum is then not proven)
 
 
 def _cross(a: dict[str, np.ndarray], name: str, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -55,8 +56,9 @@ def _mask(a: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
-                   ratios: DataRatios = DataRatios(), max_cycles: int | None = None) -> ExhaustiveResult:
-    """The optimum of ``objective`` over every valid mapping, by brute force."""
+                   ratios: DataRatios = DataRatios(), max_cycles: int | None = None,
+                   time_budget: float | None = None) -> ExhaustiveResult:
+    """The optimum of ``objective`` over every valid mapping, by brute force (optionally time-boxed)."""
     start = time.perf_counter()
     if layer_limits(layer, hw):
         return ExhaustiveResult(None, None, 0, time.perf_counter() - start)
@@ -72,44 +74,63 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
     t2 = _cross(_cross(t1, "r", ar(b.r)), "e", ar(b.e))
     seg = model.t_segments[t2["e"]]
     t2 = _mask(t2, (t2["r"] * seg * R <= hw.rows) & (t2["q"] * (t2["r"] - 1) < layer.Cg))
-    # Stage 3: how many stacks.
-    t3 = _cross(_cross(t2, "t", ar(b.t)), "g", ar(b.g))
-    seg = model.t_segments[t3["e"]]
-    slots = (hw.rows // (t3["r"] * seg * R)) * model.t_across[t3["e"]]
-    t3 = _mask(t3, (t3["t"] * t3["g"] <= slots) & (t3["p"] * (t3["t"] - 1) < layer.Mg)
-               & ((t3["t"] == 1) | (t3["g"] == 1))
-               & (t3["g"] * t3["p"] * t3["t"] * t3["q"] * t3["r"] * R * S <= hw.filter_buffer_words))
-    # Stage 4: batch and psum block, ragged (k only up to the block count), in chunks.
-    kmax = -(-layer.Mg // (t3["p"] * t3["t"]))
-    best_value, best_row, evaluated = None, None, 0
-    sizes = kmax * b.n
-    lo = 0
-    while lo < len(kmax):
-        hi = lo + max(1, int(np.searchsorted(np.cumsum(sizes[lo:]), CHUNK, side="right")))
-        part = _ragged(_mask(t3, slice(lo, hi)), "k", kmax[lo:hi])
-        part = _cross(part, "n", ar(b.n))
-        lo = hi
-        v = Vars(**{key: part[key] for key in ("n", "e", "p", "q", "r", "t", "g", "k")})
+    # Stages 3 and 4 expand ragged columns chunk by chunk, so memory stays bounded
+    # however large the array: t up to the free slots, g (only with t = 1), k up
+    # to the psum blocks, then n.
+    def slots(tab: dict[str, np.ndarray]) -> np.ndarray:
+        return (hw.rows // (tab["r"] * model.t_segments[tab["e"]] * R)) * model.t_across[tab["e"]]
+
+    def t_upper(tab):
+        return np.minimum(np.minimum(slots(tab), b.t), (layer.Mg - 1) // tab["p"] + 1)
+
+    def g_upper(tab):
+        return np.where(tab["t"] == 1, np.minimum(slots(tab), b.g), 1)
+
+    def k_upper(tab):
+        return -(-layer.Mg // (tab["p"] * tab["t"]))
+
+    def expand(tables, name, upper):
+        for tab in tables:
+            if not len(tab["p"]):
+                continue
+            high = upper(tab)
+            total = np.cumsum(high)
+            lo = 0
+            while lo < len(high):
+                base = total[lo - 1] if lo else 0
+                hi = lo + max(1, int(np.searchsorted(total[lo:] - base, CHUNK, side="right")))
+                yield _ragged(_mask(tab, slice(lo, hi)), name, high[lo:hi])
+                lo = hi
+
+    def with_n(tables):
+        for tab in tables:
+            yield _cross(tab, "n", ar(b.n))
+
+    best_value, best_row, evaluated, complete = None, None, 0, True
+    keys = ("n", "e", "p", "q", "r", "t", "g", "k")
+    for part in with_n(expand(expand(expand([t2], "t", t_upper), "g", g_upper), "k", k_upper)):
+        if time_budget is not None and time.perf_counter() - start > time_budget:
+            complete = False
+            break
+        v = Vars(**{key: part[key] for key in keys})
         ok = np.ones(len(part["n"]), dtype=bool)
         for limit in model.limits(v):
             ok &= np.asarray(limit.lhs <= limit.rhs)
-        counts = None
         if max_cycles is not None:
-            counts = model.counts(v)
-            ok &= counts["total_cycles"] <= max_cycles
+            ok &= model.counts(v)["total_cycles"] <= max_cycles
         if not ok.any():
             continue
         part = _mask(part, ok)
-        v = Vars(**{key: part[key] for key in ("n", "e", "p", "q", "r", "t", "g", "k")})
+        v = Vars(**{key: part[key] for key in keys})
         value = np.broadcast_to(np.asarray(model.objective(v, objective), dtype=np.int64), part["n"].shape)
         evaluated += len(value)
-        order = np.lexsort(tuple(part[key] for key in reversed(("n", "e", "p", "q", "r", "t", "g", "k"))) + (value,))
+        order = np.lexsort(tuple(part[key] for key in reversed(keys)) + (value,))
         top = order[0]
-        candidate = (int(value[top]), tuple(int(part[key][top]) for key in ("n", "e", "p", "q", "r", "t", "g", "k")))
+        candidate = (int(value[top]), tuple(int(part[key][top]) for key in keys))
         if best_value is None or candidate < (best_value, best_row):
             best_value, best_row = candidate
     wall = time.perf_counter() - start
     if best_row is None:
-        return ExhaustiveResult(None, None, evaluated, wall)
+        return ExhaustiveResult(None, None, evaluated, wall, complete)
     mapping = to_mapping(layer, dict(zip(("n", "e", "p", "q", "r", "t", "g", "k"), best_row)))
-    return ExhaustiveResult(mapping, best_value, evaluated, wall)
+    return ExhaustiveResult(mapping, best_value, evaluated, wall, complete)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import networkx as nx
 from ortools.sat.python import cp_model
@@ -54,26 +54,30 @@ def _first_layers(graph: nx.DiGraph) -> set[str]:
     return {n for n in array if not (nx.ancestors(graph, n) & array)}
 
 
-def layer_ratios(graph: nx.DiGraph, zero_fraction: float) -> dict[str, DataRatios]:
-    """DRAM compression and zero-gating figures per array layer, from a per-layer zero fraction.
+def layer_ratios(graph: nx.DiGraph, zero_fraction: float,
+                 overrides: Mapping[str, tuple[float, float]] | None = None) -> dict[str, DataRatios]:
+    """DRAM compression and zero-gating figures per array layer.
 
-    Every fmap is RLC-coded in DRAM except the network input [JSSC IV-B]; an
-    ofmap is sparse only if the chip's ReLU is applied on its output path.
+    Every fmap is RLC-coded in DRAM except the network input [JSSC IV-B]; the
+    network input has no zeros; an ofmap after the chip's ReLU has
+    ``zero_fraction`` zeros, any other none.  ``overrides`` maps a layer name to
+    measured (ifmap, ofmap) zero fractions, e.g. from real tensors.
     """
     from cost_models.rlc import ratio_from_zero_fraction
 
     first = _first_layers(graph)
-    sparse = ratio_from_zero_fraction(zero_fraction)
-    dense = ratio_from_zero_fraction(0.0)
     out: dict[str, DataRatios] = {}
     for name, data in graph.nodes(data=True):
         if data.get("kind") != "array":
             continue
-        is_first = name in first
+        z_in = 0.0 if name in first else zero_fraction
+        z_out = zero_fraction if data.get("relu") else 0.0
+        if overrides and name in overrides:
+            z_in, z_out = overrides[name]
         out[name] = DataRatios(
-            ifmap_dram=RATIO_ONE if is_first else sparse,
-            ofmap_dram=sparse if data.get("relu") else dense,
-            ifmap_nonzero=RATIO_ONE if is_first else int(round(RATIO_ONE * (1 - zero_fraction))),
+            ifmap_dram=RATIO_ONE if name in first else ratio_from_zero_fraction(z_in),
+            ofmap_dram=ratio_from_zero_fraction(z_out),
+            ifmap_nonzero=int(round(RATIO_ONE * (1 - z_in))),
         )
     return out
 
@@ -87,10 +91,11 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 time_limit: float = 60.0, total_time_limit: float | None = None,
                 max_layer_cycles: int | None = None, max_network_cycles: int | None = None,
                 zero_fraction: float = DEFAULT_ZERO_FRACTION,
+                zero_fractions: Mapping[str, tuple[float, float]] | None = None,
                 on_layer: Callable[[str, LayerResult], None] | None = None) -> NetworkResult:
     """Map every array layer of ``graph`` (as built by ``frontends.load_onnx``)."""
     start = time.perf_counter()
-    ratios = layer_ratios(graph, zero_fraction)
+    ratios = layer_ratios(graph, zero_fraction, zero_fractions)
     nodes = array_nodes(graph)
     if max_network_cycles is not None:
         results = _map_with_network_budget(nodes, ratios, hardware, max_network_cycles, time_limit, total_time_limit)
