@@ -15,6 +15,8 @@ from cost_models.errors import InputError
 # int64 arithmetic in the cost model must never overflow (2**62 leaves headroom
 # for the per-access cost multipliers).
 MAX_MACS = 2**50
+# Largest spatial size, channel or filter count accepted (a 16-bit shape field).
+MAX_DIM = 2**16
 
 
 class ShapeError(InputError):
@@ -49,6 +51,8 @@ class LayerShape:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ShapeError(f"{name} must be a positive integer, got {value!r}")
+            if value > MAX_DIM and name != "N" or value > MAX_DIM * 16:
+                raise ShapeError(f"{name}={value} exceeds the supported maximum {MAX_DIM}")
         for name, values, low in (("stride", self.stride, 1), ("dilation", self.dilation, 1), ("pads", self.pads, 0)):
             if not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in values):
                 raise ShapeError(f"{name} must be integers >= {low}, got {values!r}")

@@ -106,10 +106,11 @@ class IfmapTables:
 
 
 @lru_cache(maxsize=4096)
-def ifmap_tables(E: int, R: int, U: int, D: int, cols: int, id_bits: int) -> IfmapTables:
+def ifmap_tables(E: int, R: int, U: int, D: int, cols: int, id_bits: int, e_max: int) -> IfmapTables:
+    """Tables up to ``e_max`` (the widest set the array can hold); wider e is marked not ok."""
     sends = (np.zeros(E + 1, dtype=np.int64), np.zeros(E + 1, dtype=np.int64))
     ok = (np.zeros(E + 1, dtype=np.int64), np.zeros(E + 1, dtype=np.int64))
-    for e in range(1, E + 1):
+    for e in range(1, min(E, e_max) + 1):
         strips = -(-E // e)
         e_last = E - (strips - 1) * e
         for k, distinct in enumerate((False, True)):

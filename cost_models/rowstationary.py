@@ -99,7 +99,9 @@ class RowStationary:
         self.N, self.G, self.Mg, self.Cg = L.N, L.groups, L.Mg, L.Cg
         self.R, self.S, self.E, self.F = L.R, L.S, L.E, L.F
         self.U, self.D, self.Wp = L.stride[0], L.dilation[0], L.Wp
-        self.tables = ifmap_tables(self.E, self.R, self.U, self.D, hw.cols, hw.col_id("ifmap"))
+        # A set wider than cols * (rows // R) cannot be placed even segmented.
+        self.e_max = max(1, min(self.E, hw.cols * (hw.rows // self.R)))
+        self.tables = ifmap_tables(self.E, self.R, self.U, self.D, hw.cols, hw.col_id("ifmap"), self.e_max)
         # e-indexed tables of the strip geometry (index 0 unused).
         import numpy as np
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -41,7 +42,7 @@ class NetworkResult:
     objective: str
     hardware: Hardware
     search_s: float
-    batch_scan: tuple[tuple[int, int], ...] = field(default=())  # (batch, energy units per inference) tried
+    batch_scan: tuple[tuple[int, float], ...] = field(default=())  # (batch, energy units per inference) tried
 
     @property
     def unmapped(self) -> list[MappedLayer]:
@@ -187,15 +188,15 @@ def choose_batch(build_graph: Callable[[int], nx.DiGraph], hardware: Hardware, o
                  candidates: Iterable[int] = range(1, 17), **options) -> NetworkResult:
     """``--batch auto``: the batch size minimising energy per inference ([JSSC IV-A]: N=4 for AlexNet)."""
     best: NetworkResult | None = None
-    best_key: tuple[float, int] | None = None
+    best_key: tuple[Fraction, int] | None = None
     scan = []
     for batch in candidates:
         result = map_network(build_graph(batch), hardware, objective, **options)
         if result.unmapped:
             continue
         energy = sum(entry.result.cost.energy_total_units for entry in result.layers)
-        scan.append((batch, energy // batch))
-        key = (energy / batch, batch)
+        scan.append((batch, energy / batch))
+        key = (Fraction(energy, batch), batch)
         if best_key is None or key < best_key:
             best, best_key = result, key
     if best is None:

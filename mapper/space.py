@@ -31,7 +31,7 @@ def ranges(layer: LayerShape, hw: Hardware) -> Ranges:
     S = layer.S
     return Ranges(
         n=layer.N,
-        e=layer.E,
+        e=max(1, min(layer.E, hw.cols * max(1, hw.rows // layer.R))),  # wider sets cannot be placed
         p=max(1, min(layer.Mg, hw.psum_spad, hw.filter_spad // S)),
         q=max(1, min(layer.Cg, hw.ifmap_spad // S)),
         r=max(1, min(layer.Cg, hw.rows // layer.R)),
