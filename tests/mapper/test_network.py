@@ -1,0 +1,82 @@
+"""Whole-network mapping: shared shapes, sparsity per layer, batch choice, latency budgets."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+
+from cost_models.layer import LayerShape
+from cost_models.rowstationary import RATIO_ONE
+from mapper.network import choose_batch, layer_ratios, map_network
+
+
+def small_net(batch: int = 1) -> nx.DiGraph:
+    g = nx.DiGraph(name="toy", batch=batch)
+    conv1 = LayerShape(batch, 16, 3, 32, 32, 3, 3, pads=(1, 1, 1, 1))
+    conv2 = LayerShape(batch, 32, 16, 16, 16, 3, 3, pads=(1, 1, 1, 1))
+    g.add_node("input", kind="host", op="Input", layer=None, order=0)
+    g.add_node("conv1", kind="array", op="Conv", layer=conv1, order=1, relu=True)
+    g.add_node("pool", kind="host", op="MaxPool", layer=None, order=2)
+    g.add_node("conv2", kind="array", op="Conv", layer=conv2, order=3, relu=True)
+    g.add_node("conv3", kind="array", op="Conv", layer=conv2.with_batch(batch), order=4, relu=True)
+    g.add_node("fc", kind="array", op="Gemm", layer=LayerShape(batch, 10, 32 * 16 * 16, 1, 1, 1, 1, kind="fc"),
+               order=5, relu=False)
+    for u, v in [("input", "conv1"), ("conv1", "pool"), ("pool", "conv2"), ("conv2", "conv3"), ("conv3", "fc")]:
+        g.add_edge(u, v)
+    return g
+
+
+def test_layers_in_order_shared_shapes_solved_once(hw):
+    result = map_network(small_net(), hw, "energy")
+    assert [entry.name for entry in result.layers] == ["conv1", "conv2", "conv3", "fc"]
+    assert result.layers[2].shared_with == "conv2"
+    assert result.layers[2].result is result.layers[1].result
+    assert all(entry.result.status == "OPTIMAL" for entry in result.layers)
+    assert result.host_ops == (("input", "Input"), ("pool", "MaxPool"))
+
+
+def test_network_input_is_not_compressed_and_relu_outputs_are(hw):
+    ratios = layer_ratios(small_net(), 0.6)
+    assert ratios["conv1"].ifmap_dram == RATIO_ONE and ratios["conv1"].ifmap_nonzero == RATIO_ONE
+    assert ratios["conv2"].ifmap_dram < RATIO_ONE and ratios["conv2"].ifmap_nonzero < RATIO_ONE
+    assert ratios["conv1"].ofmap_dram < ratios["fc"].ofmap_dram  # fc has no ReLU: dense output
+    measured = layer_ratios(small_net(), 0.6, {"conv2": (0.9, 0.1)})
+    assert measured["conv2"].ifmap_dram < ratios["conv2"].ifmap_dram
+
+
+def test_network_latency_budget_trades_energy_for_speed(hw):
+    free = map_network(small_net(), hw, "energy")
+    fastest = map_network(small_net(), hw, "latency")
+    cycles = lambda r: sum(e.result.cost.total_cycles for e in r.layers)  # noqa: E731
+    energy = lambda r: sum(e.result.cost.energy_total_units for e in r.layers)  # noqa: E731
+    assert cycles(fastest) < cycles(free)
+    budget = (cycles(fastest) + cycles(free)) // 2
+    bounded = map_network(small_net(), hw, "energy", max_network_cycles=budget)
+    assert cycles(bounded) <= budget
+    assert energy(free) <= energy(bounded) <= energy(fastest)
+    impossible = map_network(small_net(), hw, "energy", max_network_cycles=cycles(fastest) - 1)
+    assert impossible.unmapped and "latency bound" in impossible.unmapped[0].result.reason
+
+
+def test_layer_latency_bound(hw):
+    free = map_network(small_net(), hw, "energy")
+    slowest = max(e.result.cost.total_cycles for e in free.layers)
+    bounded = map_network(small_net(), hw, "energy", max_layer_cycles=slowest - 1)
+    assert all(e.result.cost.total_cycles <= slowest - 1 for e in bounded.layers if e.result.ok)
+
+
+def test_batch_auto_minimises_energy_per_inference(hw):
+    result = choose_batch(small_net, hw, "energy", candidates=range(1, 5))
+    per_inference = dict(result.batch_scan)
+    assert set(per_inference) == {1, 2, 3, 4}
+    assert result.batch == min(per_inference, key=lambda b: (per_inference[b], b))
+    assert all(entry.layer.N == result.batch for entry in result.layers)
+
+
+def test_unmappable_layer_does_not_stop_the_network(hw):
+    g = small_net()
+    g.add_node("tall", kind="array", op="Conv", layer=LayerShape(1, 4, 4, 20, 20, 13, 3), order=6, relu=False)
+    g.add_edge("fc", "tall")
+    result = map_network(g, hw, "energy")
+    assert [e.name for e in result.unmapped] == ["tall"]
+    assert result.layers[0].result.ok
