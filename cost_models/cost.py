@@ -142,9 +142,7 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
     by_type["filter"] -= gate_saved
     by_type["mac"] = units["mac"]
     by_type["static"] = units["static"]
-    onchip_pj = {level: units[level] * hw.pj_per_unit for level in ("glb", "array", "rf", "mac", "static")}
-    dram_words = sum(accesses["dram"].values())
-    pj = {"dram": dram_words * hw.dram_pj_per_word, **onchip_pj}
+    pj = {level: units[level] * hw.pj_per_unit for level in ("dram", "glb", "array", "rf", "mac", "static")}
     place = placement(layer, mapping, hw)
     ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * int(model.t_rows[mapping.e]) * layer.Wp
     psum_words = mapping.g * mapping.n * min(mapping.m, layer.Mg) * mapping.e * layer.F

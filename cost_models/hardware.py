@@ -16,7 +16,6 @@ from typing import Any, Mapping
 from cost_models.errors import InputError
 
 _POS_INT = ("int", 1)
-_NONNEG_NUM = ("num", 0)
 _POS_NUM = ("num", 1e-12)
 
 # field -> (type, minimum) or a nested schema.  Order is the documented order.
@@ -45,7 +44,6 @@ SCHEMA: dict[str, Any] = {
                        "static_per_cycle": ("int", 0)},
         "zero_gating": ("bool", None),
         "pj_per_unit": _POS_NUM,
-        "dram_pj_per_word": _NONNEG_NUM,
     },
 }
 
@@ -91,7 +89,6 @@ class Hardware:
     zero_gating: bool
     pj_per_unit: float
     energy_static_per_cycle: int
-    dram_pj_per_word: float
     source: Mapping[str, Any] | None = None  # the parsed file, for reports; not compared
 
     def __hash__(self) -> int:  # the parsed-file dict is not hashable
@@ -200,7 +197,6 @@ def hardware_from_dict(data: Any, where: str = "hardware") -> Hardware:
         energy_glb=en["normalized"]["glb"], energy_dram=en["normalized"]["dram"],
         zero_gating=en["zero_gating"], pj_per_unit=float(en["pj_per_unit"]),
         energy_static_per_cycle=en["normalized"]["static_per_cycle"],
-        dram_pj_per_word=float(en["dram_pj_per_word"]),
         source=data,
     )
     _semantic_checks(hw, where)

@@ -1,0 +1,47 @@
+"""The calibrated constants in eyeriss.yaml are the ones the calibration computes, and the model tracks the chip."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from cost_models.cost import evaluate
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "jssc_alexnet.py"
+
+
+@pytest.fixture(scope="module")
+def jssc():
+    spec = importlib.util.spec_from_file_location("jssc_alexnet", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bundled_energy_constants_are_the_fit(jssc, hw):
+    scale, static = jssc.fit_energy(hw)
+    assert (hw.pj_per_unit, hw.energy_static_per_cycle) == (scale, static)
+
+
+def test_published_mappings_give_measured_active_pes(jssc, hw):
+    for name in jssc.ORDER:
+        cost = evaluate(jssc.LAYERS[name], jssc.PUBLISHED[name], hw, jssc.ratios(name))
+        assert cost.active_pes == jssc.MEASURED[name].active_pes
+
+
+@pytest.mark.parametrize("figure", ["dram", "processing", "total"])
+def test_model_within_band_of_silicon(jssc, hw, figure):
+    """DRAM traffic and both latencies within 0.85-1.15 of JSSC Table V on every layer."""
+    for name in jssc.ORDER:
+        cost = evaluate(jssc.LAYERS[name], jssc.PUBLISHED[name], hw, jssc.ratios(name))
+        measured = jssc.MEASURED[name]
+        ours, theirs = {
+            "dram": (cost.level_total("dram") * 2 / 1e6, measured.dram_mb),
+            "processing": (cost.processing_ms, measured.processing_ms),
+            "total": (cost.total_ms, measured.total_ms),
+        }[figure]
+        assert 0.85 <= ours / theirs <= 1.15, (name, ours, theirs)
