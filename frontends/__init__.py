@@ -1,1 +1,60 @@
-"""ONNX -> layer graph (networkx) of array layers and host operations."""
+"""ONNX -> layer graph (networkx) of array layers and host operations.
+
+Modules: ``loading`` (safe reading, external-data checks, weight stripping),
+``shapes`` (batch binding, shape inference, shape-subgraph folding),
+``lowering`` (operators the array computes -> LayerShape), ``graph`` (fusion
+and the networkx graph), ``weights`` (real weights, on demand).
+
+The graph: one node per array layer or host operation, keyed by its ONNX node
+name, in topological order (``order``).  Node attributes: ``kind`` ("array" or
+"host"), ``op``, ``layer`` (LayerShape or None), ``fused`` ((name, op_type) of
+ONNX nodes folded into it), ``onnx_nodes``, ``relu``, ``weight`` (weight
+tensor name), ``output`` (output tensor).  Edges carry ``tensor`` and ``shape``.
+Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``opset``,
+``inputs`` and ``outputs`` ((name, shape) lists; not nodes), ``folded`` (shape
+computation nodes evaluated at compile time).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import networkx as nx
+import onnx
+
+from cost_models.layer import LayerShape
+from frontends.graph import build_graph
+from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
+from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fold_shape_subgraphs, infer, static_shapes
+from frontends.weights import load_layer_weights
+
+__all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_onnx"]
+
+
+def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int = 1) -> nx.DiGraph:
+    """Load, check and lower a model; ``batch`` fixes a symbolic batch dimension."""
+    proto, path, sha256 = read_model(model)
+    where = str(path) if path is not None else "<model>"
+    opset = opset_of(proto, where)
+    work, stripped = strip_weights(proto, MAX_FOLD_ELEMENTS)
+    del proto  # the caller's copy or the file's: never duplicated
+    check_structure(work, where)
+    bind_batch(work, batch, where)
+    work = infer(work, where)
+    work, folded = fold_shape_subgraphs(work, opset, where)
+    graph = build_graph(work, static_shapes(work), folded, where, stripped)
+    name = path.stem if path is not None else (work.graph.name or "model")
+    graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset)
+    return graph
+
+
+def array_layers(graph: nx.DiGraph) -> list[tuple[str, LayerShape]]:
+    """(name, shape) of every array layer in topological order."""
+    nodes = sorted(graph.nodes(data=True), key=lambda item: item[1]["order"])
+    return [(name, data["layer"]) for name, data in nodes if data["kind"] == "array"]
+
+
+def host_ops(graph: nx.DiGraph) -> list[tuple[str, str]]:
+    nodes = sorted(graph.nodes(data=True), key=lambda item: item[1]["order"])
+    return [(name, data["op"]) for name, data in nodes if data["kind"] == "host"]

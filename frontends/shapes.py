@@ -1,0 +1,146 @@
+"""Static shapes for every tensor: batch binding, shape inference, shape-subgraph folding.
+
+Exporters compute reshape targets at run time (Shape -> Gather -> Concat ->
+Reshape, as the TorchScript exporter writes them).  With the input shapes
+fixed, those subgraphs are constants: we evaluate them with onnx's own
+reference evaluator, turn their outputs into initializers and infer again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, shape_inference
+
+from frontends.loading import FrontendError
+
+# Folding only ever evaluates small integer tensors (shape arithmetic).
+MAX_FOLD_ELEMENTS = 4096
+FOLDABLE = {"Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast", "Mul", "Add", "Sub", "Div",
+            "Floor", "Ceil", "ReduceProd", "Range", "Equal", "Where", "ConstantOfShape", "Expand", "Identity",
+            "Constant", "Size", "Sqrt", "Max", "Min", "Neg", "Reshape", "Flatten", "Transpose", "Not", "Less",
+            "Greater", "Abs"}
+
+
+def bind_batch(proto: onnx.ModelProto, batch: int, where: str) -> list[str]:
+    """Fix a symbolic leading dimension of every graph input to ``batch``; refuse other symbolic dims."""
+    if batch < 1:
+        raise FrontendError(f"batch must be >= 1, got {batch}", where)
+    initializers = {tensor.name for tensor in proto.graph.initializer}
+    bound = []
+    for value in proto.graph.input:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        tensor_type = value.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            raise FrontendError(f"graph input '{value.name}' has no shape; export with static input shapes", where)
+        for index, dim in enumerate(tensor_type.shape.dim):
+            if dim.HasField("dim_value"):
+                if dim.dim_value < 1:
+                    raise FrontendError(f"graph input '{value.name}' dimension {index} is {dim.dim_value}; "
+                                        "dimensions must be positive", where)
+                continue
+            if index == 0:
+                label = dim.dim_param or "?"
+                dim.Clear()
+                dim.dim_value = batch
+                bound.append(f"{value.name}[0] ({label})")
+                continue
+            label = f"'{dim.dim_param}'" if dim.dim_param else "unnamed"
+            raise FrontendError(
+                f"dimension {index} of graph input '{value.name}' is symbolic ({label}); only the batch "
+                "(dimension 0) may be, and it is set with --batch. Re-export the model with a fixed input size "
+                "(e.g. torch.onnx.export without dynamic_axes for that dimension)", where)
+    return bound
+
+
+def infer(proto: onnx.ModelProto, where: str) -> onnx.ModelProto:
+    try:
+        return shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
+    except (onnx.shape_inference.InferenceError, RuntimeError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FrontendError(f"shape inference failed: {first}", where) from None
+
+
+def static_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...] | None]:
+    """Tensor name -> static shape (None where any dimension is unknown)."""
+    shapes: dict[str, tuple[int, ...] | None] = {}
+    for value in list(proto.graph.input) + list(proto.graph.value_info) + list(proto.graph.output):
+        if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+            shapes.setdefault(value.name, None)
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
+        else:
+            shapes.setdefault(value.name, None)
+    for tensor in proto.graph.initializer:
+        shapes[tensor.name] = tuple(int(d) for d in tensor.dims)
+    return shapes
+
+
+def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str) -> tuple[onnx.ModelProto, list[str]]:
+    """Evaluate nodes whose inputs are all known small constants; returns the model and the folded node names."""
+    from onnx.reference import ReferenceEvaluator
+
+    shapes = static_shapes(proto)
+    known: dict[str, np.ndarray] = {}
+    for tensor in proto.graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL and np.prod(tensor.dims, dtype=np.int64) <= MAX_FOLD_ELEMENTS \
+                and tensor.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32):
+            known[tensor.name] = numpy_helper.to_array(tensor)
+    folded: list[str] = []
+    new_constants: list[onnx.TensorProto] = []
+    for node in proto.graph.node:
+        if node.domain not in ("", "ai.onnx") or node.op_type not in FOLDABLE:
+            continue
+        if node.op_type == "Shape":
+            shape = shapes.get(node.input[0])
+            if shape is None:
+                continue
+            start = next((a.i for a in node.attribute if a.name == "start"), 0)
+            end = next((a.i for a in node.attribute if a.name == "end"), None)
+            value = np.array(shape[start:end], dtype=np.int64)
+        elif node.op_type == "Size":
+            shape = shapes.get(node.input[0])
+            if shape is None:
+                continue
+            value = np.array(int(np.prod(shape, dtype=np.int64)), dtype=np.int64)
+        else:
+            inputs = [name for name in node.input if name]
+            if any(name not in known for name in inputs):
+                continue
+            try:
+                value = _evaluate(ReferenceEvaluator, node, {name: known[name] for name in inputs}, opset)
+            except Exception:  # noqa: BLE001 - anything the evaluator rejects just stays unfolded
+                continue
+        if value is None or value.size > MAX_FOLD_ELEMENTS:
+            continue
+        known[node.output[0]] = value
+        new_constants.append(numpy_helper.from_array(np.asarray(value), node.output[0]))
+        folded.append(node.name or node.output[0])
+    if not folded:
+        return proto, []
+    folded_set = set(folded)
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    keep = [n for n in out.graph.node if (n.name or n.output[0]) not in folded_set]
+    del out.graph.node[:]
+    out.graph.node.extend(keep)
+    out.graph.initializer.extend(new_constants)
+    # Stale value_info of folded tensors would shadow the new constants.
+    names = {t.name for t in new_constants}
+    stale = [v for v in out.graph.value_info if v.name not in names]
+    del out.graph.value_info[:]
+    out.graph.value_info.extend(stale)
+    return infer(out, where), folded
+
+
+def _evaluate(evaluator, node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int) -> np.ndarray | None:
+    inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.dtype), value.shape)
+              for name, value in feeds.items()]
+    graph = helper.make_graph([node], "fold", inputs,
+                              [helper.make_tensor_value_info(node.output[0], onnx.TensorProto.UNDEFINED, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    result = evaluator(model).run(None, feeds)[0]
+    return np.asarray(result)
