@@ -59,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     table = Table(title=f"{data['model']}: {data['totals']['layers']} array layers, batch {data['batch']}",
                   caption="U = stride; /gN = N groups", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    for column in ("name", "op", "M", "C", "HxW", "RxS", "ExF", "U", "MACs", "wts"):
+    for column in ("name", "kind", "M", "C", "HxW", "RxS", "ExF", "U", "MACs", "wts"):
         table.add_column(column, justify="left" if column in ("name", "op") else "right", no_wrap=True,
                          min_width=8 if column == "name" else None)
     for entry in data["layers"]:
         s = entry["shape"]
-        op = entry["op"] + (f"/g{s['groups']}" if s["groups"] > 1 else "")
+        op = {"depthwise": "dw"}.get(entry["kind"], entry["kind"]) + (f"/g{s['groups']}" if s["groups"] > 1 else "")
         table.add_row(entry["name"], op, str(s["M"]), str(s["C"]), f"{s['H']}x{s['W']}",
                       f"{s['R']}x{s['S']}", f"{s['E']}x{s['F']}", "x".join(map(str, s["stride"])),
                       compact(entry["macs"]), compact(entry["weights"]))
