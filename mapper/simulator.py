@@ -341,3 +341,66 @@ def _pass(env: dict) -> None:
         c["glb_psum"] += words
         frel = f0 - mf0 + int(ti_c[k]) * p
         glb_psum[gi_c[k], :, frel:frel + pc[k], ch_j[k], :] = np.transpose(flat_out[pe, :pc[k]], (1, 0, 2))
+
+
+# ---------------------------------------------------------------- the check
+@dataclass
+class LayerCheck:
+    """Outcome of simulating one layer against the reference convolution and the cost model."""
+
+    matched: bool  # ofmap and wide accumulator equal the reference bit for bit, no delivery faults
+    faults: list[str]
+    counts: dict[str, int]
+    model: dict[str, int]
+    seconds: float
+
+    @property
+    def count_deltas(self) -> dict[str, int]:
+        """Simulated minus cost-model count, for the keys that differ."""
+        return {k: self.counts[k] - self.model[k] for k in COUNT_KEYS if self.counts[k] != self.model[k]}
+
+
+def model_counts(layer: LayerShape, mapping, hw: Hardware) -> dict[str, int]:
+    """The cost model's counts for the mapping, uncompressed (default ``DataRatios``)."""
+    from cost_models.cost import variables
+    from cost_models.rowstationary import RowStationary
+
+    counts = RowStationary(layer, hw).counts(variables(mapping))
+    return {k: int(counts[k]) for k in COUNT_KEYS}
+
+
+def choose_shift(acc: np.ndarray) -> int:
+    """Per-layer shift keeping the top 16 bits of the largest accumulator (the paper's offline choice)."""
+    peak = int(np.abs(acc).max()) if acc.size else 0
+    return min(31, max(0, peak.bit_length() - 15))
+
+
+def check_config(config: Config, hw: Hardware, weights: np.ndarray, ifmap: np.ndarray) -> LayerCheck:
+    """Simulate ``config`` and compare with ``reference`` (same shift) and with the cost model's counts."""
+    import time
+
+    start = time.perf_counter()
+    result = simulate(config, hw, weights, ifmap)
+    seconds = time.perf_counter() - start
+    acc = reference(config.layer, weights, ifmap)
+    matched = (not result.faults and np.array_equal(acc, result.accumulator)
+               and np.array_equal(saturate(acc, config.shift), result.ofmap))
+    return LayerCheck(matched, result.faults, result.counts, model_counts(config.layer, config.mapping, hw), seconds)
+
+
+def quantize_weights(weights: np.ndarray) -> np.ndarray:
+    """Real weights to 16-bit fixed point: the largest power-of-two scale that fits int16."""
+    peak = float(np.abs(weights).max()) if weights.size else 0.0
+    if peak == 0.0 or not np.isfinite(peak):
+        return np.zeros(weights.shape, dtype=np.int16)
+    frac = int(np.floor(np.log2(32767.0 / peak)))
+    return np.clip(np.rint(np.ldexp(weights, frac)), -32768, 32767).astype(np.int16)
+
+
+def random_operands(layer: LayerShape, seed: int, bits: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded int16 weights [M, Cg, R, S] and ifmap [N, C, H, W] drawn from ``bits``-bit signed ranges."""
+    rng = np.random.default_rng(seed)
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1)
+    w = rng.integers(lo, hi, (layer.M, layer.Cg, layer.R, layer.S), dtype=np.int64).astype(np.int16)
+    x = rng.integers(lo, hi, (layer.N, layer.C, layer.H, layer.W), dtype=np.int64).astype(np.int16)
+    return w, x

@@ -1,0 +1,109 @@
+"""``eyeriss simulate MODEL.onnx``: map, emit, decode and simulate each layer; compare with numpy.
+
+Exit 0 only if every simulated layer's ofmap equals the reference convolution
+bit for bit (a layer with no mapping counts as a failure).  Count differences
+from the cost model are reported, not failed: docs/bitstream.md explains them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from cost_models.errors import InputError
+from cost_models.hardware import default_hardware, load_hardware
+from frontends import array_layers, load_layer_weights, load_onnx
+from mapper.bitstream import config_for, decode, encode
+from mapper.simulator import check_config, choose_shift, quantize_weights, random_operands, reference
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("simulate", help="prove each layer's bitstream by simulating the configured array")
+    parser.add_argument("model", help="ONNX file")
+    parser.add_argument("--layer", action="append", help="simulate only this layer (repeatable)")
+    parser.add_argument("--batch", type=int, default=1, help="value of a symbolic batch dimension (default 1)")
+    parser.add_argument("--hardware", help="hardware YAML (default: the bundled Eyeriss)")
+    parser.add_argument("--objective", default="energy", choices=("energy", "latency", "edp"))
+    parser.add_argument("--time-limit", type=float, default=20.0, help="mapper time limit per layer, s")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random ifmap (and of weights a model lacks)")
+    parser.add_argument("--emit", metavar="DIR", help="also write each layer's bitstream to DIR/<index>_<name>.bin")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.set_defaults(run=run)
+
+
+def _operands(graph, name: str, layer, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    weights_rand, ifmap = random_operands(layer, seed)
+    real = load_layer_weights(graph, name)
+    if real is None:
+        return weights_rand, ifmap, "random"
+    if real.shape != (layer.M, layer.Cg, layer.R, layer.S):
+        raise InputError(f"weights have shape {real.shape}, the layer needs {(layer.M, layer.Cg, layer.R, layer.S)}",
+                         where=name)
+    return quantize_weights(real), ifmap, "model"
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "layer"
+
+
+def run(args: argparse.Namespace) -> int:
+    from mapper.search import map_layer
+
+    hw = load_hardware(args.hardware) if args.hardware else default_hardware()
+    graph = load_onnx(args.model, batch=args.batch)
+    layers = array_layers(graph)
+    if args.layer:
+        known = {name for name, _ in layers}
+        for wanted in args.layer:
+            if wanted not in known:
+                raise InputError(f"no array layer named {wanted!r} (have: {', '.join(sorted(known))})", where=args.model)
+        layers = [(name, layer) for name, layer in layers if name in args.layer]
+    rows = []
+    for index, (name, layer) in enumerate(array_layers(graph)):
+        if (name, layer) not in layers:
+            continue
+        result = map_layer(layer, hw, args.objective, time_limit=args.time_limit)
+        if result.mapping is None:
+            rows.append({"name": name, "matched": False, "reason": result.reason or result.status})
+            continue
+        weights, ifmap, source = _operands(graph, name, layer, args.seed + index)
+        shift = choose_shift(reference(layer, weights, ifmap))
+        config = config_for(layer, result.mapping, hw, shift)
+        data = encode(config, hw, index)
+        if args.emit:
+            from mapper.atomic import atomic_write_bytes
+
+            Path(args.emit).mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(Path(args.emit) / f"{index:03d}_{_safe(name)}.bin", data)
+        decoded = decode(data, hw, where=name).config
+        if decoded != config:
+            rows.append({"name": name, "matched": False, "reason": "decode(encode(config)) != config"})
+            continue
+        check = check_config(decoded, hw, weights, ifmap)
+        rows.append({"name": name, "matched": check.matched, "mapping": result.mapping.as_dict(), "shift": shift,
+                     "weights": source, "seconds": round(check.seconds, 3), "faults": check.faults,
+                     "macs": check.counts["macs"], "count_deltas": check.count_deltas})
+    ok = all(row["matched"] for row in rows)
+    if args.json:
+        print(json.dumps({"model": graph.graph["name"], "matched": ok, "layers": rows}, sort_keys=True))
+        return 0 if ok else 1
+    table = Table(title=f"{graph.graph['name']}: simulated {len(rows)} layer(s)", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for column in ("layer", "result", "n e p q r t g m", "shift", "wts", "sim s", "counts vs cost model"):
+        table.add_column(column, no_wrap=column != "counts vs cost model")
+    for row in rows:
+        if "mapping" not in row:
+            table.add_row(row["name"], "[red]FAIL[/red]", row["reason"], "", "", "", "")
+            continue
+        deltas = row["count_deltas"]
+        counts = "equal" if not deltas else ", ".join(f"{k} {v:+,}" for k, v in deltas.items())
+        result = "[green]match[/green]" if row["matched"] else "[red]MISMATCH[/red] " + "; ".join(row["faults"])
+        table.add_row(row["name"], result, " ".join(str(v) for v in row["mapping"].values()), str(row["shift"]),
+                      row["weights"], f"{row['seconds']:.2f}", counts)
+    Console().print(table)
+    return 0 if ok else 1

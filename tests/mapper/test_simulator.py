@@ -1,0 +1,215 @@
+"""The functional simulator: bit-exact ofmaps, the cost model's access counts, and a check that can fail.
+
+Count comparison: DRAM and buffer counts must equal the cost model's always.
+Array, spad and MAC counts must equal it whenever every pass fills its sets
+("clean" mappings).  Otherwise the configured hardware does strictly more work
+than the model counts; the three causes are pinned by exact formulas below and
+documented in docs/bitstream.md ("Where the simulator and the cost model differ").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cost_models.hardware import default_hardware
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping
+from mapper.bitstream import HEADER, config_for, decode, encode, layout
+from mapper.cli import main
+from mapper.simulator import (
+    check_config, choose_shift, quantize_weights, random_operands, reference, saturate, simulate,
+)
+from test_allocation import PUBLISHED, layer_and_mapping
+
+HW = default_hardware()
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ALWAYS_EXACT = ("dram_ifmap", "dram_filter", "dram_psum", "glb_ifmap", "glb_filter", "glb_psum")
+
+
+def ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def expected_deltas(layer: LayerShape, m: Mapping) -> dict[str, int] | None:
+    """Physical minus modelled counts, exactly, when the strips are whole (None: partial strip, bounds only)."""
+    Mg, Cg = layer.Mg, layer.Cg
+    NB, SB = ceil(layer.N, m.n), ceil(layer.E, m.e)
+    delta: dict[str, int] = {}
+    # (a) Filter rows are multicast to all e columns of a set row, also in a last, narrower strip.
+    delta["array_filter"] = layer.weights() * NB * (SB * m.e - layer.E)
+    if layer.E % m.e:
+        return None
+    # (b) Sets of a filter block with no filters still receive the shared ifmap (g = 1, t > 1).
+    FBT = ceil(Mg, m.p * m.t)
+    delta["array_ifmap"] = layer.N * layer.groups * Cg * layer.R * layer.Wp * layer.E * (m.t * FBT - ceil(Mg, m.p))
+    # (c) In a last, partial channel block, the psum entering the chain bottom climbs through idle channel sets.
+    CB = ceil(Cg, m.q * m.r)
+    rem = Cg - (CB - 1) * m.q * m.r
+    delta["array_psum"] = layer.ofmap_size() * (m.r - ceil(rem, m.q)) * layer.R if CB > 1 else 0
+    delta["rf_filter"], delta["rf_ifmap"] = delta["array_filter"], delta["array_ifmap"]
+    return {k: v for k, v in delta.items() if v}
+
+
+def assert_counts(layer: LayerShape, mapping: Mapping, check) -> None:
+    deltas = check.count_deltas
+    for key in ALWAYS_EXACT:
+        assert key not in deltas, (key, deltas)
+    assert all(v > 0 for v in deltas.values()), deltas
+    expected = expected_deltas(layer, mapping)
+    if expected is None:
+        assert deltas.get("array_filter") == layer.weights() * ceil(layer.N, mapping.n) * (
+            ceil(layer.E, mapping.e) * mapping.e - layer.E)
+    else:
+        assert deltas == expected
+
+
+def run_check(layer: LayerShape, mapping: Mapping, seed: int = 0, bits: int = 16):
+    weights, ifmap = random_operands(layer, seed, bits)
+    shift = choose_shift(reference(layer, weights, ifmap))
+    config = decode(encode(config_for(layer, mapping, HW, shift), HW), HW).config
+    return check_config(config, HW, weights, ifmap)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_alexnet_and_depthwise_bit_exact(name: str) -> None:
+    """Full-size AlexNet layers at N = 1 (CONV1 at N = 2: two strips-of-batch blocks)."""
+    layer, mapping = PUBLISHED[name]
+    layer = layer.with_batch(2 if name == "conv1" else 1)
+    mapping = dataclasses.replace(mapping, n=min(mapping.n, layer.N))
+    check = run_check(layer, mapping)
+    assert check.matched, check.faults
+    assert_counts(layer, mapping, check)
+    if name in ("conv2", "conv3", "conv4", "conv5", "depthwise"):
+        assert check.count_deltas == {}  # the published mappings fill every pass
+
+
+def test_full_alexnet_layer_is_fast() -> None:
+    layer, mapping = PUBLISHED["conv3"]
+    layer = layer.with_batch(4)
+    weights, ifmap = random_operands(layer, 1)
+    config = config_for(layer, mapping, HW, 20)
+    start = time.perf_counter()
+    result = simulate(config, HW, weights, ifmap)
+    assert time.perf_counter() - start < 10.0
+    assert result.counts["macs"] == layer.macs()
+
+
+def test_lenet5_every_layer() -> None:
+    from frontends import array_layers, load_layer_weights, load_onnx
+    from mapper.search import map_layer
+
+    path = EXAMPLES / "lenet5.onnx"
+    if path.exists():
+        graph = load_onnx(path, batch=2)
+        layers = array_layers(graph)
+        weights_of = lambda name, layer: load_layer_weights(graph, name)  # noqa: E731
+    else:  # the LeNet-5 shapes by hand
+        layers = [("conv1", LayerShape(2, 6, 1, 32, 32, 5, 5)), ("conv2", LayerShape(2, 16, 6, 14, 14, 5, 5)),
+                  ("fc1", LayerShape(2, 120, 400, 1, 1, 1, 1, kind="fc")),
+                  ("fc2", LayerShape(2, 84, 120, 1, 1, 1, 1, kind="fc")),
+                  ("fc3", LayerShape(2, 10, 84, 1, 1, 1, 1, kind="fc"))]
+        weights_of = lambda name, layer: None  # noqa: E731
+    assert len(layers) == 5
+    for index, (name, layer) in enumerate(layers):
+        mapping = map_layer(layer, HW, time_limit=5).mapping
+        weights, ifmap = random_operands(layer, index)
+        real = weights_of(name, layer)
+        if real is not None:
+            weights = quantize_weights(real)
+        shift = choose_shift(reference(layer, weights, ifmap))
+        check = check_config(config_for(layer, mapping, HW, shift), HW, weights, ifmap)
+        assert check.matched, (name, check.faults)
+        assert_counts(layer, mapping, check)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(layer_and_mapping(), st.integers(0, 2**16), st.sampled_from((8, 16)))
+def test_random_layers_bit_exact_and_counted(case: tuple[LayerShape, Mapping], seed: int, bits: int) -> None:
+    layer, mapping = case
+    check = run_check(layer, mapping, seed, bits)
+    assert check.matched, check.faults
+    assert_counts(layer, mapping, check)
+
+
+def test_truncation_rule() -> None:
+    acc = np.array([-(2**40), -5, -1, 0, 1, 5, 2**20 - 1, 2**40], dtype=np.int64)
+    assert saturate(acc, 4).tolist() == [-32768, -1, -1, 0, 0, 0, 32767, 32767]
+    assert saturate(acc, 0).tolist() == [-32768, -5, -1, 0, 1, 5, 32767, 32767]
+
+
+# ------------------------------------------------------------ the check can fail
+CORRUPT_LAYER = LayerShape(1, 8, 6, 8, 9, 3, 3)
+CORRUPT_MAPPING = Mapping(1, 6, 2, 2, 2, 2, 1, 4)  # CB = 2: the psum GIN is used; t = 2 stacks, r = 2 sets
+
+
+def _flip(data: bytes, bit: int) -> bytes:
+    """Flip one payload bit and re-seal the CRC: the file decodes, only its content is wrong."""
+    body = bytearray(data[HEADER.size:])
+    body[bit // 8] ^= 0x80 >> (bit % 8)
+    crc = zlib.crc32(data[:16] + bytes(body))
+    return data[:16] + struct.pack(">I", crc) + bytes(body)
+
+
+def _offsets() -> dict[str, int]:
+    out, at = {}, 0
+    for field in layout(HW):
+        out[field.name] = at
+        at += field.bits
+    return out
+
+
+def _corrupt_fields() -> list[tuple[str, int]]:
+    """One field per network and per PE bit, each on a PE or X-bus the layer uses, with each bit position."""
+    config = config_for(CORRUPT_LAYER, CORRUPT_MAPPING, HW)
+    active = [(y, x) for y in range(HW.rows) for x in range(HW.cols) if config.active[y][x]]
+    y0, x0 = active[len(active) // 2]
+    bottom = next((y, x) for y, x in active if not config.psum_from_ln[y][x])
+    top = next((y, x) for y, x in active if y == 0)
+    fields = [(f"filter.row_id[{y0}]", b) for b in range(HW.row_id_bits)]
+    fields += [(f"filter.col_id[{y0}][{x0}]", b) for b in range(HW.col_id("filter"))]
+    fields += [(f"ifmap.row_id[{y0}]", b) for b in range(HW.row_id_bits)]
+    fields += [(f"ifmap.col_id[{y0}][{x0}]", b) for b in range(HW.col_id("ifmap"))]
+    fields += [(f"psum.row_id[{bottom[0]}]", b) for b in range(HW.row_id_bits)]
+    fields += [(f"psum.col_id[{bottom[0]}][{bottom[1]}]", b) for b in range(HW.col_id("psum"))]
+    fields += [(f"output.row_id[{top[0]}]", b) for b in range(HW.row_id_bits)]
+    fields += [(f"output.col_id[{top[0]}][{top[1]}]", b) for b in range(HW.col_id("output"))]
+    fields += [(f"pe.psum_from_ln[{y0}][{x0}]", 0), (f"pe.psum_from_ln[{bottom[0]}][{bottom[1]}]", 0),
+               (f"pe.active[{y0}][{x0}]", 0)]
+    return fields
+
+
+def test_uncorrupted_config_passes() -> None:
+    weights, ifmap = random_operands(CORRUPT_LAYER, 5)
+    config = config_for(CORRUPT_LAYER, CORRUPT_MAPPING, HW, 10)
+    assert check_config(config, HW, weights, ifmap).matched
+
+
+@pytest.mark.parametrize("field, bit", _corrupt_fields())
+def test_one_flipped_bit_fails_the_check(field: str, bit: int) -> None:
+    weights, ifmap = random_operands(CORRUPT_LAYER, 5)
+    config = config_for(CORRUPT_LAYER, CORRUPT_MAPPING, HW, 10)
+    width = next(f.bits for f in layout(HW) if f.name == field)
+    corrupted = decode(_flip(encode(config, HW), _offsets()[field] + width - 1 - bit), HW).config
+    assert corrupted != config
+    assert not check_config(corrupted, HW, weights, ifmap).matched
+
+
+def test_simulate_cli(capsys) -> None:
+    path = EXAMPLES / "lenet5.onnx"
+    if not path.exists():
+        pytest.skip("examples/lenet5.onnx not built")
+    assert main(["simulate", str(path), "--time-limit", "5", "--json"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert data["matched"] and len(data["layers"]) == 5
+    assert main(["simulate", str(path), "--layer", "nope"]) == 2
