@@ -85,262 +85,275 @@ def _last_match(match: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(count > 0, last, -1), count
 
 
-class _Static:
-    """The decoded configuration as PE-indexed numpy arrays, and the static tag matches."""
+@dataclass(frozen=True)
+class _Pass:
+    """Where one processing pass sits in the loop nest, and how full its sets are."""
 
-    def __init__(self, config: Config, hw: Hardware) -> None:
-        rows, cols = hw.rows, hw.cols
-        self.active = np.array(config.active, dtype=bool).reshape(-1)
+    gb: int  # group block
+    n0: int  # first image
+    nn: int  # images in the pass
+    row0: int  # first padded ifmap row of the strip
+    e_used: int  # ofmap rows of the strip
+    mf0: int  # first filter of the m block (within the group)
+    cb: int  # channel block
+    c0: int  # first channel of the block (within the group)
+    f0: int  # first filter of the pass (within the group)
+    p_of: np.ndarray  # [t] filters of filter set ti
+    q_of: np.ndarray  # [r] channels of channel set ri
+    g_valid: np.ndarray  # [g] group set gi has a group in this block
+    need: np.ndarray  # [ifmap send] the strip's live columns need this row
+
+
+class _Array:
+    """The array as a decoded configuration sets it up, driven by a controller that walks the loop nest."""
+
+    def __init__(self, config: Config, hw: Hardware, weights: np.ndarray, ifmap: np.ndarray) -> None:
+        L, mp = config.layer, config.mapping
+        self.L, self.mp, self.hw, self.config = L, mp, hw, config
+        self.rows, self.cols, self.P = hw.rows, hw.cols, hw.rows * hw.cols
+        self.faults: list[str] = []
+        self.c = dict.fromkeys(COUNT_KEYS, 0)
+        # Array side: only the decoded IDs, gating and psum-source bits.
+        self.active = np.array(config.active, dtype=bool)
         self.from_ln = np.array(config.psum_from_ln, dtype=bool)
-        self.ids = {}
-        for name in ("filter", "ifmap", "psum", "output"):
-            net = config.network(name)
-            self.ids[name] = (np.repeat(np.array(net.row_ids, dtype=np.int64), cols), np.array(net.col_ids, dtype=np.int64).reshape(-1))
-        self.rows, self.cols = rows, cols
+        self.above_ln = np.zeros_like(self.from_ln)  # the clocked PE above takes this PE's psum over the LN
+        self.above_ln[1:] = self.from_ln[:-1] & self.active[:-1]
+        # Controller side: tags derived from the mapping.
+        alloc = allocate(L, mp, hw)
+        place = placement(L, mp, hw)
+        self.alloc = alloc
+        self.f_key = np.array([k for k, _ in alloc.filter_tags], dtype=np.int64).reshape(-1, 3)  # stack, ri, i
+        self.f_match = self._match("filter", [tag for _, tag in alloc.filter_tags])
+        sends = alloc.ifmap_sends
+        self.i_key = np.array([(s.stack, s.ri, s.group, s.x) for s in sends], dtype=np.int64).reshape(-1, 4)
+        self.i_match = self._match("ifmap", [(s.row, s.col) for s in sends])
+        self.ch_key = np.array([k for k, _, _ in alloc.chain_tags], dtype=np.int64).reshape(-1, 3)  # stack, segment, x
+        self.p_match = self._match("psum", [tag for _, tag, _ in alloc.chain_tags])
+        self.o_match = self._match("output", [tag for _, _, tag in alloc.chain_tags])
+        slot = self.ch_key[:, 0] % place.across
+        self.ch_j = self.ch_key[:, 1] * self.cols + self.ch_key[:, 2] - slot * place.width  # set column of a chain
+        # Operand stores with one zero entry appended (index M / C) for absent filters and channels.
+        self.wpad = np.zeros((L.M + 1, L.Cg + 1, L.R, L.S), dtype=np.int64)
+        self.wpad[:L.M, :L.Cg] = weights
+        x = padded_ifmap(L, ifmap)
+        self.xpad = np.concatenate([x, np.zeros((L.N, 1, L.Hp, L.Wp), dtype=np.int64)], axis=1)
+        self.win = np.arange(L.S)[:, None] * L.dilation[1] + np.arange(L.F)[None, :] * L.stride[1]  # [S, F]
+        self.ofmap_acc = np.zeros((L.N, L.M, L.E, L.F), dtype=np.int64)
+        self.ifmap_banks = sum(1 for b in config.psum_banks if not b)
+        self.psum_banks = len(config.psum_banks) - self.ifmap_banks
+        self._need: dict[int, np.ndarray] = {}
 
-    def match(self, name: str, tags: np.ndarray) -> np.ndarray:
-        """[PE, tag]: the multicast controllers' verdict (X-bus row ID and PE col ID both match, PE clocked)."""
-        row, col = self.ids[name]
-        if len(tags) == 0:
-            return np.zeros((row.size, 0), dtype=bool)
-        return self.active[:, None] & (row[:, None] == tags[None, :, 0]) & (col[:, None] == tags[None, :, 1])
+    def _match(self, name: str, tags: list[tuple[int, int]]) -> np.ndarray:
+        """[PE, tag]: the multicast controllers' verdict (X-bus row ID and PE col ID match, PE clocked)."""
+        net = self.config.network(name)
+        row = np.repeat(np.array(net.row_ids, dtype=np.int64), self.cols)
+        col = np.array(net.col_ids, dtype=np.int64).reshape(-1)
+        tag = np.array(tags, dtype=np.int64).reshape(-1, 2)
+        return self.active.reshape(-1)[:, None] & (row[:, None] == tag[None, :, 0]) & (col[:, None] == tag[None, :, 1])
+
+    def _needed(self, e_used: int) -> np.ndarray:
+        """[send]: whether the strip's live columns need the send's row (what the cost model counts)."""
+        if e_used not in self._need:
+            U, D = self.L.stride[0], self.L.dilation[0]
+            out = np.zeros(len(self.i_key), dtype=bool)
+            for k, members in enumerate(self.alloc.grouping.groups):
+                rows_k: set[int] = set()
+                for segment, i in members:
+                    rows_k.update(_rows_needed(segment, i, e_used, self.cols, U, D))
+                out |= (self.i_key[:, 2] == k) & np.isin(self.i_key[:, 3], sorted(rows_k))
+            self._need[e_used] = out
+        return self._need[e_used]
+
+    # ------------------------------------------------------------ the loop nest
+    def run(self) -> SimResult:
+        L, mp, c = self.L, self.mp, self.c
+        N, G, Mg, Cg, E, F, Wp = L.N, L.groups, L.Mg, L.Cg, L.E, L.F, L.Wp
+        n, e, p, q, r, t, g = mp.n, mp.e, mp.p, mp.q, mp.r, mp.t, mp.g
+        m = min(mp.m, Mg)
+        for gb in range(-(-G // g)):
+            g_valid = np.arange(g) + gb * g < G
+            g_count = int(g_valid.sum())
+            for n0 in range(0, N, n):
+                nn = min(n, N - n0)
+                for j0 in range(0, E, e):
+                    e_used = min(e, E - j0)
+                    strip_rows = (e_used - 1) * L.stride[0] + (L.R - 1) * L.dilation[0] + 1
+                    for mf0 in range(0, Mg, m):
+                        m_block = min(m, Mg - mf0)
+                        glb = np.zeros((g, nn, m_block, e_used, F), dtype=np.int64)
+                        if g_count * nn * m_block * e_used * F > self.psum_banks * self.hw.bank_words:
+                            self.faults.append(f"a psum block of {g_count * nn * m_block * e_used * F} words "
+                                               f"overflows the {self.psum_banks} psum banks")
+                        for cb, c0 in enumerate(range(0, Cg, q * r)):
+                            loaded = g_count * nn * min(q * r, Cg - c0) * strip_rows * Wp
+                            if loaded > self.ifmap_banks * self.hw.bank_words:
+                                self.faults.append(f"an ifmap block of {loaded} words overflows the "
+                                                   f"{self.ifmap_banks} ifmap banks")
+                            c["dram_ifmap"] += loaded
+                            c["glb_ifmap"] += loaded  # buffer fill
+                            q_of = np.clip(Cg - c0 - np.arange(r) * q, 0, q)
+                            for f0 in range(mf0, mf0 + m_block, p * t):
+                                p_of = np.clip(mf0 + m_block - f0 - np.arange(t) * p, 0, p)
+                                self._pass(_Pass(gb, n0, nn, j0 * L.stride[0], e_used, mf0, cb, c0, f0, p_of, q_of,
+                                                 g_valid, self._needed(e_used)), glb)
+                        self._drain(gb, g_valid, n0, nn, j0, mf0, glb)
+        c["rf_filter"] = c["array_filter"] + c["macs"]  # spad writes of deliveries + one read per MAC
+        c["rf_ifmap"] = c["array_ifmap"] + c["macs"]
+        c["rf_psum"] = 2 * c["macs"]  # read and write of the psum spad per MAC
+        return SimResult(saturate(self.ofmap_acc, self.config.shift), self.ofmap_acc, self.c, self.faults)
+
+    def _drain(self, gb: int, g_valid: np.ndarray, n0: int, nn: int, j0: int, mf0: int, glb: np.ndarray) -> None:
+        """After the last channel block the buffer's psums are final: read them out to DRAM."""
+        Mg = self.L.Mg
+        _, _, m_block, e_used, F = glb.shape
+        for gi in np.flatnonzero(g_valid):
+            base = (gb * self.mp.g + gi) * Mg + mf0
+            self.c["glb_psum"] += nn * m_block * e_used * F
+            self.c["dram_psum"] += nn * m_block * e_used * F
+            self.ofmap_acc[n0:n0 + nn, base:base + m_block, j0:j0 + e_used] = glb[gi]
+
+    # ------------------------------------------------------------ one pass
+    def _pass(self, ps: _Pass, glb: np.ndarray) -> None:
+        """Deliver filters and ifmap rows by tag, compute, feed and climb psums, read chain tops over the GON."""
+        w_pe, pf, qf = self._filters(ps)
+        x_pe, qx = self._ifmaps(ps)
+        own, own_words = self._compute(ps, w_pe, pf, qf, x_pe, qx)
+        live = self._live_chains(ps)
+        gin, gin_words = self._psum_in(ps, glb, live) if ps.cb > 0 else (np.zeros_like(own), np.zeros_like(own_words))
+        out = self._climb(own, own_words, gin, gin_words)
+        self._read_out(ps, glb, live, out)
+
+    def _filters(self, ps: _Pass) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One send per (stack, ri, filter row i) carries p' x q' rows of S weights; spads keep what matched."""
+        L, mp, c, key = self.L, self.mp, self.c, self.f_key
+        p, q, S = mp.p, mp.q, L.S
+        gi, ti = np.divmod(key[:, 0], mp.t)
+        pk, qk = ps.p_of[ti], ps.q_of[key[:, 1]]
+        sent = ps.g_valid[gi] & (pk > 0) & (qk > 0)
+        words = np.where(sent, pk * qk * S, 0)
+        c["glb_filter"] += 2 * int(words.sum())  # filter buffer fill + read
+        c["dram_filter"] += int(words.sum())
+        match = self.f_match & sent[None, :]
+        chosen, count = _last_match(match)
+        c["array_filter"] += int((match * words[None, :]).sum())
+        if (count > 1).any():
+            self.faults.append(f"{int((count > 1).sum())} PE(s) matched two filter tags in one pass")
+        fabs = (ps.gb * mp.g + gi)[:, None] * L.Mg + ps.f0 + ti[:, None] * p + np.arange(p)[None, :]
+        fabs = np.where(np.arange(p)[None, :] < pk[:, None], fabs, L.M)  # [tag, p]; M = the zero filter
+        cabs = ps.c0 + key[:, 1:2] * q + np.arange(q)[None, :]
+        cabs = np.where(np.arange(q)[None, :] < qk[:, None], cabs, L.Cg)  # [tag, q]; Cg = the zero channel
+        has = chosen >= 0
+        sel = np.where(has, chosen, 0)
+        w_pe = self.wpad[np.where(has[:, None, None], fabs[sel][:, :, None], L.M), cabs[sel][:, None, :],
+                         key[sel, 2][:, None, None]]  # [P, p, q, S]
+        return w_pe, np.where(has, pk[sel], 0), np.where(has, qk[sel], 0)
+
+    def _ifmaps(self, ps: _Pass) -> tuple[np.ndarray, np.ndarray]:
+        """One send per needed strip row of each (stack group, ri, row-ID group): n' x q' rows of Wp words."""
+        L, mp, c, key = self.L, self.mp, self.c, self.i_key
+        stack, ri = key[:, 0], key[:, 1]
+        gi = np.where(stack >= 0, stack // mp.t, 0)  # stack -1: shared by every stack (g = 1)
+        qi = ps.q_of[ri]
+        sent = ps.need & ps.g_valid[gi] & (qi > 0)
+        words = np.where(sent, ps.nn * qi * L.Wp, 0)
+        c["glb_ifmap"] += int(words.sum())
+        match = self.i_match & sent[None, :]
+        chosen, count = _last_match(match)
+        c["array_ifmap"] += int((match * words[None, :]).sum())
+        if (count > 1).any():
+            self.faults.append(f"{int((count > 1).sum())} PE(s) matched two ifmap tags in one pass")
+        has = chosen >= 0
+        sel = np.where(has, chosen, 0)
+        chan = (ps.gb * mp.g + gi[sel])[:, None] * L.Cg + ps.c0 + ri[sel][:, None] * mp.q + np.arange(mp.q)[None, :]
+        chan = np.where((np.arange(mp.q)[None, :] < qi[sel][:, None]) & has[:, None], chan, L.C)  # [P, q]
+        xrow = np.where(has, ps.row0 + key[sel, 3], 0)
+        x_pe = self.xpad[ps.n0:ps.n0 + ps.nn][:, chan, xrow[:, None], :]  # [n', P, q, Wp]
+        return x_pe, np.where(has, qi[sel], 0)
+
+    def _compute(self, ps: _Pass, w_pe: np.ndarray, pf: np.ndarray, qf: np.ndarray, x_pe: np.ndarray,
+                 qx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every PE holding filters and an ifmap row runs its p x q 1-D primitives over n' images (one matmul)."""
+        P, p, q, S, F, nn = self.P, self.mp.p, self.mp.q, self.L.S, self.L.F, ps.nn
+        runs = (pf > 0) & (qx > 0)
+        xw = np.transpose(x_pe[..., self.win], (1, 2, 3, 0, 4)).reshape(P, q * S, nn * F)  # [P, q*S, n'*F]
+        # Exact in float64: a PE sums q*S <= 2**12 products of at most 2**30.
+        own = np.matmul(w_pe.reshape(P, p, q * S).astype(np.float64), xw.astype(np.float64))
+        own = np.rint(own).astype(np.int64).reshape(P, p, nn, F)
+        own[~runs] = 0
+        self.c["macs"] += int((pf * np.minimum(qf, qx) * runs).sum()) * nn * F * S
+        return own, np.where(runs, pf * nn * F, 0)
+
+    def _live_chains(self, ps: _Pass) -> np.ndarray:
+        """[chain]: the chain computes an existing ofmap row of an existing group with some filters."""
+        gi, ti = np.divmod(self.ch_key[:, 0], self.mp.t)
+        return ps.g_valid[gi] & (ps.p_of[ti] > 0) & (self.ch_j < ps.e_used)
+
+    def _psum_in(self, ps: _Pass, glb: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Channel blocks after the first: the buffer's psums go to the chain bottoms over the psum GIN."""
+        P, p, nn, F, c = self.P, self.mp.p, ps.nn, self.L.F, self.c
+        gi, ti = np.divmod(self.ch_key[:, 0], self.mp.t)
+        pc = ps.p_of[ti]
+        words = np.where(live, pc * nn * F, 0)
+        c["glb_psum"] += int(words.sum())
+        match = self.p_match & live[None, :]
+        c["array_psum"] += int((match * words[None, :]).sum())
+        chosen, _ = _last_match(match & ~self.from_ln.reshape(-1)[:, None])  # LN-fed PEs ignore the GIN
+        gin = np.zeros((P, p, nn, F), dtype=np.int64)
+        gin_words = np.zeros(P, dtype=np.int64)
+        has = chosen >= 0
+        if has.any():
+            k = chosen[has]
+            frel = np.minimum(ps.f0 - ps.mf0 + ti[k][:, None] * p + np.arange(p)[None, :], glb.shape[2] - 1)
+            block = glb[gi[k][:, None], :, frel, self.ch_j[k][:, None], :]  # [h, p, n', F]
+            gin[has] = np.where((np.arange(p)[None, :] < pc[k][:, None])[:, :, None, None], block, 0)
+            gin_words[has] = pc[k] * nn * F
+        return gin, gin_words
+
+    def _climb(self, own: np.ndarray, own_words: np.ndarray, gin: np.ndarray, gin_words: np.ndarray) -> np.ndarray:
+        """Psums climb the local links from the bottom row up; a PE adds its input (LN or GIN) to its own."""
+        rows, cols = self.rows, self.cols
+        own = own.reshape(rows, cols, *own.shape[1:])
+        gin = gin.reshape(own.shape)
+        own_words, gin_words = own_words.reshape(rows, cols), gin_words.reshape(rows, cols)
+        out = np.zeros_like(own)
+        out_words = np.zeros((rows, cols), dtype=np.int64)
+        for y in range(rows - 1, -1, -1):
+            if y + 1 < rows:
+                ln = self.from_ln[y] & self.active[y]
+                carried = np.where(ln[:, None, None, None], out[y + 1], gin[y])
+                carried_words = np.where(ln, out_words[y + 1], gin_words[y])
+            else:
+                carried, carried_words = gin[y], gin_words[y]
+            out[y] = carried + own[y]
+            out_words[y] = np.maximum(carried_words, own_words[y])
+        self.c["array_psum"] += int((out_words * self.above_ln).sum())  # LN hops
+        return out.reshape(self.P, *own.shape[2:])
+
+    def _read_out(self, ps: _Pass, glb: np.ndarray, live: np.ndarray, out: np.ndarray) -> None:
+        """The controller reads each live chain top by GON tag and writes its psums to the buffer."""
+        gi, ti = np.divmod(self.ch_key[:, 0], self.mp.t)
+        chosen, count = _last_match((self.o_match & live[None, :]).T)  # per tag: the PE that answers
+        if (live & (chosen < 0)).any():
+            self.faults.append(f"{int((live & (chosen < 0)).sum())} output tag(s) matched no PE")
+        if (count > 1).any():
+            self.faults.append(f"{int((count > 1).sum())} output tag(s) matched several PEs")
+        for k in np.flatnonzero(live & (chosen >= 0)):
+            pc = int(ps.p_of[ti[k]])
+            words = pc * ps.nn * self.L.F
+            self.c["array_psum"] += words
+            self.c["glb_psum"] += words
+            frel = ps.f0 - ps.mf0 + int(ti[k]) * self.mp.p
+            glb[gi[k], :, frel:frel + pc, self.ch_j[k], :] = np.transpose(out[chosen[k], :pc], (1, 0, 2))
 
 
 def simulate(config: Config, hw: Hardware, weights: np.ndarray, ifmap: np.ndarray) -> SimResult:
     """Run the layer through the configured array; ``weights`` [M, C/groups, R, S], ``ifmap`` [N, C, H, W], int16."""
-    L, mp = config.layer, config.mapping
+    L = config.layer
     if weights.shape != (L.M, L.Cg, L.R, L.S):
         raise ValueError(f"weights shape {weights.shape} != {(L.M, L.Cg, L.R, L.S)}")
     if ifmap.shape != (L.N, L.C, L.H, L.W):
         raise ValueError(f"ifmap shape {ifmap.shape} != {(L.N, L.C, L.H, L.W)}")
-    alloc = allocate(L, mp, hw)  # the controller's tags: derived from the mapping, not from the IDs
-    place = placement(L, mp, hw)
-    st = _Static(config, hw)
-    P, rows, cols = hw.rows * hw.cols, hw.rows, hw.cols
-    N, G, Mg, Cg, R, S, E, F, Wp = L.N, L.groups, L.Mg, L.Cg, L.R, L.S, L.E, L.F, L.Wp
-    U, D = L.stride[0], L.dilation[0]
-    n, e, p, q, r, t, g = mp.n, mp.e, mp.p, mp.q, mp.r, mp.t, mp.g
-    m = min(mp.m, Mg)
-    faults: list[str] = []
-    c = dict.fromkeys(COUNT_KEYS, 0)
-
-    # Operand stores with one zero entry appended (index M / C) for absent filters and channels.
-    wpad = np.zeros((L.M + 1, Cg + 1, R, S), dtype=np.int64)
-    wpad[:L.M, :Cg] = weights
-    xpad = padded_ifmap(L, ifmap)
-    xpad = np.concatenate([xpad, np.zeros((N, 1, L.Hp, Wp), dtype=np.int64)], axis=1)
-    acc_out = np.zeros((N, L.M, E, F), dtype=np.int64)
-    win = np.arange(S)[:, None] * L.dilation[1] + np.arange(F)[None, :] * L.stride[1]  # [S, F]
-
-    # Static tag tables and their matches against the decoded IDs.
-    f_key = np.array([k for k, _ in alloc.filter_tags], dtype=np.int64).reshape(-1, 3)  # stack, ri, i
-    f_match = st.match("filter", np.array([tag for _, tag in alloc.filter_tags], dtype=np.int64).reshape(-1, 2))
-    sends = alloc.ifmap_sends
-    i_key = np.array([(s.stack, s.ri, s.group, s.x) for s in sends], dtype=np.int64).reshape(-1, 4)
-    i_match = st.match("ifmap", np.array([(s.row, s.col) for s in sends], dtype=np.int64).reshape(-1, 2))
-    ch_key = np.array([k for k, _, _ in alloc.chain_tags], dtype=np.int64).reshape(-1, 3)  # stack, segment, x
-    p_match = st.match("psum", np.array([tag for _, tag, _ in alloc.chain_tags], dtype=np.int64).reshape(-1, 2))
-    o_match = st.match("output", np.array([tag for _, _, tag in alloc.chain_tags], dtype=np.int64).reshape(-1, 2))
-    ch_slot = ch_key[:, 0] % place.across
-    ch_j = ch_key[:, 1] * cols + ch_key[:, 2] - ch_slot * place.width  # set column j of each chain
-    # LN: a PE's result climbs when the clocked PE above takes its psum from the local link.
-    above_ln = np.zeros((rows, cols), dtype=bool)
-    above_ln[1:] = st.from_ln[:-1] & st.active.reshape(rows, cols)[:-1]
-    active_grid = st.active.reshape(rows, cols)
-
-    def needed(e_used: int) -> np.ndarray:
-        """[send]: whether strip row x of the send's group is needed by the strip's used columns."""
-        out = np.zeros(len(sends), dtype=bool)
-        for k, members in enumerate(alloc.grouping.groups):
-            rows_k: set[int] = set()
-            for segment, i in members:
-                rows_k.update(_rows_needed(segment, i, e_used, cols, U, D))
-            out |= (i_key[:, 2] == k) & np.isin(i_key[:, 3], sorted(rows_k))
-        return out
-
-    need_cache: dict[int, np.ndarray] = {}
-    ifmap_banks = sum(1 for b in config.psum_banks if not b)
-    psum_banks = len(config.psum_banks) - ifmap_banks
-
-    for gb in range(-(-G // g)):
-        g_valid = np.arange(g) + gb * g < G  # [gi]
-        g_count = int(g_valid.sum())
-        for nb in range(-(-N // n)):
-            n0 = nb * n
-            nn = min(n, N - n0)
-            for sb in range(-(-E // e)):
-                j0 = sb * e
-                e_used = min(e, E - j0)
-                row0 = j0 * U
-                strip_rows = (e_used - 1) * U + (R - 1) * D + 1
-                if e_used not in need_cache:
-                    need_cache[e_used] = needed(e_used)
-                need = need_cache[e_used]
-                for mb in range(-(-Mg // m)):
-                    mf0 = mb * m
-                    m_block = min(m, Mg - mf0)
-                    glb_psum = np.zeros((g, nn, m_block, e_used, F), dtype=np.int64)
-                    if g_count * nn * m_block * e_used * F > psum_banks * hw.bank_words:
-                        faults.append(f"psum block of {g_count * nn * m_block * e_used * F} words overflows {psum_banks} psum banks")
-                    CB = -(-Cg // (q * r))
-                    for cb in range(CB):
-                        c0 = cb * q * r
-                        chans = min(q * r, Cg - c0)
-                        loaded = g_count * nn * chans * strip_rows * Wp
-                        if loaded > ifmap_banks * hw.bank_words:
-                            faults.append(f"ifmap block of {loaded} words overflows {ifmap_banks} ifmap banks")
-                        c["dram_ifmap"] += loaded
-                        c["glb_ifmap"] += loaded
-                        q_of = np.clip(Cg - c0 - np.arange(r) * q, 0, q)  # channels of set ri this block
-                        for fb in range(-(-m_block // (p * t))):
-                            f0 = mf0 + fb * p * t
-                            fcount = min(p * t, mf0 + m_block - f0)
-                            p_of = np.clip(fcount - np.arange(t) * p, 0, p)  # filters of set ti this pass
-                            _pass(locals())
-                    # drain: psums of this block become ofmap values
-                    for gi in range(g):
-                        if not g_valid[gi]:
-                            continue
-                        gabs = gb * g + gi
-                        words = nn * m_block * e_used * F
-                        c["glb_psum"] += words
-                        c["dram_psum"] += words
-                        acc_out[n0:n0 + nn, gabs * Mg + mf0:gabs * Mg + mf0 + m_block, j0:j0 + e_used] = \
-                            glb_psum[gi].reshape(nn, m_block, e_used, F)
-    c["rf_filter"] = c["array_filter"] + c["macs"]  # spad writes of deliveries + one read per MAC
-    c["rf_ifmap"] = c["array_ifmap"] + c["macs"]
-    c["rf_psum"] = 2 * c["macs"]  # read and write of the psum spad per MAC
-    return SimResult(saturate(acc_out, config.shift), acc_out, c, faults)
-
-
-def _pass(env: dict) -> None:
-    """One processing pass: deliver filters, ifmap rows and psums by tag, compute, read results over the GON."""
-    c, faults = env["c"], env["faults"]
-    f_key, f_match, i_key, i_match = env["f_key"], env["f_match"], env["i_key"], env["i_match"]
-    ch_key, ch_j, p_match, o_match = env["ch_key"], env["ch_j"], env["p_match"], env["o_match"]
-    t, p, q, S, F, Wp, Cg, Mg, rows, cols = (env[k] for k in ("t", "p", "q", "S", "F", "Wp", "Cg", "Mg", "rows", "cols"))
-    gb, g, g_valid, n0, nn, row0, e_used = (env[k] for k in ("gb", "g", "g_valid", "n0", "nn", "row0", "e_used"))
-    c0, cb, mf0, f0, p_of, q_of, need = (env[k] for k in ("c0", "cb", "mf0", "f0", "p_of", "q_of", "need"))
-    glb_psum, wpad, xpad, win, above_ln, active_grid = (
-        env[k] for k in ("glb_psum", "wpad", "xpad", "win", "above_ln", "active_grid"))
-    from_ln = env["st"].from_ln
-    M, C = wpad.shape[0] - 1, xpad.shape[1] - 1
-    P = rows * cols
-
-    # ---- filters: one send per (stack, ri, filter row i) carries p' x q' rows of S weights
-    gi_f, ti_f = np.divmod(f_key[:, 0], t)
-    pk, qk = p_of[ti_f], q_of[f_key[:, 1]]
-    sent_f = g_valid[gi_f] & (pk > 0) & (qk > 0)
-    words_f = np.where(sent_f, pk * qk * S, 0)
-    c["glb_filter"] += 2 * int(words_f.sum())  # filter buffer fill + read
-    c["dram_filter"] += int(words_f.sum())
-    fm = f_match & sent_f[None, :]
-    chosen_f, count_f = _last_match(fm)
-    c["array_filter"] += int((fm * words_f[None, :]).sum())
-    doubled = int((count_f > 1).sum())
-    if doubled:
-        faults.append(f"{doubled} PE(s) matched two filter tags in one pass")
-    fabs = (gb * g + gi_f)[:, None] * Mg + f0 + ti_f[:, None] * p + np.arange(p)[None, :]
-    fabs = np.where(np.arange(p)[None, :] < pk[:, None], fabs, M)  # [K, p]
-    cabs = c0 + f_key[:, 1:2] * q + np.arange(q)[None, :]
-    cabs = np.where(np.arange(q)[None, :] < qk[:, None], cabs, Cg)  # [K, q]
-    sel = np.maximum(chosen_f, 0)
-    has_f = chosen_f >= 0
-    w_pe = wpad[fabs[sel][:, :, None], cabs[sel][:, None, :], f_key[sel, 2][:, None, None]]  # [P, p, q, S]
-    w_pe[~has_f] = 0
-    pf = np.where(has_f, pk[sel], 0)
-    qf = np.where(has_f, qk[sel], 0)
-
-    # ---- ifmap: one send per needed strip row x of each (stack group, ri, row-ID group), n' x q' rows of Wp words
-    stack_i, ri_i = i_key[:, 0], i_key[:, 1]
-    gi_i = np.where(stack_i >= 0, stack_i // t, 0)
-    g_ok = np.where(stack_i >= 0, g_valid[gi_i], True)
-    qi = q_of[ri_i]
-    sent_i = need & g_ok & (qi > 0)
-    words_i = np.where(sent_i, nn * qi * Wp, 0)
-    c["glb_ifmap"] += int(words_i.sum())
-    im = env["i_match"] & sent_i[None, :]
-    chosen_i, count_i = _last_match(im)
-    c["array_ifmap"] += int((im * words_i[None, :]).sum())
-    doubled = int((count_i > 1).sum())
-    if doubled:
-        faults.append(f"{doubled} PE(s) matched two ifmap tags in one pass")
-    has_x = chosen_i >= 0
-    seli = np.maximum(chosen_i, 0)
-    gabs_i = gb * g + gi_i[seli]  # [P]; with g = 1 every stack's group is gb
-    chan = gabs_i[:, None] * Cg + c0 + ri_i[seli][:, None] * q + np.arange(q)[None, :]
-    chan = np.where((np.arange(q)[None, :] < qi[seli][:, None]) & has_x[:, None], chan, C)  # [P, q]
-    xrow = np.where(has_x, row0 + i_key[seli, 3], 0)  # [P]
-    x_pe = xpad[n0:n0 + nn][:, chan, xrow[:, None], :]  # [nn, P, q, Wp]
-    qx = np.where(has_x, qi[seli], 0)
-
-    # ---- compute: every PE with filters and an ifmap row runs its p x q primitives over n' images
-    runs = (pf > 0) & (qx > 0)
-    xw = x_pe[..., win]  # [nn, P, q, S, F]
-    xw = np.transpose(xw, (1, 2, 3, 0, 4)).reshape(P, q * S, nn * F)
-    own = np.matmul(w_pe.reshape(P, p, q * S).astype(np.float64), xw.astype(np.float64))
-    own = np.rint(own).astype(np.int64).reshape(P, p, nn, F)
-    own[~runs] = 0
-    c["macs"] += int((pf * np.minimum(qf, qx) * runs).sum()) * nn * F * S
-    own_words = np.where(runs, pf * nn * F, 0)
-
-    # ---- psum GIN: chain bottoms receive the buffer's psums from the previous channel block
-    gi_c, ti_c = np.divmod(ch_key[:, 0], t)
-    pc = p_of[ti_c]
-    live_c = g_valid[gi_c] & (pc > 0) & (ch_j < e_used)
-    gin = np.zeros((P, p, nn, F), dtype=np.int64)
-    gin_words = np.zeros(P, dtype=np.int64)
-    if cb > 0:
-        words_c = np.where(live_c, pc * nn * F, 0)
-        c["glb_psum"] += int(words_c.sum())
-        pm = p_match & live_c[None, :]
-        c["array_psum"] += int((pm * words_c[None, :]).sum())
-        chosen_p, _ = _last_match(pm & ~from_ln.reshape(-1)[:, None])
-        has_p = chosen_p >= 0
-        if has_p.any():
-            k = chosen_p[has_p]
-            frel = f0 - mf0 + ti_c[k][:, None] * p + np.arange(p)[None, :]  # [h, p]
-            frel = np.minimum(frel, glb_psum.shape[2] - 1)
-            block = glb_psum[gi_c[k][:, None], :, frel, ch_j[k][:, None], :]  # [h, p, nn, F]
-            block = np.where((np.arange(p)[None, :] < pc[k][:, None])[:, :, None, None], block, 0)
-            gin[has_p] = block
-            gin_words[has_p] = pc[k] * nn * F
-
-    # ---- local links: psums climb from the bottom row up
-    own = own.reshape(rows, cols, p, nn, F)
-    own_words = own_words.reshape(rows, cols)
-    gin = gin.reshape(rows, cols, p, nn, F)
-    gin_words = gin_words.reshape(rows, cols)
-    out = np.zeros_like(own)
-    out_words = np.zeros((rows, cols), dtype=np.int64)
-    for y in range(rows - 1, -1, -1):
-        if y + 1 < rows:
-            ln = (from_ln[y] & active_grid[y])
-            carried = np.where(ln[:, None, None, None], out[y + 1], gin[y])
-            carried_words = np.where(ln, out_words[y + 1], gin_words[y])
-        else:
-            carried, carried_words = gin[y], gin_words[y]
-        out[y] = carried + own[y]
-        out_words[y] = np.maximum(carried_words, own_words[y])
-    c["array_psum"] += int((out_words * above_ln).sum())  # LN hops
-
-    # ---- GON: the controller reads each live chain top by tag and writes the buffer
-    om = o_match & live_c[None, :]
-    chosen_o, count_o = _last_match(om.T)  # per tag: the PE that answers
-    missing = int((live_c & (chosen_o < 0)).sum())
-    if missing:
-        faults.append(f"{missing} output tag(s) matched no PE")
-    doubled = int((count_o > 1).sum())
-    if doubled:
-        faults.append(f"{doubled} output tag(s) matched several PEs")
-    flat_out = out.reshape(P, p, nn, F)
-    for k in np.flatnonzero(live_c & (chosen_o >= 0)):
-        pe = chosen_o[k]
-        words = int(pc[k]) * nn * F
-        c["array_psum"] += words
-        c["glb_psum"] += words
-        frel = f0 - mf0 + int(ti_c[k]) * p
-        glb_psum[gi_c[k], :, frel:frel + pc[k], ch_j[k], :] = np.transpose(flat_out[pe, :pc[k]], (1, 0, 2))
+    return _Array(config, hw, weights, ifmap).run()
 
 
 # ---------------------------------------------------------------- the check

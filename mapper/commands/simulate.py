@@ -20,6 +20,7 @@ from cost_models.errors import InputError
 from cost_models.hardware import default_hardware, load_hardware
 from frontends import array_layers, load_layer_weights, load_onnx
 from mapper.bitstream import config_for, decode, encode
+from mapper.commands.inspect import compact
 from mapper.simulator import check_config, choose_shift, quantize_weights, random_operands, reference
 
 
@@ -93,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"model": graph.graph["name"], "matched": ok, "layers": rows}, sort_keys=True))
         return 0 if ok else 1
-    table = Table(title=f"{graph.graph['name']}: simulated {len(rows)} layer(s)", box=box.SIMPLE_HEAD, padding=(0, 1))
+    table = Table(title=f"{graph.graph['name']}: simulated {len(rows)} layer(s)", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  caption="counts: simulated minus cost model (array level and MACs; spad counts follow); "
+                          "docs/bitstream.md section 6")
     for column in ("layer", "result", "n e p q r t g m", "shift", "wts", "sim s", "counts vs cost model"):
         table.add_column(column, no_wrap=column != "counts vs cost model")
     for row in rows:
@@ -101,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(row["name"], "[red]FAIL[/red]", row["reason"], "", "", "", "")
             continue
         deltas = row["count_deltas"]
-        counts = "equal" if not deltas else ", ".join(f"{k} {v:+,}" for k, v in deltas.items())
+        shown = {k.replace("array_", ""): v for k, v in deltas.items() if not k.startswith("rf_")}
+        counts = "equal" if not deltas else " ".join(f"{k} +{compact(v)}" for k, v in shown.items())
         result = "[green]match[/green]" if row["matched"] else "[red]MISMATCH[/red] " + "; ".join(row["faults"])
         table.add_row(row["name"], result, " ".join(str(v) for v in row["mapping"].values()), str(row["shift"]),
                       row["weights"], f"{row['seconds']:.2f}", counts)
