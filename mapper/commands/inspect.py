@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         s = entry["shape"]
         op = {"depthwise": "dw"}.get(entry["kind"], entry["kind"]) + (f"/g{s['groups']}" if s["groups"] > 1 else "")
         table.add_row(entry["name"], op, str(s["M"]), str(s["C"]), f"{s['H']}x{s['W']}",
-                      f"{s['R']}x{s['S']}", f"{s['E']}x{s['F']}", "x".join(map(str, s["stride"])),
+                      f"{s['R']}x{s['S']}", f"{s['E']}x{s['F']}", str(s["stride"][0]) if s["stride"][0] == s["stride"][1] else "x".join(map(str, s["stride"])),
                       compact(entry["macs"]), compact(entry["weights"]))
     console.print(table)
     if data["host_ops"]:
