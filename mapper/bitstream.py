@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from cost_models.cost import check
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
@@ -160,6 +161,9 @@ def _config_from_values(values: list[int], hw: Hardware, where: str) -> Config:
     except InputError as error:
         raise InputError(f"layer shape fields are inconsistent: {error.message}", where=where) from None
     mapping = Mapping(*take(8))
+    problems = check(layer, mapping, hw)
+    if problems:
+        raise InputError(f"mapping fields do not fit the layer on this array: {'; '.join(problems)}", where=where)
     shift = next(it)
     nets = []
     for _ in NETWORKS:

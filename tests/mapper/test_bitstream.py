@@ -18,7 +18,7 @@ from cost_models.errors import InputError
 from cost_models.hardware import default_hardware, hardware_from_dict
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from mapper.bitstream import CHIP_BITS, HEADER, config_for, decode, encode, layout, read_file, total_bits, write_file
+from mapper.bitstream import CHIP_BITS, HEADER, KINDS, config_for, decode, encode, layout, read_file, total_bits, write_file
 from mapper.cli import main
 from test_allocation import PUBLISHED, layer_and_mapping
 
@@ -95,9 +95,10 @@ def test_round_trip_every_example_layer() -> None:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(layer_and_mapping(), st.integers(0, 31), st.integers(0, 2**16 - 1))
-def test_round_trip_random(case: tuple[LayerShape, Mapping], shift: int, index: int) -> None:
-    config = config_for(*case, HW, shift=shift)
+@given(layer_and_mapping(), st.integers(0, 31), st.integers(0, 2**16 - 1), st.sampled_from(KINDS))
+def test_round_trip_random(case: tuple[LayerShape, Mapping], shift: int, index: int, kind: str) -> None:
+    layer, mapping = case
+    config = config_for(dataclasses.replace(layer, kind=kind), mapping, HW, shift=shift)
     decoded = decode(encode(config, HW, index), HW)
     assert decoded.config == config and decoded.layer_index == index
 
@@ -147,6 +148,13 @@ def test_inconsistent_shape_fields_are_refused() -> None:
         data[byte] = (data[byte] & ~(1 << pos)) | (value << pos)
     with pytest.raises(InputError, match="inconsistent"):
         decode(_recrc(bytes(data)), HW)
+
+
+def test_invalid_mapping_fields_are_refused() -> None:
+    layer, mapping = PUBLISHED["conv3"]
+    config = dataclasses.replace(config_for(layer, mapping, HW), mapping=dataclasses.replace(mapping, p=24))
+    with pytest.raises(InputError, match="mapping fields"):
+        decode(encode(config, HW), HW)  # p*q*S = 288 > the 224-word filter spad
 
 
 def test_write_and_decode_cli(tmp_path: Path, capsys) -> None:

@@ -203,6 +203,56 @@ def test_one_flipped_bit_fails_the_check(field: str, bit: int) -> None:
     assert not check_config(corrupted, HW, weights, ifmap).matched
 
 
+def test_other_hardware() -> None:
+    """ID widths and array size follow the hardware file: an 8 x 10 array with 4-bit ifmap col IDs."""
+    import random
+
+    from cost_models.cost import check
+    from cost_models.hardware import hardware_from_dict
+
+    data = dict(HW.as_dict())
+    data["array"] = {"rows": 8, "cols": 10}
+    data["noc"] = {**data["noc"], "col_id_bits": {**data["noc"]["col_id_bits"], "ifmap": 4}}
+    hw = hardware_from_dict(data)
+    rng = random.Random(7)
+    done = 0
+    while done < 30:
+        R, S, U, Cg, Mg, G = rng.randint(1, 4), rng.randint(1, 4), rng.choice((1, 2, 4)), rng.randint(1, 5), \
+            rng.randint(1, 7), rng.choice((1, 2))
+        layer = LayerShape(rng.randint(1, 2), Mg * G, Cg * G, rng.randint(R, R + 25), rng.randint(S, S + 8), R, S,
+                           stride=(U, 1), groups=G)
+        p, q = rng.randint(1, Mg), rng.randint(1, Cg)
+        t = rng.randint(1, ceil(Mg, p))
+        g, r = 1 if t > 1 else rng.randint(1, G), rng.randint(1, ceil(Cg, q))
+        mapping = Mapping(rng.randint(1, layer.N), rng.randint(1, layer.E), p, q, r, t, g,
+                          min(p * t * rng.randint(1, 2), Mg))
+        if check(layer, mapping, hw):
+            continue
+        weights, ifmap = random_operands(layer, done)
+        config = decode(encode(config_for(layer, mapping, hw, 12), hw), hw).config
+        assert check_config(config, hw, weights, ifmap).matched, (layer, mapping)
+        done += 1
+
+
+def test_simulate_cli_fails_on_a_bad_configuration(capsys, monkeypatch) -> None:
+    import mapper.commands.simulate as command
+
+    path = EXAMPLES / "lenet5.onnx"
+    if not path.exists():
+        pytest.skip("examples/lenet5.onnx not built")
+
+    def corrupt(layer, mapping, hw, shift=0):
+        config = config_for(layer, mapping, hw, shift)
+        net = config.network("filter")
+        rows = (net.row_ids[1],) + net.row_ids[1:]  # X-bus 0 now listens to filter row 1
+        networks = (dataclasses.replace(net, row_ids=rows),) + config.networks[1:]
+        return dataclasses.replace(config, networks=networks)
+
+    monkeypatch.setattr(command, "config_for", corrupt)
+    assert main(["simulate", str(path), "--layer", "conv1", "--time-limit", "5"]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
+
+
 def test_simulate_cli(capsys) -> None:
     path = EXAMPLES / "lenet5.onnx"
     if not path.exists():
