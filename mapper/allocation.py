@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
-from cost_models.mapping import Mapping, PERole, pe_roles, placement
+from cost_models.mapping import Mapping, pe_roles, placement
 from cost_models.noc import IfmapGroups, _rows_needed, ifmap_budget, ifmap_groups
 
 NETWORKS: tuple[str, ...] = ("filter", "ifmap", "psum", "output")
@@ -109,8 +109,9 @@ class _Grid:
         self.cols[y][x] = value
 
     def freeze(self) -> NetworkIds:
-        row_spare = _spare({v for v in self.rows if v is not None}, self.row_bits, f"{self.name} row IDs")
-        col_spare = 2**self.col_bits - 1
+        used = {v for v in self.rows if v is not None}
+        row_spare = _spare(used, self.row_bits, f"{self.name} row IDs") if None in self.rows else 0
+        col_spare = 2**self.col_bits - 1  # gated PEs: their multicast controllers are off anyway
         return NetworkIds(
             tuple(row_spare if v is None else v for v in self.rows),
             tuple(tuple(col_spare if v is None else v for v in row) for row in self.cols),
@@ -196,10 +197,3 @@ def allocate(layer: LayerShape, mapping: Mapping, hw: Hardware) -> Allocation:
         grouping=grouping,
     )
 
-
-def role_grid(roles: list[PERole], rows: int, cols: int) -> list[list[PERole | None]]:
-    """The roles as a rows x cols grid (None where a PE is gated)."""
-    grid: list[list[PERole | None]] = [[None] * cols for _ in range(rows)]
-    for role in roles:
-        grid[role.row][role.col] = role
-    return grid
