@@ -2,11 +2,29 @@
 
 Library API::
 
-    from mapper import map_layer, map_network
+    from mapper import map_layer, map_network, compile_model
     result = map_layer(layer_shape, hardware, objective="energy")
+
+Names are imported on first use, so ``eyeriss inspect`` and ``eyeriss decode``
+start without loading OR-tools.
 """
 
-from mapper.network import MappedLayer, NetworkResult, choose_batch, map_network
-from mapper.search import LayerResult, map_layer
+from __future__ import annotations
 
-__all__ = ["LayerResult", "MappedLayer", "NetworkResult", "choose_batch", "map_layer", "map_network"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "LayerResult": "mapper.search", "map_layer": "mapper.search",
+    "MappedLayer": "mapper.network", "NetworkResult": "mapper.network", "choose_batch": "mapper.network",
+    "map_network": "mapper.network",
+    "compile_model": "mapper.compiler", "CompileResult": "mapper.compiler",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mapper' has no attribute {name!r}")
