@@ -20,7 +20,10 @@ from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
 from mapper.bitstream import CHIP_BITS, HEADER, KINDS, config_for, decode, encode, layout, read_file, total_bits, write_file
 from mapper.cli import main
-from test_allocation import PUBLISHED, layer_and_mapping
+try:  # tests/mapper is a plain folder (prepend import mode) or, if it gains __init__.py, a package
+    from test_allocation import PUBLISHED, layer_and_mapping
+except ImportError:  # pragma: no cover
+    from tests.mapper.test_allocation import PUBLISHED, layer_and_mapping
 
 HW = default_hardware()
 ROOT = Path(__file__).resolve().parents[2]

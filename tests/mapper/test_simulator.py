@@ -28,7 +28,10 @@ from mapper.cli import main
 from mapper.simulator import (
     check_config, choose_shift, quantize_weights, random_operands, reference, saturate, simulate,
 )
-from test_allocation import PUBLISHED, layer_and_mapping
+try:  # tests/mapper is a plain folder (prepend import mode) or, if it gains __init__.py, a package
+    from test_allocation import PUBLISHED, layer_and_mapping
+except ImportError:  # pragma: no cover
+    from tests.mapper.test_allocation import PUBLISHED, layer_and_mapping
 
 HW = default_hardware()
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
