@@ -1,0 +1,250 @@
+"""Malformed inputs made from valid ones: ONNX models, hardware files, bitstreams, reports.
+
+Every case is (name, command line, expected exit codes).  Generation is seeded,
+so the corpus is the same on every run.  Mutations that may leave a file valid
+(random bit flips) accept success too; every other case must be refused.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+import yaml
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+HARDWARE = ROOT / "cost_models" / "data" / "eyeriss.yaml"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: tuple[str, ...]  # CLI arguments; "{out}" is replaced by a fresh output folder
+    codes: frozenset[int] = frozenset({2})
+
+
+def _vi(name, shape, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def _conv_model(**conv_attrs) -> onnx.ModelProto:
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", **conv_attrs)
+    graph = helper.make_graph([node], "g", [_vi("x", [1, 3, 8, 8])], [_vi("y", None)], [w])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _save(model: onnx.ModelProto, path: Path) -> Path:
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def structural_models(tmp: Path) -> list[tuple[str, Path]]:
+    """Hand-made broken graphs: each names one problem the frontend must report."""
+    out: list[tuple[str, Path]] = []
+    add = lambda name, model: out.append((name, _save(model, tmp / f"{name}.onnx")))  # noqa: E731
+
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+    # A cycle: a -> b -> a.
+    nodes = [helper.make_node("Relu", ["b"], ["a"], name="n1"), helper.make_node("Relu", ["a"], ["b"], name="n2"),
+             helper.make_node("Conv", ["x", "w"], ["y"], name="conv")]
+    add("cycle", helper.make_model(helper.make_graph(nodes, "g", [_vi("x", [1, 3, 8, 8])], [_vi("y", None)], [w]),
+                                   opset_imports=[helper.make_opsetid("", 17)]))
+    nodes = [helper.make_node("Conv", ["ghost", "w"], ["y"], name="conv")]
+    add("undefined_input", helper.make_model(helper.make_graph(nodes, "g", [_vi("x", [1, 3, 8, 8])], [_vi("y", None)], [w]),
+                                             opset_imports=[helper.make_opsetid("", 17)]))
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="c1"), helper.make_node("Relu", ["x"], ["y"], name="c2")]
+    add("duplicate_output", helper.make_model(helper.make_graph(nodes, "g", [_vi("x", [1, 3, 8, 8])], [_vi("y", None)], [w]),
+                                              opset_imports=[helper.make_opsetid("", 17)]))
+    bad_attr = _conv_model()
+    bad_attr.graph.node[0].attribute.extend([helper.make_attribute("strides", [1.5, 2.5])])
+    add("attribute_wrong_type", bad_attr)
+    group_str = _conv_model()
+    group_str.graph.node[0].attribute.extend([helper.make_attribute("group", "two")])
+    add("group_is_a_string", group_str)
+    add("stride_zero", _conv_model(strides=[0, 0]))
+    add("pads_beyond_kernel", _conv_model(pads=[5, 5, 5, 5]))
+    add("negative_pads", _conv_model(pads=[-1, 0, 0, 0]))
+    add("groups_not_dividing", _conv_model(group=2))
+    for name, shape in (("zero_dim", [1, 3, 0, 8]), ("negative_dim", [1, 3, -4, 8]), ("huge_dims", [1, 3, 2**40, 2**40]),
+                        ("symbolic_height", [1, 3, "h", 8])):
+        m = _conv_model()
+        m.graph.input[0].CopyFrom(_vi("x", shape))
+        add(name, m)
+    huge = _conv_model()
+    huge.graph.input[0].CopyFrom(_vi("x", [2**20, 3, 60000, 60000]))
+    add("macs_overflow", huge)
+    # Control flow with a convolution inside.
+    then = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["t"], name="inner")], "then", [], [_vi("t", None)])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["e"], name="inner2")], "else", [], [_vi("e", None)])
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    nodes = [helper.make_node("If", ["cond"], ["y"], name="branch", then_branch=then, else_branch=other)]
+    add("conv_inside_if", helper.make_model(helper.make_graph(nodes, "g", [_vi("x", [1, 3, 8, 8])], [_vi("y", None)], [w, cond]),
+                                            opset_imports=[helper.make_opsetid("", 17)]))
+    body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"], name="b0"),
+                              helper.make_node("Conv", ["x", "w"], ["v"], name="inner_loop_conv")], "body",
+                             [_vi("i", [], TensorProto.INT64), _vi("c", [], TensorProto.BOOL)],
+                             [_vi("c_out", [], TensorProto.BOOL), _vi("v", None)])
+    trip = numpy_helper.from_array(np.array(2, np.int64), "trip")
+    nodes = [helper.make_node("Loop", ["trip", "cond"], ["y"], name="loop", body=body)]
+    add("conv_inside_loop", helper.make_model(helper.make_graph(nodes, "g", [_vi("x", [1, 3, 8, 8])], [_vi("y", None)],
+                                                                [w, cond, trip]), opset_imports=[helper.make_opsetid("", 17)]))
+    future = _conv_model()
+    future.opset_import[0].version = 99
+    add("opset_from_the_future", future)
+    no_graph = onnx.ModelProto()
+    no_graph.ir_version = 8
+    add("no_graph", no_graph)
+    # External data that escapes the model's folder.
+    for name, location in (("external_absolute", "/etc/hostname"), ("external_parent", "../../outside.bin")):
+        m = _conv_model()
+        tensor = m.graph.initializer[0]
+        tensor.ClearField("raw_data")
+        tensor.ClearField("float_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        tensor.external_data.add(key="location", value=location)
+        add(name, m)
+    escape = tmp / "escape"
+    escape.mkdir(exist_ok=True)
+    (tmp / "secret.bin").write_bytes(b"\0" * 432)
+    link = escape / "weights.bin"
+    if not link.exists():
+        link.symlink_to(tmp / "secret.bin")
+    m = _conv_model()
+    tensor = m.graph.initializer[0]
+    tensor.ClearField("raw_data")
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="weights.bin")
+    out.append(("external_symlink_escape", _save(m, escape / "model.onnx")))
+    return out
+
+
+def byte_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path, bool]]:
+    """(name, path, must_fail): empty, random bytes, truncations, bit flips."""
+    out: list[tuple[str, Path, bool]] = []
+    (tmp / "empty.onnx").write_bytes(b"")
+    out.append(("empty", tmp / "empty.onnx", True))
+    for i in range(10):
+        path = tmp / f"random{i}.onnx"
+        path.write_bytes(bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 4000))))
+        out.append((f"random_bytes_{i}", path, True))
+    sources = [EXAMPLES / "lenet5.onnx", EXAMPLES / "alexnet.onnx", EXAMPLES / "resnet18.onnx"]
+    for source in sources:
+        data = source.read_bytes()
+        for i in range(14):
+            cut = rng.randint(1, len(data) - 1)
+            path = tmp / f"{source.stem}_cut{i}.onnx"
+            path.write_bytes(data[:cut])
+            # A cut can land on a message boundary and still parse; it must then fail later or succeed.
+            out.append((f"truncated_{source.stem}_{cut}", path, False))
+        for i in range(20):
+            mutable = bytearray(data)
+            for _ in range(rng.randint(1, 8)):
+                position = rng.randrange(len(mutable))
+                mutable[position] ^= 1 << rng.randrange(8)
+            path = tmp / f"{source.stem}_flip{i}.onnx"
+            path.write_bytes(bytes(mutable))
+            out.append((f"bitflip_{source.stem}_{i}", path, False))
+    return out
+
+
+def hardware_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path]]:
+    """Hardware files with a missing, extra, mistyped or impossible field, or not YAML at all."""
+    base = yaml.safe_load(HARDWARE.read_text())
+    out: list[tuple[str, Path]] = []
+
+    def leaves(node, prefix=()):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from leaves(value, prefix + (key,))
+            else:
+                yield prefix + (key,)
+
+    def write(name: str, mutate: Callable[[dict], None] | None = None, text: str | None = None) -> None:
+        path = tmp / f"hw_{name}.yaml"
+        if text is None:
+            data = json.loads(json.dumps(base))
+            mutate(data)
+            text = yaml.safe_dump(data)
+        path.write_text(text)
+        out.append((name, path))
+
+    def getp(data, keys):
+        for key in keys[:-1]:
+            data = data[key]
+        return data
+
+    for keys in leaves(base):
+        dotted = ".".join(keys)
+        write(f"missing_{dotted}", lambda d, k=keys: getp(d, k).pop(k[-1]))
+        value = getp(base, keys)[keys[-1]]
+        if isinstance(value, bool):
+            write(f"wrongtype_{dotted}", lambda d, k=keys: getp(d, k).__setitem__(k[-1], "yes"))
+        elif isinstance(value, (int, float)):
+            write(f"wrongtype_{dotted}", lambda d, k=keys: getp(d, k).__setitem__(k[-1], "twelve"))
+            if keys[-1] != "static_per_cycle":
+                write(f"zero_{dotted}", lambda d, k=keys: getp(d, k).__setitem__(k[-1], 0))
+            write(f"negative_{dotted}", lambda d, k=keys: getp(d, k).__setitem__(k[-1], -3))
+    write("extra_top", lambda d: d.__setitem__("turbo", True))
+    write("extra_nested", lambda d: d["array"].__setitem__("depth", 3))
+    write("not_yaml", text="array: [rows: 12\n  cols: {{\n")
+    write("not_a_mapping", text="- 1\n- 2\n")
+    write("python_tag", text="!!python/object/apply:os.system ['echo pwned > /tmp/eyeriss_pwned']\n")
+    write("empty", text="")
+    write("array_too_wide_for_ids", lambda d: d["array"].__setitem__("cols", 4096))
+    return out
+
+
+def bitstream_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path]]:
+    """A valid AlexNet CONV1 configuration with its header or payload damaged (every damage is caught by the CRC)."""
+    from cost_models import LayerShape, Mapping, default_hardware
+    from mapper.bitstream import HEADER, config_for, encode
+
+    hw = default_hardware()
+    layer = LayerShape(1, 96, 3, 227, 227, 11, 11, stride=(4, 4))
+    good = encode(config_for(layer, Mapping(n=1, e=7, p=16, q=1, r=1, t=2, g=1, m=96), hw), hw, 0)
+    out: list[tuple[str, Path]] = []
+
+    def write(name: str, data: bytes) -> None:
+        path = tmp / f"bits_{name}.bin"
+        path.write_bytes(data)
+        out.append((name, path))
+
+    write("empty", b"")
+    write("magic", b"XXXX" + good[4:])
+    write("version", good[:4] + bytes([good[4] ^ 0x7F]) + good[5:])
+    write("truncated_header", good[: HEADER.size - 3])
+    write("truncated_payload", good[:-5])
+    write("extended", good + b"\0\0")
+    for i in range(20):
+        data = bytearray(good)
+        position = rng.randrange(len(data))
+        data[position] ^= 1 << rng.randrange(8)
+        write(f"bitflip_{i}", bytes(data))
+    return out
+
+
+def cases(tmp: Path, seed: int = 2026) -> list[Case]:
+    """The whole corpus."""
+    rng = random.Random(seed)
+    out: list[Case] = []
+    for name, path in structural_models(tmp):
+        out.append(Case(f"onnx_{name}", ("compile", str(path), "-o", "{out}")))
+        out.append(Case(f"inspect_{name}", ("inspect", str(path))))
+    for name, path, must_fail in byte_mutants(tmp, rng):
+        codes = frozenset({2}) if must_fail else frozenset({0, 1, 2})
+        out.append(Case(f"onnx_{name}", ("compile", str(path), "-o", "{out}", "--time-limit", "5"), codes))
+    for name, path in bitstream_mutants(tmp, rng):
+        out.append(Case(f"bitstream_{name}", ("decode", str(path))))
+    for name, path in hardware_mutants(tmp, rng):
+        out.append(Case(f"hardware_{name}", ("compile", str(EXAMPLES / "lenet5.onnx"), "-o", "{out}",
+                                             "--hardware", str(path))))
+    return out
