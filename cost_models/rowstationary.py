@@ -190,9 +190,16 @@ class RowStationary:
         c["glb_psum"] = 2 * out * CB  # a write per pass; reads: accumulation + final drain
         c["glb_filter"] = 2 * weights * NB * SB  # filter buffer: fill + read to the array
         # Array (NoC deliveries to PEs, local-link hops)
-        c["array_filter"] = weights * NB * E
-        c["array_ifmap"] = N * G * Cg * R * Wp * E * ceil_div(Mg, v.p)
-        c["array_psum"] = out * R * ceil_div(Cg, v.q) + out * (CB - 1)
+        # IDs are fixed for the whole layer, so a multicast reaches every PE whose
+        # ID matches, busy or not (found by the simulator, mapper/simulator.py):
+        # filter rows reach all e columns even in a narrower last strip; the shared
+        # ifmap reaches all t sets even in a filter block that leaves some empty;
+        # a psum entering a chain bottom climbs through idle channel sets.
+        rem_c = max_(Cg - (CB - 1) * qr, 1)  # channels in the last channel block (>= 1; max_ tells the solver)
+        c["array_filter"] = weights * NB * SB * v.e
+        c["array_ifmap"] = N * G * Cg * R * Wp * E * v.t * FBT
+        c["array_psum"] = (out * R * ceil_div(Cg, v.q) + out * (CB - 1)
+                           + is_positive(CB - 1) * out * R * (v.r - ceil_div(rem_c, v.q)))
         # Register files (spads): spad writes of delivered data + reads per MAC
         c["rf_filter"] = c["array_filter"] + macs
         c["rf_ifmap"] = c["array_ifmap"] + macs

@@ -42,24 +42,19 @@ def ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
+PARTIAL_STRIP_EXTRA = {"array_ifmap", "rf_ifmap", "array_psum", "rf_psum", "rf_filter", "macs"}
+
+
 def expected_deltas(layer: LayerShape, m: Mapping) -> dict[str, int] | None:
-    """Physical minus modelled counts, exactly, when the strips are whole (None: partial strip, bounds only)."""
-    Mg, Cg = layer.Mg, layer.Cg
-    NB, SB = ceil(layer.N, m.n), ceil(layer.E, m.e)
-    delta: dict[str, int] = {}
-    # (a) Filter rows are multicast to all e columns of a set row, also in a last, narrower strip.
-    delta["array_filter"] = layer.weights() * NB * (SB * m.e - layer.E)
-    if layer.E % m.e:
-        return None
-    # (b) Sets of a filter block with no filters still receive the shared ifmap (g = 1, t > 1).
-    FBT = ceil(Mg, m.p * m.t)
-    delta["array_ifmap"] = layer.N * layer.groups * Cg * layer.R * layer.Wp * layer.E * (m.t * FBT - ceil(Mg, m.p))
-    # (c) In a last, partial channel block, the psum entering the chain bottom climbs through idle channel sets.
-    CB = ceil(Cg, m.q * m.r)
-    rem = Cg - (CB - 1) * m.q * m.r
-    delta["array_psum"] = layer.ofmap_size() * (m.r - ceil(rem, m.q)) * layer.R if CB > 1 else 0
-    delta["rf_filter"], delta["rf_ifmap"] = delta["array_filter"], delta["array_ifmap"]
-    return {k: v for k, v in delta.items() if v}
+    """Physical minus modelled counts: none when the strips are whole (None: partial strip, bounds only).
+
+    The cost model counts every multicast the fixed IDs cause, including idle
+    filter columns, empty filter sets and idle channel sets.  What it does not
+    count: in a narrower last strip, idle columns also receive ifmap rows that
+    share their IDs and compute on them (ifmap, psum and MAC counts slightly
+    higher in hardware; see docs/bitstream.md).
+    """
+    return {} if layer.E % m.e == 0 else None
 
 
 def assert_counts(layer: LayerShape, mapping: Mapping, check) -> None:
@@ -69,8 +64,7 @@ def assert_counts(layer: LayerShape, mapping: Mapping, check) -> None:
     assert all(v > 0 for v in deltas.values()), deltas
     expected = expected_deltas(layer, mapping)
     if expected is None:
-        assert deltas.get("array_filter") == layer.weights() * ceil(layer.N, mapping.n) * (
-            ceil(layer.E, mapping.e) * mapping.e - layer.E)
+        assert "array_filter" not in deltas and set(deltas) <= PARTIAL_STRIP_EXTRA, deltas
     else:
         assert deltas == expected
 
