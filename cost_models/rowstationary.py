@@ -197,7 +197,7 @@ class RowStationary:
         # a psum entering a chain bottom climbs through idle channel sets.
         rem_c = max_(Cg - (CB - 1) * qr, 1)  # channels in the last channel block (>= 1; max_ tells the solver)
         c["array_filter"] = weights * NB * SB * v.e
-        c["array_ifmap"] = N * G * Cg * R * Wp * E * v.t * FBT
+        c["array_ifmap"] = N * G * Cg * R * Wp * E * min_(v.t * FBT, Mg + v.t)  # t*FBT < Mg/p + t
         c["array_psum"] = (out * R * ceil_div(Cg, v.q) + out * (CB - 1)
                            + is_positive(CB - 1) * out * R * (v.r - ceil_div(rem_c, v.q)))
         # Register files (spads): spad writes of delivered data + reads per MAC
@@ -207,8 +207,11 @@ class RowStationary:
         c["macs"] = macs
 
         # Cycles.  Compute: the busiest PE of each pass does n*p*q*S*F MACs.
-        P_SUM = (FBT - 1) * v.p + min_(v.p, Mg - (FBT - 1) * pt)
-        Q_SUM = (CB - 1) * v.q + min_(v.q, Cg - (CB - 1) * qr)
+        # Sums over filter / channel blocks of the busiest PE's share; they never
+        # exceed Mg + p and Cg + q and are at least 1, which min_/max_ state so the
+        # solver's interval bounds stay tight (they change no value).
+        P_SUM = max_(min_((FBT - 1) * v.p + min_(v.p, Mg - (FBT - 1) * pt), Mg + v.p), 1)
+        Q_SUM = max_(min_((CB - 1) * v.q + min_(v.q, Cg - (CB - 1) * qr), Cg + v.q), 1)
         passes = GB * NB * SB * FBT * CB
         c["passes"] = passes
         compute = GB * N * SB * P_SUM * Q_SUM * S * F

@@ -106,6 +106,8 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     status = solver.Solve(tracer.model)
     wall = time.perf_counter() - start
     name = solver.StatusName(status)
+    if status == cp_model.MODEL_INVALID:  # our model's bounds are wrong: a bug, not bad input
+        raise RuntimeError(f"CP-SAT rejected the model of {layer}: {tracer.model.Validate()[:200]}")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         reason = ("no mapping satisfies every hardware limit" if status == cp_model.INFEASIBLE
                   else f"no mapping found within the {time_limit:g} s time limit")
