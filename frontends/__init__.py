@@ -10,7 +10,7 @@ name, in topological order (``order``).  Node attributes: ``kind`` ("array" or
 "host"), ``op``, ``layer`` (LayerShape or None), ``fused`` ((name, op_type) of
 ONNX nodes folded into it), ``onnx_nodes``, ``relu``, ``weight`` (weight
 tensor name), ``output`` (output tensor).  Edges carry ``tensor`` and ``shape``.
-Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``opset``,
+Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``batch_symbolic``, ``opset``,
 ``inputs`` and ``outputs`` ((name, shape) lists; not nodes), ``folded`` (shape
 computation nodes evaluated at compile time).
 """
@@ -26,26 +26,39 @@ import onnx
 from cost_models.layer import LayerShape
 from frontends.graph import build_graph
 from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
-from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fold_shape_subgraphs, infer, static_shapes
+from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, infer, static_shapes
 from frontends.weights import load_layer_weights
 
 __all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_onnx"]
 
 
-def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int = 1) -> nx.DiGraph:
-    """Load, check and lower a model; ``batch`` fixes a symbolic batch dimension."""
+def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = None) -> nx.DiGraph:
+    """Load, check and lower a model; ``batch`` fixes a symbolic batch dimension (default 1).
+
+    A model exported with a fixed batch keeps it; asking for another is an
+    error rather than a report that claims a batch the layers do not have.
+    Graph attribute ``batch_symbolic`` says whether the batch could be chosen.
+    """
     proto, path, sha256 = read_model(model)
     where = str(path) if path is not None else "<model>"
     opset = opset_of(proto, where)
     work, stripped = strip_weights(proto, MAX_FOLD_ELEMENTS)
     del proto  # the caller's copy or the file's: never duplicated
     check_structure(work, where)
-    bind_batch(work, batch, where)
+    bound = bind_batch(work, 1 if batch is None else batch, where)
+    if not bound:
+        fixed = fixed_batch(work)
+        if batch is not None and fixed is not None and batch != fixed:
+            raise FrontendError(f"the model's batch dimension is fixed at {fixed}; --batch {batch} cannot change it "
+                                "(re-export with a dynamic batch axis)", where)
+        batch = fixed if fixed is not None else 1
+    batch = 1 if batch is None else batch
     work = infer(work, where)
     work, folded = fold_shape_subgraphs(work, opset, where)
     graph = build_graph(work, static_shapes(work), folded, where, stripped)
     name = path.stem if path is not None else (work.graph.name or "model")
-    graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset)
+    graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
+                       batch_symbolic=bool(bound))
     return graph
 
 

@@ -54,6 +54,19 @@ def bind_batch(proto: onnx.ModelProto, batch: int, where: str) -> list[str]:
     return bound
 
 
+def fixed_batch(proto: onnx.ModelProto) -> int | None:
+    """The static leading dimension of the first non-weight graph input, if it has one."""
+    initializers = {tensor.name for tensor in proto.graph.initializer}
+    for value in proto.graph.input:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if dims and dims[0].HasField("dim_value"):
+            return int(dims[0].dim_value)
+        return None
+    return None
+
+
 def infer(proto: onnx.ModelProto, where: str) -> onnx.ModelProto:
     try:
         return shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)

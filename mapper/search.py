@@ -9,7 +9,7 @@ So ``result.objective == evaluate(...).objective_units[objective]`` exactly.
 
 from __future__ import annotations
 
-import os
+import threading
 import time
 from dataclasses import dataclass
 
@@ -52,6 +52,41 @@ class LayerResult:
     @property
     def ok(self) -> bool:
         return self.mapping is not None
+
+
+def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
+    """``solver.Solve(model)`` that Ctrl-C stops at once (KeyboardInterrupt), not after the time limit.
+
+    CP-SAT's own SIGINT handling ends the search quietly and leaves the signal
+    at its default afterwards, so an interrupted compile would carry on.  The
+    solve runs in a worker thread (it releases the GIL) and the main thread,
+    where Python delivers signals, waits on an Event: a Ctrl-C there stops the
+    search and re-raises.  (An Event, not Thread.join: an interrupted join can
+    report a live thread dead.)
+    """
+    solver.parameters.catch_sigint_signal = False
+    done = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["status"] = solver.Solve(model)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="cp-sat", daemon=True).start()
+    try:
+        while not done.wait(0.05):
+            pass
+    except KeyboardInterrupt:
+        solver.StopSearch()
+        done.wait()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["status"]  # type: ignore[return-value]
 
 
 def _workers() -> int:
@@ -103,7 +138,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     solver.parameters.num_workers = workers or _workers()
     solver.parameters.random_seed = 0
     solver.parameters.interleave_search = False
-    status = solver.Solve(tracer.model)
+    status = solve(solver, tracer.model)
     wall = time.perf_counter() - start
     name = solver.StatusName(status)
     if status == cp_model.MODEL_INVALID:  # our model's bounds are wrong: a bug, not bad input
@@ -147,6 +182,6 @@ def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[st
     solver = cp_model.CpSolver()
     solver.parameters.copy_from(parameters)
     solver.parameters.max_time_in_seconds = max(1.0, time_left)
-    if solver.Solve(model) != cp_model.OPTIMAL:
+    if solve(solver, model) != cp_model.OPTIMAL:
         return found
     return {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS}

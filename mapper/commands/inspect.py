@@ -17,7 +17,7 @@ from frontends import array_layers, host_ops, load_onnx
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("inspect", help="show the layer graph of an ONNX model")
     parser.add_argument("model", help="ONNX file")
-    parser.add_argument("--batch", type=int, default=1, help="value of a symbolic batch dimension (default 1)")
+    parser.add_argument("--batch", type=int, help="value of a symbolic batch dimension (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(run=run)
 

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("simulate", help="prove each layer's bitstream by simulating the configured array")
     parser.add_argument("model", help="ONNX file")
     parser.add_argument("--layer", action="append", help="simulate only this layer (repeatable)")
-    parser.add_argument("--batch", type=int, default=1, help="value of a symbolic batch dimension (default 1)")
+    parser.add_argument("--batch", type=int, help="value of a symbolic batch dimension (default 1)")
     parser.add_argument("--hardware", help="hardware YAML (default: the bundled Eyeriss)")
     parser.add_argument("--objective", default="energy", choices=("energy", "latency", "edp"))
     parser.add_argument("--time-limit", type=float, default=20.0, help="mapper time limit per layer, s")

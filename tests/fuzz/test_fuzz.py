@@ -68,7 +68,7 @@ def test_errors_name_the_problem(results):
         "onnx_empty": "empty", "hardware_missing_array.rows": "array.rows", "hardware_extra_top": "turbo",
         "hardware_wrongtype_glb.banks": "glb.banks", "hardware_python_tag": "YAML",
         "bitstream_magic": "magic", "bitstream_version": "version", "bitstream_truncated_payload": "payload",
-        "onnx_macs_overflow": "exceeds", "onnx_symbolic_height": "symbolic",
+        "onnx_macs_overflow": "MACs", "onnx_symbolic_height": "symbolic",
     }
     for name, needle in expectations.items():
         if name in by_name:

@@ -1,0 +1,104 @@
+"""``eyeriss compile MODEL.onnx``: map every layer, write report.json and the bitstreams."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mapper.compiler import DEFAULT_MAX_BATCH, compile_model
+from mapper.network import DEFAULT_ZERO_FRACTION
+
+
+def _batch(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("compile", help="map an ONNX model onto the array; write report.json and bitstreams")
+    parser.add_argument("model", help="ONNX file")
+    parser.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default: ./<model name>)")
+    parser.add_argument("--batch", type=_batch, help="batch size, or 'auto' for the least energy per inference "
+                        "(default: the model's, 1 if symbolic)")
+    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest batch --batch auto tries")
+    parser.add_argument("--objective", default="energy", choices=("energy", "latency", "edp"))
+    parser.add_argument("--hardware", metavar="FILE.yaml", help="hardware description (default: the bundled Eyeriss)")
+    parser.add_argument("--time-limit", type=_positive, default=60.0, metavar="S",
+                        help="search time per distinct layer shape (default 60 s); the best mapping so far is kept")
+    parser.add_argument("--total-time-limit", type=_positive, metavar="S", help="search time for the whole network")
+    parser.add_argument("--layer-latency-ms", type=_positive, metavar="MS", help="latency bound per layer")
+    parser.add_argument("--network-latency-ms", type=_positive, metavar="MS", help="latency bound for the network")
+    parser.add_argument("--zero-fraction", type=_fraction, default=DEFAULT_ZERO_FRACTION, metavar="Z",
+                        help=f"share of zeros in ReLU outputs for RLC and gating (default {DEFAULT_ZERO_FRACTION})")
+    parser.add_argument("--json", action="store_true", help="print the report JSON instead of tables")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mapper.compiler import check_output_dir
+    from mapper.report_view import network_summary
+
+    out = Path(args.output) if args.output else Path.cwd() / Path(args.model).stem
+    check_output_dir(out)  # refuse before minutes of search, not after
+    err = Console(stderr=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, transient=True, disable=not err.is_terminal)
+    with progress:
+        task = progress.add_task("mapping", total=None)
+
+        def on_batch(batch: int) -> None:
+            progress.update(task, description=f"batch {batch}", completed=0)
+
+        def on_layer(name: str, result) -> None:
+            progress.update(task, advance=1, description=f"{name[:24]}: {result.status.lower()}")
+
+        result = compile_model(
+            args.model, batch=args.batch, objective=args.objective, hardware=args.hardware,
+            time_limit=args.time_limit, total_time_limit=args.total_time_limit,
+            layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
+            zero_fraction=args.zero_fraction, max_batch=args.max_batch, on_layer=on_layer, on_batch=on_batch)
+    result.save(out)
+    report = result.report()
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+    else:
+        console = Console()
+        console.print(network_summary(report))
+        console.print(f"wrote {out / 'report.json'} and {sum(1 for e in result.layers if e.ok)} bitstream(s); "
+                      f"view with: eyeriss report {out}")
+    for entry in result.unmapped:
+        print(f"error: layer {entry.name!r} has no valid mapping: {entry.result.reason or entry.result.status}",
+              file=sys.stderr)
+    return 1 if result.unmapped else 0

@@ -1,0 +1,407 @@
+"""``compile_model``: ONNX -> mapped layers -> costs -> bitstreams, as one result object.
+
+The library API and ``eyeriss compile`` both go through here, so the report a
+pipeline reads is the one the command writes.  ``CompileResult.report()`` is
+the ``eyeriss-report/1`` document (docs/report.md); ``save(outdir)`` writes it
+with every bitstream, all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import networkx as nx
+import onnx
+
+from cost_models.cost import Cost
+from cost_models.errors import InputError
+from cost_models.hardware import Hardware, default_hardware, load_hardware
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping, placement
+from cost_models.rowstationary import RATIO_ONE, DataRatios
+from frontends import load_onnx
+from mapper.atomic import atomic_write_bytes
+from mapper.bitstream import config_for, encode, total_bits
+from mapper.network import DEFAULT_ZERO_FRACTION, MappedLayer, NetworkResult, choose_batch, map_network
+from mapper.search import OBJECTIVES, LayerResult
+
+SCHEMA = "eyeriss-report/1"
+REPORT_FILE = "report.json"
+BITSTREAM_DIR = "bitstreams"
+# A layer is "far from its lower bound" when its latency or its DRAM traffic is
+# more than this many times the bound (assumed: 2x flags the layers worth a
+# look without flagging every layer that merely fails to fill the array).
+FAR_FROM_BOUND = 2.0
+DEFAULT_MAX_BATCH = 16  # --batch auto scans 1..16 (assumed; covers JSSC's N=4 AlexNet and N=3 VGG-16)
+
+
+@dataclass(frozen=True)
+class CompiledLayer:
+    """One array layer's outcome: the mapping with its cost and bitstream, or the reason it has none."""
+
+    index: int
+    name: str
+    op: str
+    layer: LayerShape
+    ratios: DataRatios
+    result: LayerResult
+    shared_with: str | None
+    bitstream: bytes | None
+    relu: bool = False
+
+    @property
+    def mapping(self) -> Mapping | None:
+        return self.result.mapping
+
+    @property
+    def cost(self) -> Cost | None:
+        return self.result.cost
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+    @property
+    def bitstream_file(self) -> str:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.name)[:80] or "layer"
+        return f"{BITSTREAM_DIR}/{self.index:03d}_{safe}.bin"
+
+    def lower_bounds(self, hw: Hardware) -> dict[str, int]:
+        """Cycles if every PE did a MAC every cycle; DRAM words if every datum crossed the link once."""
+        L = self.layer
+        ifmap = L.ifmap_size() * self.ratios.ifmap_dram // RATIO_ONE
+        ofmap = L.ofmap_size() * self.ratios.ofmap_dram // RATIO_ONE
+        return {"cycles": -(-L.macs() // hw.pes), "dram_words": L.weights() + ifmap + ofmap}
+
+    def report(self, hw: Hardware) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "index": self.index, "name": self.name, "op": self.op, "kind": self.layer.kind, "relu": self.relu,
+            "shape": self.layer.as_dict(), "macs": self.layer.macs(), "weights": self.layer.weights(),
+            "dram_ratios": {"ifmap": self.ratios.ifmap_dram / RATIO_ONE, "ofmap": self.ratios.ofmap_dram / RATIO_ONE,
+                            "ifmap_nonzero": self.ratios.ifmap_nonzero / RATIO_ONE},
+            "solver": {"status": self.result.status, "objective": self.result.objective,
+                       "objective_value": self.result.objective_value, "bound": self.result.bound,
+                       "gap": None if self.result.gap is None else round(self.result.gap, 6),
+                       "wall_s": 0.0 if self.shared_with else round(self.result.wall_s, 3),
+                       "shared_with": self.shared_with},
+        }
+        if not self.ok:
+            entry.update(mapping=None, reason=self.result.reason or self.result.status, bitstream=None)
+            return entry
+        mapping, cost = self.result.mapping, self.result.cost
+        assert mapping is not None and cost is not None and self.bitstream is not None
+        place = placement(self.layer, mapping, hw)
+        detail = cost.as_dict()
+        bounds = self.lower_bounds(hw)
+        entry.update(
+            mapping={**mapping.as_dict(), "placement": {
+                "set": [place.set_rows, place.e], "segments": place.segments, "width": place.width,
+                "stack_rows": place.stack_rows, "across": place.across, "stacks": place.stacks,
+                "description": place.describe()}},
+            active_pes=cost.active_pes, utilization=detail["utilization"], passes=cost.passes,
+            glb_banks=detail["glb_banks"],
+            spads=spad_fill(self.layer, mapping, hw),
+            energy=_energy(cost, hw),
+            latency=detail["latency"],
+            accesses=detail["accesses"], accesses_by_type=detail["accesses_by_type"],
+            lower_bound={**bounds,
+                         "cycles_ratio": round(cost.total_cycles / max(1, bounds["cycles"]), 4),
+                         "dram_ratio": round(cost.level_total("dram") / max(1, bounds["dram_words"]), 4)},
+            bitstream={"file": self.bitstream_file, "bits": total_bits(hw), "bytes": len(self.bitstream),
+                       "sha256": hashlib.sha256(self.bitstream).hexdigest()},
+        )
+        return entry
+
+
+def spad_fill(layer: LayerShape, mapping: Mapping, hw: Hardware) -> dict[str, list[int]]:
+    """[used, capacity] of each scratchpad and buffer the mapping fills (the limits of rowstationary.limits)."""
+    from cost_models.rowstationary import RowStationary
+
+    rows = int(RowStationary(layer, hw).t_rows[mapping.e])
+    ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * rows * layer.Wp
+    psum_words = mapping.g * mapping.n * min(mapping.m, layer.Mg) * mapping.e * layer.F
+    return {
+        "filter_spad": [mapping.p * mapping.q * layer.S, hw.filter_spad],
+        "ifmap_spad": [mapping.q * layer.S, hw.ifmap_spad],
+        "psum_spad": [mapping.p, hw.psum_spad],
+        "glb_ifmap_words": [ifmap_words, hw.glb_words],
+        "glb_psum_words": [psum_words, hw.glb_words],
+        "filter_buffer": [mapping.g * mapping.p * mapping.t * mapping.q * mapping.r * layer.R * layer.S,
+                          hw.filter_buffer_words],
+    }
+
+
+def _energy(cost: Cost, hw: Hardware) -> dict[str, Any]:
+    units_by_type = dict(cost.energy_units_by_type)
+    return {
+        "total_pj": round(cost.energy_pj, 3),
+        "total_units": cost.energy_total_units,
+        "by_level": {"units": dict(cost.energy_units),
+                     "pj": {k: round(v, 3) for k, v in cost.energy_pj_by_level.items()}},
+        "by_type": {"units": units_by_type, "pj": {k: round(v * hw.pj_per_unit, 3) for k, v in units_by_type.items()}},
+    }
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """A compiled network: what ``eyeriss compile`` writes, as Python objects."""
+
+    model_file: str
+    model_sha256: str
+    model_name: str
+    opset: int
+    batch: int
+    objective: str
+    hardware: Hardware
+    layers: tuple[CompiledLayer, ...]
+    host_ops: tuple[tuple[str, str], ...]
+    options: dict[str, Any]
+    compile_s: float
+    batch_scan: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def unmapped(self) -> list[CompiledLayer]:
+        return [layer for layer in self.layers if not layer.ok]
+
+    def layer(self, name: str) -> CompiledLayer:
+        for entry in self.layers:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        return totals(self.layers, self.hardware, self.batch, self.compile_s)
+
+    def report(self) -> dict[str, Any]:
+        """The ``eyeriss-report/1`` document."""
+        hw = self.hardware
+        return {
+            "schema": SCHEMA,
+            "model": {"file": self.model_file, "name": self.model_name, "sha256": self.model_sha256,
+                      "opset": self.opset},
+            "batch": self.batch,
+            "batch_scan": [{"batch": b, "energy_units_per_inference": round(e, 3)} for b, e in self.batch_scan],
+            "objective": self.objective,
+            "options": dict(self.options),
+            "hardware": {"name": hw.name, "pes": hw.pes, "rows": hw.rows, "cols": hw.cols,
+                         "description": hw.as_dict()},
+            "layers": [entry.report(hw) for entry in self.layers],
+            "unmapped": [{"name": e.name, "reason": e.result.reason or e.result.status} for e in self.unmapped],
+            "host_ops": [{"name": name, "op": op} for name, op in self.host_ops],
+            "totals": self.totals,
+        }
+
+    def report_bytes(self) -> bytes:
+        return (json.dumps(self.report(), indent=1, sort_keys=False, allow_nan=False) + "\n").encode()
+
+    def save(self, outdir: str | os.PathLike) -> Path:
+        """Write report.json and bitstreams/ into ``outdir``: the old complete output or the new one, never half.
+
+        Everything goes into a sibling temporary folder first, which then
+        replaces ``outdir``.  An existing ``outdir`` is only replaced if it is
+        empty or an earlier eyeriss output (so ``-o ~`` cannot delete a home).
+        """
+        out = Path(outdir)
+        check_output_dir(out)
+        parent = out.parent if str(out.parent) else Path(".")
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(parent, out.name)
+        staging = parent / f".{out.name}.tmp-{os.getpid()}"
+        old = parent / f".{out.name}.old-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            (staging / BITSTREAM_DIR).mkdir(parents=True)
+            for entry in self.layers:
+                if entry.bitstream is not None:
+                    atomic_write_bytes(staging / entry.bitstream_file, entry.bitstream)
+            atomic_write_bytes(staging / REPORT_FILE, self.report_bytes())
+            if out.exists():
+                os.replace(out, old)
+            os.replace(staging, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if old.exists() and not out.exists():
+                os.replace(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return out
+
+
+def check_output_dir(out: Path) -> None:
+    """Refuse to replace a folder that is not ours (raises InputError)."""
+    if not out.exists():
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise InputError("exists and is not a folder; choose another -o", where=str(out))
+    names = {child.name for child in out.iterdir()}
+    if not names:
+        return
+    ours = names <= {REPORT_FILE, BITSTREAM_DIR} and REPORT_FILE in names
+    if ours:
+        try:
+            ours = json.loads((out / REPORT_FILE).read_text()).get("schema", "").startswith("eyeriss-report/")
+        except (OSError, ValueError, AttributeError):
+            ours = False
+    if not ours:
+        raise InputError("exists and is not an eyeriss output folder (it holds other files); refusing to "
+                         "replace it, choose another -o", where=str(out))
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Staging folders left by a killed run (its pid is gone) are removed."""
+    for child in parent.glob(f".{name}.*-*"):
+        kind, _, pid = child.name.rpartition("-")
+        if not pid.isdigit() or not (kind.endswith(".tmp") or kind.endswith(".old")):
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that run is still alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+
+
+def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s: float) -> dict[str, Any]:
+    """Network totals over the mapped layers (host operations run on the host and are not counted)."""
+    mapped = [entry for entry in layers if entry.ok]
+    costs = [entry.result.cost for entry in mapped]
+    pj = sum(cost.energy_pj for cost in costs)
+    macs = sum(cost.macs for cost in costs)
+    proc = sum(cost.processing_cycles for cost in costs)
+    total = sum(cost.total_cycles for cost in costs)
+    seconds = total / (hw.core_mhz * 1e6)
+    by_level: dict[str, float] = {}
+    by_type: dict[str, float] = {}
+    for cost in costs:
+        for key, value in cost.energy_pj_by_level.items():
+            by_level[key] = by_level.get(key, 0.0) + value
+        for key, value in cost.energy_units_by_type.items():
+            by_type[key] = by_type.get(key, 0.0) + value * hw.pj_per_unit
+    weighted_pes = sum(cost.active_pes * cost.total_cycles for cost in costs)
+    return {
+        "layers": len(mapped),
+        "unmapped": sum(1 for entry in layers if not entry.ok),
+        "macs": macs,
+        "energy": {"total_pj": round(pj, 3), "total_units": sum(cost.energy_total_units for cost in costs),
+                   "per_inference_pj": round(pj / batch, 3),
+                   "by_level_pj": {k: round(v, 3) for k, v in by_level.items()},
+                   "by_type_pj": {k: round(v, 3) for k, v in by_type.items()}},
+        "latency": {"processing_cycles": proc, "total_cycles": total,
+                    "processing_ms": round(proc / (hw.core_mhz * 1e3), 6),
+                    "total_ms": round(total / (hw.core_mhz * 1e3), 6)},
+        "inferences_per_s": round(batch / seconds, 3) if seconds else None,
+        "gmacs_per_s": round(macs / seconds / 1e9, 3) if seconds else None,
+        "pj_per_mac": round(pj / macs, 4) if macs else None,
+        "average_active_pes": round(weighted_pes / total, 2) if total else None,
+        "compile_s": round(compile_s, 3),
+    }
+
+
+def _hardware(hardware: Hardware | str | os.PathLike | None) -> Hardware:
+    if hardware is None:
+        return default_hardware()
+    if isinstance(hardware, Hardware):
+        return hardware
+    return load_hardware(hardware)
+
+
+def _ms_to_cycles(ms: float | None, hw: Hardware, what: str) -> int | None:
+    if ms is None:
+        return None
+    if not ms > 0 or ms != ms or ms == float("inf"):
+        raise InputError(f"{what} must be a positive number of milliseconds, got {ms}")
+    return int(ms * hw.core_mhz * 1000)
+
+
+def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | str | None = None,
+                  objective: str = "energy", hardware: Hardware | str | os.PathLike | None = None,
+                  time_limit: float = 60.0, total_time_limit: float | None = None,
+                  layer_latency_ms: float | None = None, network_latency_ms: float | None = None,
+                  zero_fraction: float = DEFAULT_ZERO_FRACTION, max_batch: int = DEFAULT_MAX_BATCH,
+                  on_layer: Callable[[str, LayerResult], None] | None = None,
+                  on_batch: Callable[[int], None] | None = None) -> CompileResult:
+    """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
+
+    ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
+    1..``max_batch`` with the least energy per inference; None is the model's
+    own batch (1 if symbolic).  ``time_limit`` is per distinct layer shape,
+    ``total_time_limit`` for the whole search; a layer cut short keeps the best
+    mapping found with its gap.  Latency bounds make energy the objective.
+    Raises ``InputError`` on bad input; layers with no valid mapping are listed
+    in ``result.unmapped`` and the rest still compile.
+    """
+    start = time.perf_counter()
+    if objective not in OBJECTIVES:
+        raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if not 0.0 <= zero_fraction < 1.0:
+        raise InputError(f"zero fraction must be in [0, 1), got {zero_fraction}")
+    if not time_limit > 0 or (total_time_limit is not None and not total_time_limit > 0):
+        raise InputError("time limits must be positive numbers of seconds")
+    hw = _hardware(hardware)
+    max_layer = _ms_to_cycles(layer_latency_ms, hw, "the layer latency bound")
+    max_network = _ms_to_cycles(network_latency_ms, hw, "the network latency bound")
+    if (max_layer or max_network) and objective != "energy":
+        raise InputError("latency bounds apply to the energy objective; drop --objective or the bound")
+    options = {"time_limit": time_limit, "total_time_limit": total_time_limit, "max_layer_cycles": max_layer,
+               "max_network_cycles": max_network, "zero_fraction": zero_fraction}
+    report_options = {"batch": batch if batch is not None else "model", "time_limit_s": time_limit,
+                      "total_time_limit_s": total_time_limit, "layer_latency_ms": layer_latency_ms,
+                      "network_latency_ms": network_latency_ms, "zero_fraction": zero_fraction}
+
+    if batch == "auto":
+        if max_batch < 1:
+            raise InputError(f"the largest batch to try must be >= 1, got {max_batch}")
+        graph = load_onnx(model, batch=None)
+        candidates = range(1, max_batch + 1) if graph.graph["batch_symbolic"] else [graph.graph["batch"]]
+        graphs = {graph.graph["batch"]: graph}
+
+        def build(b: int) -> nx.DiGraph:
+            if on_batch is not None:
+                on_batch(b)
+            if b not in graphs:
+                graphs.clear()  # keep one graph alive at a time
+                graphs[b] = load_onnx(model, batch=b)
+            return graphs[b]
+
+        network = choose_batch(build, hw, objective, candidates, on_layer=on_layer, **options)
+        graph = graphs.get(network.batch) or load_onnx(model, batch=network.batch)
+    else:
+        if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
+            raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")
+        graph = load_onnx(model, batch=batch)
+        network = map_network(graph, hw, objective, on_layer=on_layer, **options)
+    if not network.layers:
+        raise InputError("the model has no layer the array computes (no Conv, Gemm or MatMul)",
+                         where=str(graph.graph.get("path") or "<model>"))
+    layers = _compile_layers(network, graph, hw)
+    path = graph.graph.get("path")
+    return CompileResult(
+        model_file=Path(path).name if path else "<model>", model_sha256=graph.graph["sha256"],
+        model_name=graph.graph["name"], opset=int(graph.graph["opset"]), batch=network.batch,
+        objective=objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
+        compile_s=time.perf_counter() - start, batch_scan=network.batch_scan)
+
+
+def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware) -> tuple[CompiledLayer, ...]:
+    out = []
+    for index, entry in enumerate(network.layers):
+        data: MappedLayer = entry
+        bits = None
+        if data.result.ok:
+            assert data.result.mapping is not None
+            # shift 0: the ofmap keeps the accumulator's low 16 bits; a model's
+            # fixed-point scale is set at run time (docs/report.md).
+            bits = encode(config_for(data.layer, data.result.mapping, hw, shift=0), hw, index)
+        out.append(CompiledLayer(index, data.name, data.op, data.layer, data.ratios, data.result, data.shared_with,
+                                 bits, relu=bool(graph.nodes[data.name].get("relu"))))
+    return tuple(out)

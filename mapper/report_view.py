@@ -1,0 +1,283 @@
+"""Terminal views of an ``eyeriss-report/1`` document (rich renderables, 80 columns).
+
+Everything is drawn from the report alone, so a report.json copied off the
+build machine renders the same.  The layer view rebuilds the PE roles from
+the report's layer shape, mapping and hardware description with the same
+``cost_models.mapping.pe_roles`` the bitstream emitter uses.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from cost_models.hardware import hardware_from_dict
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping, pe_roles
+
+FAR_FROM_BOUND = 2.0  # mapper.compiler.FAR_FROM_BOUND; repeated here so viewing needs no OR-tools
+SET_LETTERS = string.ascii_uppercase + string.ascii_lowercase + string.digits
+SET_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
+BAR = 28  # characters of a full bar
+
+
+def _si(value: float, unit: str) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _energy_j(pj: float) -> str:
+    for scale, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ")):
+        if pj >= scale:
+            return f"{pj / scale:.3g} {unit}"
+    return f"{pj:.3g} pJ"
+
+
+def _bar(share: float, width: int = BAR) -> str:
+    eighths = int(round(max(0.0, min(1.0, share)) * width * 8))
+    full, part = divmod(eighths, 8)
+    return "█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")
+
+
+def far_from_bound(entry: dict[str, Any]) -> list[str]:
+    """Why a layer is highlighted: latency or DRAM traffic far above its lower bound."""
+    bound = entry.get("lower_bound") or {}
+    reasons = []
+    if bound.get("cycles_ratio", 0) > FAR_FROM_BOUND:
+        reasons.append(f"latency {bound['cycles_ratio']:.1f}x MACs/PEs")
+    if bound.get("dram_ratio", 0) > FAR_FROM_BOUND:
+        reasons.append(f"DRAM {bound['dram_ratio']:.1f}x compulsory")
+    return reasons
+
+
+def _mapping_text(mapping: dict[str, int]) -> str:
+    return " ".join(str(mapping[k]) for k in ("n", "e", "p", "q", "r", "t"))
+
+
+def layer_table(report: dict[str, Any], sort: str | None = None) -> Table:
+    """One row per array layer; rows far from their bound marked '!' and highlighted."""
+    layers = list(report["layers"])
+    if sort == "energy":
+        layers.sort(key=lambda e: -(e["energy"]["total_pj"] if e.get("mapping") else -1))
+    elif sort == "latency":
+        layers.sort(key=lambda e: -(e["latency"]["total_cycles"] if e.get("mapping") else -1))
+    total_pj = report["totals"]["energy"]["total_pj"] or 1.0
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    table.add_column("layer", overflow="ellipsis", no_wrap=True, max_width=14)
+    table.add_column("mapping", no_wrap=True)
+    table.add_column("PEs", justify="right")
+    table.add_column("energy", justify="right", no_wrap=True)
+    table.add_column("%", justify="right")
+    table.add_column("ms", justify="right", no_wrap=True)
+    table.add_column("lat x", justify="right", no_wrap=True)
+    table.add_column("DRAM x", justify="right", no_wrap=True)
+    table.add_column("solver", no_wrap=True)
+    table.add_column("", no_wrap=True, width=1)
+    for entry in layers:
+        if not entry.get("mapping"):
+            table.add_row(entry["name"], Text("no mapping", style="bold red"), "", "", "", "", "", "",
+                          entry["solver"]["status"][:5].lower(), "!", style="red")
+            continue
+        far = far_from_bound(entry)
+        status = entry["solver"]["status"]
+        solver = "opt" if status == "OPTIMAL" else f"{entry['solver']['gap'] or 0:.1%}"
+        if entry["solver"].get("shared_with"):
+            solver += "="
+        table.add_row(
+            entry["name"], _mapping_text(entry["mapping"]), str(entry["active_pes"]),
+            _energy_j(entry["energy"]["total_pj"]), f"{100 * entry['energy']['total_pj'] / total_pj:.0f}",
+            f"{entry['latency']['total_ms']:.3g}",
+            f"{entry['lower_bound']['cycles_ratio']:.1f}", f"{entry['lower_bound']['dram_ratio']:.1f}",
+            solver, "!" if far else "",
+            style="yellow" if far else None)
+    return table
+
+
+LEGEND = Text("mapping = n e p q r t.  lat x, DRAM x = latency over MACs/PEs cycles and DRAM\n"
+              "traffic over compulsory words; ! = one is over 2x.  solver: opt = proven\n"
+              "optimal, else the relative gap; = means solved once for identical layers.", style="dim")
+
+
+def _totals_line(report: dict[str, Any]) -> Text:
+    t = report["totals"]
+    text = Text()
+    text.append(f"batch {report['batch']}: ", style="bold")
+    text.append(f"{_energy_j(t['energy']['total_pj'])} ({_energy_j(t['energy']['per_inference_pj'])}/inference), ")
+    text.append(f"{t['latency']['total_ms']:.4g} ms total ({t['latency']['processing_ms']:.4g} ms processing), ")
+    if t["inferences_per_s"]:
+        text.append(f"{t['inferences_per_s']:.3g} fps, {t['gmacs_per_s']:.3g} GMAC/s, ")
+    if t["pj_per_mac"]:
+        text.append(f"{t['pj_per_mac']:.3g} pJ/MAC, ")
+    if t["average_active_pes"] is not None:
+        text.append(f"{t['average_active_pes']:.0f}/{report['hardware']['pes']} PEs active on average")
+    if t["unmapped"]:
+        text.append(f"; {t['unmapped']} layer(s) with no mapping", style="bold red")
+    return text
+
+
+def _title(report: dict[str, Any]) -> Text:
+    hw = report["hardware"]
+    return Text(f"{report['model']['name']} on {hw['name']} ({hw['rows']}x{hw['cols']} PEs), "
+                f"objective {report['objective']}", style="bold")
+
+
+def network_summary(report: dict[str, Any]) -> RenderableType:
+    """What ``eyeriss compile`` prints: the layer table and the totals."""
+    return Group(_title(report), layer_table(report), LEGEND, _totals_line(report))
+
+
+def _bars(title: str, shares: dict[str, float]) -> Table:
+    table = Table(box=None, padding=(0, 1), show_header=False, title=title, title_justify="left", pad_edge=False)
+    table.add_column(min_width=7)
+    table.add_column(width=BAR + 1, no_wrap=True)
+    table.add_column(justify="right")
+    table.add_column(justify="right")
+    total = sum(shares.values()) or 1.0
+    for key, value in shares.items():
+        table.add_row(key, Text(_bar(value / total), style="cyan"), f"{100 * value / total:.1f}%", _energy_j(value))
+    return table
+
+
+def network_view(report: dict[str, Any], sort: str | None = None) -> RenderableType:
+    parts: list[RenderableType] = [_title(report), layer_table(report, sort), LEGEND]
+    energy = report["totals"]["energy"]
+    if energy["total_pj"]:
+        parts.append(_bars("where the energy goes, by level", energy["by_level_pj"]))
+        parts.append(_bars("by data type", energy["by_type_pj"]))
+    far = [(entry["name"], far_from_bound(entry)) for entry in report["layers"] if entry.get("mapping")]
+    far = [(name, reasons) for name, reasons in far if reasons]
+    if far:
+        parts.append(Text("far from their lower bound: " + "; ".join(f"{n} ({', '.join(r)})" for n, r in far),
+                          style="yellow"))
+    for entry in report.get("unmapped", []):
+        parts.append(Text(f"no mapping for {entry['name']}: {entry['reason']}", style="bold red"))
+    parts.append(_totals_line(report))
+    return Group(*parts)
+
+
+# --------------------------------------------------------------- layer view
+def find_layer(report: dict[str, Any], name: str) -> dict[str, Any] | None:
+    for entry in report["layers"]:
+        if entry["name"] == name:
+            return entry
+    return None
+
+
+def layer_shape(entry: dict[str, Any]) -> LayerShape:
+    s = entry["shape"]
+    return LayerShape(N=s["N"], M=s["M"], C=s["C"], H=s["H"], W=s["W"], R=s["R"], S=s["S"],
+                      stride=tuple(s["stride"]), pads=tuple(s["pads"]), dilation=tuple(s["dilation"]),
+                      groups=s["groups"], kind=entry["kind"])
+
+
+def layer_mapping(entry: dict[str, Any]) -> Mapping:
+    return Mapping(**{k: entry["mapping"][k] for k in ("n", "e", "p", "q", "r", "t", "g", "m")})
+
+
+def pe_grid(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
+    """The array, one cell per PE: set letter + filter row on top, ofmap row below; '·' = clock gated."""
+    hw = hardware_from_dict(report["hardware"]["description"], where="report.json: hardware.description")
+    layer, mapping = layer_shape(entry), layer_mapping(entry)
+    roles = {(role.row, role.col): role for role in pe_roles(layer, mapping, hw)}
+    compact = hw.cols > 16
+    table = Table(box=None, padding=(0, 1) if not compact else (0, 0), show_header=True, pad_edge=False,
+                  title=f"PE array {hw.rows} x {hw.cols}: {len(roles)} active", title_justify="left")
+    table.add_column("", justify="right", style="dim")
+    for col in range(hw.cols):
+        table.add_column(str(col) if not compact else "", justify="center", no_wrap=True)
+    for row in range(hw.rows):
+        cells = []
+        for col in range(hw.cols):
+            role = roles.get((row, col))
+            if role is None:
+                cells.append(Text("·" if compact else "·\n ", style="dim"))
+                continue
+            pe_set = role.stack * mapping.r + role.ri
+            letter = SET_LETTERS[pe_set % len(SET_LETTERS)]
+            style = SET_COLOURS[pe_set % len(SET_COLOURS)]
+            cells.append(Text(letter if compact else f"{letter}{role.i}\n{role.j}", style=style))
+        table.add_row(str(row), *cells)
+    legend = Text("cell: PE set letter + filter row (top), ofmap row (bottom); · = clock gated" if not compact
+                  else "letter: PE set; · = clock gated", style="dim")
+    return Group(table, legend)
+
+
+def _fill_table(entry: dict[str, Any]) -> Table:
+    table = Table(box=None, padding=(0, 1), show_header=False, title="how full", title_justify="left", pad_edge=False)
+    table.add_column(min_width=15)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(no_wrap=True)
+    names = {"filter_spad": "filter spad", "ifmap_spad": "ifmap spad", "psum_spad": "psum spad",
+             "glb_ifmap_words": "GLB ifmap", "glb_psum_words": "GLB psum", "filter_buffer": "filter buffer"}
+    for key, (used, capacity) in entry["spads"].items():
+        table.add_row(names.get(key, key), f"{used}/{capacity}", Text(_bar(used / capacity, 20), style="green"))
+    banks = entry["glb_banks"]
+    table.add_row("GLB banks", f"{banks['ifmap']}+{banks['psum']}", f"ifmap + psum, {banks['free']} free")
+    return table
+
+
+def loop_nest(entry: dict[str, Any]) -> str:
+    """The mapping written out as the loop nest the cost model counts (rowstationary.py, outermost first)."""
+    s, m = entry["shape"], entry["mapping"]
+    G, N, E, F, S, R = s["groups"], s["N"], s["E"], s["F"], s["S"], s["R"]
+    Mg, Cg = s["M"] // G, s["C"] // G
+    n, e, p, q, r, t, g, mm = (m[k] for k in ("n", "e", "p", "q", "r", "t", "g", "m"))
+    ceil = lambda a, b: -(-a // b)  # noqa: E731
+    m_eff = min(mm, Mg)
+
+    def idx(stride: int, outer: str, dilation: int, inner: str) -> str:
+        a = outer if stride == 1 else f"{stride}*{outer}"
+        b = inner if dilation == 1 else f"{dilation}*{inner}"
+        return f"{a} + {b}"
+
+    rows = [
+        (f"for g0 in 0..{ceil(G, g)}:", f"blocks of g={g} of {G} group(s)"),
+        (f" for n0 in 0..{ceil(N, n)}:", f"blocks of n={n} of {N} ifmap(s)"),
+        (f"  for s0 in 0..{ceil(E, e)}:", f"strips of e={e} of {E} ofmap rows"),
+        (f"   for m0 in 0..{ceil(Mg, m_eff)}:", f"blocks of m={m_eff} filters, psums in GLB"),
+        (f"    for c0 in 0..{ceil(Cg, q * r)}:", f"blocks of q*r={q * r} of {Cg} channels"),
+        (f"     for f0 in 0..{ceil(m_eff, p * t)}:", f"a pass: p*t={p * t} filters to spads"),
+        (f"      parallel PEs: {t} filter x {r} channel x {g} group set(s) of {R}x{e}", None),
+        ("       for n1 in 0..%d, p1 in 0..%d, q1 in 0..%d:  # in PE (i, j)" % (n, p, q), None),
+        (f"        for x in 0..{F}, k in 0..{S}:", "1-D conv primitive"),
+        (f"         psum[p1][j][x] += w[p1][q1][i][k] * in[q1][{idx(s['stride'][0], 'j', s['dilation'][0], 'i')}]"
+         f"[{idx(s['stride'][1], 'x', s['dilation'][1], 'k')}]", None),
+    ]
+    width = max(len(code) for code, note in rows if note)
+    return "\n".join(code if note is None else f"{code:<{width}}  # {note}" for code, note in rows)
+
+
+def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
+    s = entry["shape"]
+    head = Text(f"{entry['name']} ({entry['op']}, {entry['kind']}): N={s['N']} M={s['M']} C={s['C']} "
+                f"H x W={s['H']}x{s['W']} R x S={s['R']}x{s['S']} E x F={s['E']}x{s['F']} "
+                f"stride {s['stride'][0]}x{s['stride'][1]} groups {s['groups']}", style="bold")
+    if not entry.get("mapping"):
+        return Group(head, Text(f"no valid mapping: {entry.get('reason')}", style="bold red"))
+    m = entry["mapping"]
+    params = Text("mapping: " + "  ".join(f"{k}={m[k]}" for k in ("n", "e", "p", "q", "r", "t", "g", "m")))
+    place = Text(f"placement: {m['placement']['description']}; {entry['active_pes']} PEs active, "
+                 f"{entry['passes']} passes")
+    solver = entry["solver"]
+    proof = Text(f"solver: {solver['status']}" + (f", gap {solver['gap']:.2%}" if solver["gap"] else "")
+                 + (f" (solved once with {solver['shared_with']})" if solver.get("shared_with") else ""))
+    energy = entry["energy"]
+    lat = entry["latency"]
+    timing = Text(f"energy {_energy_j(energy['total_pj'])}, {energy['total_pj'] / entry['macs']:.3g} pJ/MAC; "
+                  f"latency {lat['total_ms']:.4g} ms total, {lat['processing_ms']:.4g} ms processing "
+                  f"({lat['total_cycles']:,} cycles; bound {entry['lower_bound']['cycles']:,})")
+    far = far_from_bound(entry)
+    parts: list[RenderableType] = [head, params, place, proof, timing]
+    if far:
+        parts.append(Text("far from its lower bound: " + ", ".join(far), style="yellow"))
+    parts += [pe_grid(report, entry), _fill_table(entry),
+              _bars("energy by level", energy["by_level"]["pj"]), _bars("energy by data type", energy["by_type"]["pj"]),
+              Text("loop nest (outermost first)", style="bold"), Text(loop_nest(entry))]
+    return Group(*parts)

@@ -1,0 +1,312 @@
+"""`eyeriss compile` and `eyeriss report` end to end through the real CLI, and the compile_model API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from cost_models.hardware import default_hardware
+from mapper.bitstream import read_file
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+ENV = dict(os.environ, NO_COLOR="1", COLUMNS="80")
+TIMING = {("solver", "wall_s"), ("totals", "compile_s")}
+
+
+def eyeriss(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mapper", *args], capture_output=True, text=True, cwd=cwd,
+                          env=ENV, timeout=timeout)
+
+
+def without_timing(report: dict) -> dict:
+    report = json.loads(json.dumps(report))
+    report["totals"].pop("compile_s")
+    for layer in report["layers"]:
+        layer["solver"].pop("wall_s")
+    return report
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def alexnet(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("alexnet") / "out"
+    result = eyeriss("compile", str(EXAMPLES / "alexnet.onnx"), "--batch", "4", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_compile_writes_report_and_decodable_bitstreams(alexnet):
+    report = json.loads((alexnet / "report.json").read_text())
+    assert report["schema"] == "eyeriss-report/1"
+    assert report["model"]["file"] == "alexnet.onnx" and len(report["model"]["sha256"]) == 64
+    assert report["batch"] == 4 and report["objective"] == "energy"
+    assert report["hardware"]["name"] == "eyeriss" and report["hardware"]["description"]["array"]["rows"] == 12
+    assert [layer["name"] for layer in report["layers"]] == [f"conv{i}" for i in range(1, 6)] + ["gemm1", "gemm2", "gemm3"]
+    assert {"name", "op"} <= set(report["host_ops"][0]) and any(h["op"] == "MaxPool" for h in report["host_ops"])
+    hw = default_hardware()
+    for index, layer in enumerate(report["layers"]):
+        assert set(layer["shape"]) >= {"N", "M", "C", "H", "W", "R", "S", "E", "F", "stride", "groups"}
+        assert set(layer["mapping"]) >= {"m", "n", "e", "p", "q", "r", "t", "placement"}
+        assert layer["solver"]["status"] == "OPTIMAL" and layer["solver"]["gap"] == 0.0
+        assert isinstance(layer["solver"]["wall_s"], float)
+        # The solver's objective is the cost model's energy of the chosen mapping, exactly.
+        assert layer["solver"]["objective_value"] == layer["energy"]["total_units"]
+        energy = layer["energy"]
+        assert energy["total_units"] == sum(energy["by_level"]["units"].values()) == sum(energy["by_type"]["units"].values())
+        assert abs(energy["total_pj"] - sum(energy["by_level"]["pj"].values())) < 1.0
+        assert set(layer["accesses"]) == {"dram", "glb", "array", "rf"}
+        assert all(isinstance(v, int) and v > 0 for v in layer["accesses"].values())
+        lat = layer["latency"]
+        assert lat["total_cycles"] >= lat["processing_cycles"] >= layer["lower_bound"]["cycles"]
+        assert 0 < layer["active_pes"] <= 168 and layer["passes"] >= 1
+        for used, capacity in layer["spads"].values():
+            assert 0 < used <= capacity
+        bits = alexnet / layer["bitstream"]["file"]
+        assert layer["bitstream"]["file"] == f"bitstreams/{index:03d}_{layer['name']}.bin"
+        decoded = read_file(bits, hw)
+        assert decoded.layer_index == index
+        assert decoded.config.mapping.as_dict() == {k: layer["mapping"][k] for k in "nepqrtgm"}
+        assert decoded.config.layer.as_dict() == layer["shape"]
+    totals = report["totals"]
+    assert totals["macs"] == sum(layer["macs"] for layer in report["layers"])
+    assert abs(totals["energy"]["total_pj"] - sum(layer["energy"]["total_pj"] for layer in report["layers"])) < 1.0
+    assert totals["latency"]["total_cycles"] == sum(layer["latency"]["total_cycles"] for layer in report["layers"])
+    seconds = totals["latency"]["total_cycles"] / 200e6
+    assert totals["inferences_per_s"] == pytest.approx(4 / seconds, rel=1e-3)
+    assert totals["pj_per_mac"] == pytest.approx(totals["energy"]["total_pj"] / totals["macs"], rel=1e-3)
+    assert 0 < totals["average_active_pes"] <= 168
+    decode = eyeriss("decode", str(alexnet / report["layers"][1]["bitstream"]["file"]), "--json")
+    assert decode.returncode == 0, decode.stderr
+    assert json.loads(decode.stdout)["mapping"]["e"] == report["layers"][1]["mapping"]["e"]
+
+
+def test_report_views_render_in_80_columns(alexnet):
+    network = eyeriss("report", str(alexnet))
+    assert network.returncode == 0, network.stderr
+    assert "conv1" in network.stdout and "where the energy goes" in network.stdout and "pJ/MAC" in network.stdout
+    by_energy = eyeriss("report", str(alexnet / "report.json"), "--sort", "energy")
+    rows = [line.split()[0] for line in by_energy.stdout.splitlines() if line.strip().startswith(("conv", "gemm"))]
+    assert rows[0] == "gemm1"  # the largest FC layer dominates AlexNet's energy at N=4
+    layer = eyeriss("report", str(alexnet), "--layer", "conv1")
+    assert layer.returncode == 0, layer.stderr
+    assert "filter spad" in layer.stdout and "176/224" in layer.stdout
+    assert "PE array 12 x 14: 154 active" in layer.stdout and "for x in 0..55" in layer.stdout
+    for output in (network.stdout, by_energy.stdout, layer.stdout):
+        assert max(len(line) for line in output.splitlines()) <= 80
+        assert "\x1b[" not in output  # NO_COLOR and a pipe: no escape codes
+    as_json = eyeriss("report", str(alexnet), "--layer", "conv2", "--json")
+    assert json.loads(as_json.stdout)["name"] == "conv2"
+    missing = eyeriss("report", str(alexnet), "--layer", "conv9")
+    assert missing.returncode == 2 and "conv9" in missing.stderr
+
+
+@pytest.mark.parametrize("model,batch", [("lenet5", "1"), ("alexnet", "2"), ("vgg16", "1"), ("resnet18", "1"),
+                                         ("resnet50", "1"), ("mobilenet_v2", "1")])
+def test_two_compiles_are_identical_but_for_timing(tmp_path, model, batch):
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        result = eyeriss("compile", str(EXAMPLES / f"{model}.onnx"), "--batch", batch, "-o", str(out), "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["schema"] == "eyeriss-report/1"
+    first, second = (folder_bytes(out) for out in outs)
+    assert first.keys() == second.keys() and any(k.startswith("bitstreams/") for k in first)
+    assert {k: v for k, v in first.items() if k != "report.json"} == {k: v for k, v in second.items() if k != "report.json"}
+    reports = [json.loads(out.joinpath("report.json").read_text()) for out in outs]
+    assert without_timing(reports[0]) == without_timing(reports[1])
+
+
+def _tall_filter_model(path: Path) -> Path:
+    """conv_ok maps; conv_tall has a 13-row filter, taller than the 12 PE rows: no mapping exists."""
+    w1 = helper.make_tensor("w1", TensorProto.FLOAT, [4, 1, 3, 3], [0.1] * 36)
+    w2 = helper.make_tensor("w2", TensorProto.FLOAT, [4, 4, 13, 3], [0.1] * 624)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w1"], ["y"], name="conv_ok"),
+         helper.make_node("Conv", ["y", "w2"], ["z"], name="conv_tall")],
+        "tall", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 20, 20])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], [w1, w2])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_unmappable_layer_exits_1_and_the_rest_compiles(tmp_path):
+    out = tmp_path / "out"
+    result = eyeriss("compile", str(_tall_filter_model(tmp_path / "tall.onnx")), "-o", str(out))
+    assert result.returncode == 1
+    assert "conv_tall" in result.stderr and "12 PE rows" in result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["unmapped"] == [{"name": "conv_tall", "reason": report["layers"][1]["reason"]}]
+    assert report["layers"][1]["mapping"] is None and report["layers"][1]["solver"]["status"] == "UNMAPPABLE"
+    assert report["layers"][0]["mapping"] is not None
+    assert sorted(p.name for p in (out / "bitstreams").iterdir()) == ["000_conv_ok.bin"]
+    view = eyeriss("report", str(out))
+    assert view.returncode == 0 and "no mapping" in view.stdout
+
+
+def test_output_folder_that_is_not_ours_is_refused(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    result = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out))
+    assert result.returncode == 2 and "not an eyeriss output folder" in result.stderr
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+
+
+def test_default_output_folder_is_named_after_the_model(tmp_path):
+    result = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "lenet5" / "report.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet5"]  # no staging folder left behind
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
+    out = tmp_path / "out"
+    assert eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out)).returncode == 0
+    before = folder_bytes(out)
+    # VGG-16 takes several seconds; interrupt it while it searches.
+    process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "vgg16.onnx"),
+                                "--batch", "3", "-o", str(out)], env=ENV, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    assert process.poll() is None, "compile finished before it could be interrupted"
+    sent = time.perf_counter()
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    waited = time.perf_counter() - sent
+    if sig == signal.SIGINT:
+        assert process.returncode == 130, stderr
+        assert waited < 5, f"Ctrl-C took {waited:.1f} s"
+        assert "Traceback" not in stderr
+    else:
+        assert process.returncode == -signal.SIGKILL
+    assert folder_bytes(out) == before
+    # A killed run's staging folder is gone after the next compile into the same place.
+    assert eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out)).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_save_that_fails_midway_keeps_the_old_output(tmp_path, monkeypatch):
+    from mapper import compile_model
+    import mapper.compiler as compiler
+
+    out = tmp_path / "out"
+    first = compile_model(EXAMPLES / "lenet5.onnx")
+    first.save(out)
+    before = folder_bytes(out)
+    second = compile_model(EXAMPLES / "alexnet.onnx", batch=1, time_limit=20)
+    calls = {"n": 0}
+    real = compiler.atomic_write_bytes
+
+    def full_disk(path, data):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(compiler, "atomic_write_bytes", full_disk)
+    with pytest.raises(OSError):
+        second.save(out)
+    assert folder_bytes(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    monkeypatch.setattr(compiler, "atomic_write_bytes", real)
+    second.save(out)
+    assert json.loads((out / "report.json").read_text())["model"]["file"] == "alexnet.onnx"
+    assert len(list((out / "bitstreams").iterdir())) == 8  # lenet's files are gone, not mixed in
+
+
+def test_library_api_matches_the_saved_report(tmp_path):
+    from mapper import CompileResult, compile_model
+
+    result = compile_model(str(EXAMPLES / "lenet5.onnx"), objective="latency")
+    assert isinstance(result, CompileResult) and not result.unmapped
+    assert [entry.name for entry in result.layers] == [layer["name"] for layer in result.report()["layers"]]
+    assert result.totals["latency"]["total_cycles"] == sum(e.cost.total_cycles for e in result.layers)
+    saved = json.loads(result.save(tmp_path / "x").joinpath("report.json").read_text())
+    assert saved == json.loads(json.dumps(result.report()))
+    for entry in result.layers:
+        assert entry.result.objective_value == entry.cost.objective_units["latency"]
+
+
+def test_latency_bounds_are_kept(tmp_path):
+    from mapper import compile_model
+
+    model = EXAMPLES / "alexnet.onnx"  # at N=4 the energy optimum is not the latency optimum
+    free = compile_model(model, batch=4)
+    fastest = compile_model(model, batch=4, objective="latency")
+    free_ms, fast_ms = free.totals["latency"]["total_ms"], fastest.totals["latency"]["total_ms"]
+    assert fast_ms < free_ms
+    budget = (free_ms + fast_ms) / 2
+    bounded = compile_model(model, batch=4, network_latency_ms=budget)
+    assert not bounded.unmapped and bounded.totals["latency"]["total_ms"] <= budget
+    assert free.totals["energy"]["total_units"] <= bounded.totals["energy"]["total_units"]
+    assert bounded.totals["energy"]["total_units"] <= fastest.totals["energy"]["total_units"]
+    per_layer = max(entry.cost.total_ms for entry in fastest.layers) * 1.0001
+    layer_bounded = compile_model(model, batch=4, layer_latency_ms=per_layer)
+    assert all(entry.cost.total_ms <= per_layer for entry in layer_bounded.layers)
+    impossible = eyeriss("compile", str(model), "--batch", "4", "-o", str(tmp_path / "i"),
+                         "--network-latency-ms", str(fast_ms / 2))
+    assert impossible.returncode == 1 and "latency bound" in impossible.stderr
+    assert not (tmp_path / "i").exists() or json.loads((tmp_path / "i" / "report.json").read_text())["unmapped"]
+
+
+def test_batch_auto_minimises_energy_per_inference():
+    from mapper import compile_model
+
+    result = compile_model(EXAMPLES / "alexnet.onnx", batch="auto", max_batch=6)
+    scan = dict(result.batch_scan)
+    assert sorted(scan) == [1, 2, 3, 4, 5, 6]
+    assert scan[result.batch] == min(scan.values())
+    assert result.report()["batch"] == result.batch == result.layers[0].layer.N
+
+
+def test_fixed_batch_model_refuses_another_batch(tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="c")], "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 1, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("w", TensorProto.FLOAT, [2, 1, 3, 3], [0.5] * 18)])
+    path = tmp_path / "fixed.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    refused = eyeriss("compile", str(path), "--batch", "4", "-o", str(tmp_path / "o"))
+    assert refused.returncode == 2 and "fixed at 2" in refused.stderr
+    ok = eyeriss("compile", str(path), "-o", str(tmp_path / "o"), "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["batch"] == 2
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    """The README's library examples are run as written (from a scratch copy of the examples)."""
+    import re
+    import shutil
+
+    shutil.copytree(EXAMPLES, tmp_path / "examples", ignore=shutil.ignore_patterns("*.py"))
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    assert json.loads((tmp_path / "build" / "alexnet" / "report.json").read_text())["batch"] == 4
+
+
+def test_deploy_pipeline_example(tmp_path):
+    run = subprocess.run([sys.executable, str(EXAMPLES / "deploy_pipeline.py"), str(EXAMPLES / "lenet5.onnx"),
+                          "--batch", "1", "--budget-ms", "0.0001", "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, env=ENV, timeout=300)
+    assert run.returncode == 1 and "cannot deploy" in run.stderr and not (tmp_path / "o").exists()
+    run = subprocess.run([sys.executable, str(EXAMPLES / "deploy_pipeline.py"), str(EXAMPLES / "lenet5.onnx"),
+                          "--batch", "1", "--budget-ms", "10", "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, env=ENV, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "o" / "report.json").is_file() and "bitstreams/000_" in run.stdout
