@@ -256,9 +256,11 @@ def loop_nest(entry: dict[str, Any]) -> str:
 
 def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     s = entry["shape"]
-    head = Text(f"{entry['name']} ({entry['op']}, {entry['kind']}): N={s['N']} M={s['M']} C={s['C']} "
-                f"H x W={s['H']}x{s['W']} R x S={s['R']}x{s['S']} E x F={s['E']}x{s['F']} "
-                f"stride {s['stride'][0]}x{s['stride'][1]} groups {s['groups']}", style="bold")
+    head = Text(f"{entry['name']} ({entry['op']}, {entry['kind']}{', ReLU' if entry.get('relu') else ''})\n",
+                style="bold")
+    head.append(f"N={s['N']} M={s['M']} C={s['C']} HxW={s['H']}x{s['W']} RxS={s['R']}x{s['S']} "
+                f"ExF={s['E']}x{s['F']} stride {s['stride'][0]}x{s['stride'][1]} groups {s['groups']}; "
+                f"{entry['macs']:,} MACs", style="none")
     if not entry.get("mapping"):
         return Group(head, Text(f"no valid mapping: {entry.get('reason')}", style="bold red"))
     m = entry["mapping"]

@@ -19,9 +19,14 @@ MAX_REPORT_BYTES = 256 * 1024 * 1024
 # The keys the viewer relies on, per layer with a mapping and at the top level.
 TOP_KEYS = {"schema": str, "model": dict, "batch": int, "objective": str, "hardware": dict, "layers": list,
             "host_ops": list, "totals": dict}
-LAYER_KEYS = {"name": str, "op": str, "kind": str, "shape": dict, "macs": int, "solver": dict}
-MAPPED_KEYS = {"mapping": dict, "active_pes": int, "passes": int, "energy": dict, "latency": dict,
+LAYER_KEYS = {"name": str, "op": str, "kind": str, "shape": dict, "macs": int, "solver": dict,
+              "mapping": (dict, type(None))}
+MAPPED_KEYS = {"active_pes": int, "passes": int, "energy": dict, "latency": dict,
                "accesses": dict, "spads": dict, "glb_banks": dict, "lower_bound": dict, "bitstream": dict}
+
+
+# What a damaged value deep inside a report raises while it is drawn: bad input, not a bug.
+MALFORMED = (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError, IndexError, OverflowError)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,13 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _require(node: dict, keys: dict[str, type], where: str) -> None:
+def _require(node: dict, keys: dict[str, type | tuple[type, ...]], where: str) -> None:
     for key, kind in keys.items():
         if key not in node:
             raise InputError(f"missing key '{key}'", where=where)
         value = node[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise InputError(f"key '{key}' should be {kind.__name__}, got {type(value).__name__}", where=where)
+            wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise InputError(f"key '{key}' should be {wanted}, got {type(value).__name__}", where=where)
 
 
 def load_report(path: str | Path) -> dict[str, Any]:
@@ -96,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         try:
             console.print(layer_view(report, entry))
-        except (KeyError, TypeError, ValueError) as error:
+        except MALFORMED as error:
             raise InputError(f"layer entry is malformed: {type(error).__name__}: {error}",
                              where=f"{args.path}: layer {args.layer}") from None
         return 0
@@ -105,6 +111,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         console.print(network_view(report, args.sort))
-    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+    except MALFORMED as error:
         raise InputError(f"report is malformed: {type(error).__name__}: {error}", where=str(args.path)) from None
     return 0

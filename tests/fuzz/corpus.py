@@ -232,6 +232,93 @@ def bitstream_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path]]:
     return out
 
 
+def report_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path, frozenset[int], tuple[str, ...]]]:
+    """A real LeNet-5 report damaged: not JSON, truncated, newer schema, missing or mistyped keys, random values."""
+    from mapper import compile_model
+
+    good = compile_model(EXAMPLES / "lenet5.onnx", time_limit=20).report()
+    refused, survives = frozenset({2}), frozenset({0, 2})
+    out: list[tuple[str, Path, frozenset[int], tuple[str, ...]]] = []
+
+    def write(name: str, text: str | bytes, codes: frozenset[int] = refused, extra: tuple[str, ...] = ()) -> None:
+        path = tmp / f"report_{name}.json"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        out.append((name, path, codes, extra))
+
+    def mutated(name: str, mutate: Callable[[dict], None], codes: frozenset[int] = refused,
+                extra: tuple[str, ...] = ()) -> None:
+        data = json.loads(json.dumps(good))
+        mutate(data)
+        write(name, json.dumps(data), codes, extra)
+
+    text = json.dumps(good)
+    write("empty", "")
+    write("not_json", "{\"schema\": ")
+    write("binary", bytes(rng.getrandbits(8) for _ in range(300)))
+    write("top_level_list", "[1, 2]")
+    for i in range(10):
+        write(f"truncated_{i}", text[: rng.randrange(1, len(text) - 1)])
+    mutated("schema_newer", lambda d: d.__setitem__("schema", "eyeriss-report/2"))
+    mutated("schema_other", lambda d: d.__setitem__("schema", "timeloop-stats/1"))
+    mutated("schema_missing", lambda d: d.pop("schema"))
+    for key in ("model", "batch", "objective", "hardware", "layers", "host_ops", "totals"):
+        mutated(f"missing_{key}", lambda d, k=key: d.pop(k))
+        mutated(f"wrongtype_{key}", lambda d, k=key: d.__setitem__(k, "x" if not isinstance(d[k], str) else 7))
+    for key in ("name", "shape", "macs", "solver", "mapping", "energy", "latency", "spads", "lower_bound"):
+        mutated(f"layer_missing_{key}", lambda d, k=key: d["layers"][0].pop(k),
+                extra=("--layer", good["layers"][0]["name"]))
+    mutated("layer_not_object", lambda d: d["layers"].__setitem__(0, 5))
+    mutated("layer_view_bad_hardware", lambda d: d["hardware"]["description"]["array"].__setitem__("rows", -1),
+            extra=("--layer", good["layers"][0]["name"]))
+    mutated("layer_view_bad_shape", lambda d: d["layers"][0]["shape"].__setitem__("groups", 7),
+            extra=("--layer", good["layers"][0]["name"]))
+    mutated("layer_view_bad_mapping", lambda d: d["layers"][0]["mapping"].__setitem__("e", "wide"),
+            extra=("--layer", good["layers"][0]["name"]))
+    write("no_such_layer", text, extra=("--layer", "no_such_layer"))
+
+    def leaves(node, path=()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from leaves(value, path + (key,))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from leaves(value, path + (index,))
+        else:
+            yield path
+
+    paths = sorted(leaves(good), key=str)
+    for i in range(30):  # any value anywhere replaced: the viewer renders it or refuses it, never crashes
+        target = paths[rng.randrange(len(paths))]
+        replacement = rng.choice([None, -1, 0, "x", [], {}, 1e308, True])
+
+        def mutate(d, target=target, replacement=replacement):
+            node = d
+            for key in target[:-1]:
+                node = node[key]
+            node[target[-1]] = replacement
+
+        layer = ("--layer", good["layers"][0]["name"]) if i % 2 else ()
+        mutated(f"random_value_{i}", mutate, survives, layer)
+    return out
+
+
+def option_cases() -> list[Case]:
+    """Bad command-line values for compile: usage errors, exit 2 before any work."""
+    model = str(EXAMPLES / "lenet5.onnx")
+    bad = {
+        "batch_zero": ("--batch", "0"), "batch_word": ("--batch", "many"), "time_limit_negative": ("--time-limit", "-1"),
+        "time_limit_nan": ("--time-limit", "nan"), "zero_fraction_one": ("--zero-fraction", "1"),
+        "objective_unknown": ("--objective", "area"), "latency_zero": ("--network-latency-ms", "0"),
+        "max_batch_zero": ("--batch", "auto", "--max-batch", "0"), "hardware_missing": ("--hardware", "/nonexistent.yaml"),
+        "model_missing": (), "latency_objective_with_bound": ("--objective", "latency", "--layer-latency-ms", "5"),
+    }
+    out = []
+    for name, extra in bad.items():
+        target = "/nonexistent/model.onnx" if name == "model_missing" else model
+        out.append(Case(f"option_{name}", ("compile", target, "-o", "{out}", *extra)))
+    return out
+
+
 def cases(tmp: Path, seed: int = 2026) -> list[Case]:
     """The whole corpus."""
     rng = random.Random(seed)
@@ -247,4 +334,8 @@ def cases(tmp: Path, seed: int = 2026) -> list[Case]:
     for name, path in hardware_mutants(tmp, rng):
         out.append(Case(f"hardware_{name}", ("compile", str(EXAMPLES / "lenet5.onnx"), "-o", "{out}",
                                              "--hardware", str(path))))
+    for name, path, codes, extra in report_mutants(tmp, rng):
+        out.append(Case(f"report_{name}", ("report", str(path), *extra), codes))
+    out.append(Case("report_missing_folder", ("report", str(tmp / "no_such_folder"))))
+    out.extend(option_cases())
     return out

@@ -69,6 +69,9 @@ def test_errors_name_the_problem(results):
         "hardware_wrongtype_glb.banks": "glb.banks", "hardware_python_tag": "YAML",
         "bitstream_magic": "magic", "bitstream_version": "version", "bitstream_truncated_payload": "payload",
         "onnx_macs_overflow": "MACs", "onnx_symbolic_height": "symbolic",
+        "report_schema_newer": "newer", "report_not_json": "JSON", "report_missing_layers": "layers",
+        "report_no_such_layer": "no_such_layer", "option_batch_zero": "batch",
+        "option_hardware_missing": "no such file",
     }
     for name, needle in expectations.items():
         if name in by_name:
