@@ -39,7 +39,7 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     error rather than a report that claims a batch the layers do not have.
     Graph attribute ``batch_symbolic`` says whether the batch could be chosen.
     """
-    proto, path, sha256 = read_model(model)
+    proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS)
     where = str(path) if path is not None else "<model>"
     opset = opset_of(proto, where)
     work, stripped = strip_weights(proto, MAX_FOLD_ELEMENTS)

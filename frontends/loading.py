@@ -15,6 +15,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from cost_models.errors import InputError
+from frontends.wire import read_without_weights
 
 MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message
 MIN_OPSET = 7
@@ -24,8 +25,13 @@ class FrontendError(InputError):
     """A model the frontend refuses."""
 
 
-def read_model(model: str | os.PathLike | onnx.ModelProto) -> tuple[onnx.ModelProto, Path | None, str]:
-    """The model proto (external data not loaded), its path, and the sha256 of its bytes."""
+def read_model(model: str | os.PathLike | onnx.ModelProto,
+               keep_elements: int | None = None) -> tuple[onnx.ModelProto, Path | None, str]:
+    """The model proto (external data not loaded), its path, and the sha256 of its bytes.
+
+    With ``keep_elements``, a file's initializers with more elements than that
+    are read without their values (frontends.wire): shapes only, small memory.
+    """
     if isinstance(model, onnx.ModelProto):
         return model, None, hashlib.sha256(model.SerializeToString()).hexdigest()
     path = Path(model)
@@ -44,7 +50,11 @@ def read_model(model: str | os.PathLike | onnx.ModelProto) -> tuple[onnx.ModelPr
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     try:
-        proto = onnx.load(str(path), load_external_data=False)
+        if keep_elements is None:
+            proto = onnx.load(str(path), load_external_data=False)
+        else:
+            with path.open("rb") as handle:
+                proto = onnx.load_model_from_string(read_without_weights(handle, size, keep_elements))
     except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError, OSError) as error:
         raise FrontendError(f"not a valid ONNX model (truncated or corrupt protobuf: {type(error).__name__})",
                             where) from None

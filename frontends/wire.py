@@ -1,0 +1,146 @@
+"""Read an ONNX file without its large weight values: a streaming pass over the protobuf wire format.
+
+Compiling needs every tensor's shape but no weight values, and ``onnx.load``
+would hold the whole file twice (its bytes and the parsed message): 1 GB
+for a 500 MB model.  This pass copies the file's fields into a new message,
+seeking past the value fields (raw_data, float_data, ...) of every
+initializer with more than ``keep_elements`` elements, so memory stays at
+the size of the graph without its weights.  The tensors keep their name,
+type and dims; ``strip_weights`` then turns them into typed graph inputs.
+
+Wire format: https://protobuf.dev/programming-guides/encoding/ ; field
+numbers from onnx.proto (ModelProto.graph = 7, GraphProto.initializer = 5,
+TensorProto.dims = 1, data_type = 2, values = 4-7, 9-11, data_location = 14).
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+MODEL_GRAPH = 7
+GRAPH_INITIALIZER = 5
+TENSOR_DIMS = 1
+TENSOR_VALUE_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
+VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
+
+
+class WireError(ValueError):
+    """The bytes are not a well-formed protobuf message."""
+
+
+def _read_varint(handle: BinaryIO, limit: int) -> int:
+    value, shift = 0, 0
+    while True:
+        if handle.tell() >= limit:
+            raise WireError("truncated varint")
+        byte = handle.read(1)
+        if not byte:
+            raise WireError("truncated varint")
+        value |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return value
+        shift += 7
+        if shift > 63:
+            raise WireError("varint longer than 10 bytes")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        bits = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(bits | 0x80)
+        else:
+            out.append(bits)
+            return bytes(out)
+
+
+def _fields(handle: BinaryIO, end: int):
+    """(field number, wire type, start of the field, start of its value, end of the field) up to ``end``."""
+    while handle.tell() < end:
+        start = handle.tell()
+        key = _read_varint(handle, end)
+        field, wire = key >> 3, key & 7
+        if field == 0:
+            raise WireError("field number 0")
+        value_start = handle.tell()
+        if wire == VARINT:
+            _read_varint(handle, end)
+            stop = handle.tell()
+        elif wire == FIXED64:
+            stop = value_start + 8
+        elif wire == FIXED32:
+            stop = value_start + 4
+        elif wire == LENGTH:
+            length = _read_varint(handle, end)
+            value_start = handle.tell()
+            stop = value_start + length
+        else:
+            raise WireError(f"unsupported wire type {wire}")
+        if stop > end:
+            raise WireError("field runs past the end of its message")
+        handle.seek(stop)
+        yield field, wire, start, value_start, stop
+
+
+def _copy(handle: BinaryIO, start: int, stop: int) -> bytes:
+    handle.seek(start)
+    data = handle.read(stop - start)
+    if len(data) != stop - start:
+        raise WireError("truncated")
+    return data
+
+
+def _dims(handle: BinaryIO, wire: int, value_start: int, stop: int) -> list[int]:
+    handle.seek(value_start)
+    if wire == VARINT:
+        return [_read_varint(handle, stop)]
+    dims = []
+    while handle.tell() < stop:  # packed repeated int64
+        dims.append(_read_varint(handle, stop))
+    return dims
+
+
+def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int) -> bytes:
+    """The tensor's bytes, without its values if it has more than ``keep_elements`` elements."""
+    fields = list(_fields(handle, end))
+    dims: list[int] = []
+    for field, wire, _, value_start, stop in fields:
+        if field == TENSOR_DIMS:
+            dims += _dims(handle, wire, value_start, stop)
+    elements = 1
+    for d in dims:
+        elements *= d
+    drop = elements > keep_elements
+    out = bytearray()
+    for field, _, field_start, _, stop in fields:
+        if drop and field in TENSOR_VALUE_FIELDS:
+            continue
+        out += _copy(handle, field_start, stop)
+    handle.seek(end)
+    return bytes(out)
+
+
+def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: int) -> bytes:
+    out = bytearray()
+    for field, wire, start, value_start, stop in list(_fields(handle, end)):
+        inner = path + (field,)
+        if wire == LENGTH and inner == (MODEL_GRAPH,):
+            handle.seek(value_start)
+            body = _message(handle, stop, inner, keep_elements)
+        elif wire == LENGTH and inner == (MODEL_GRAPH, GRAPH_INITIALIZER):
+            handle.seek(value_start)
+            body = _tensor(handle, value_start, stop, keep_elements)
+        else:
+            out += _copy(handle, start, stop)
+            continue
+        out += _varint((field << 3) | LENGTH) + _varint(len(body)) + body
+        handle.seek(stop)
+    return bytes(out)
+
+
+def read_without_weights(handle: BinaryIO, size: int, keep_elements: int) -> bytes:
+    """The serialized ModelProto in ``handle`` with large initializers' values left out."""
+    handle.seek(0)
+    return _message(handle, size, (), keep_elements)
