@@ -1,0 +1,79 @@
+"""The streaming reader that leaves large weights out: same model, minus exactly the large tensors' values."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from google.protobuf.message import DecodeError
+from onnx import TensorProto, helper, numpy_helper
+
+from frontends import array_layers, load_onnx
+from frontends.wire import WireError, read_without_weights
+
+KEEP = 16
+
+
+def _model(sizes: list[int], raw: list[bool]) -> onnx.ModelProto:
+    inits = []
+    for index, (size, as_raw) in enumerate(zip(sizes, raw)):
+        values = np.arange(size, dtype=np.float32) - 3
+        tensor = numpy_helper.from_array(values.reshape(size, 1), f"w{index}")
+        if not as_raw:  # float_data instead of raw_data, as some exporters write
+            tensor = helper.make_tensor(f"w{index}", TensorProto.FLOAT, [size, 1], values.tolist())
+        inits.append(tensor)
+    nodes = [helper.make_node("Identity", [f"w{i}"], [f"y{i}"], name=f"n{i}") for i in range(len(sizes))]
+    graph = helper.make_graph(nodes, "g", [], [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None)
+                                               for i in range(len(sizes))], inits, doc_string="kept")
+    return helper.make_model(graph, producer_name="test", opset_imports=[helper.make_opsetid("", 17)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=1, max_size=6))
+def test_only_large_tensor_values_are_left_out(spec):
+    model = _model([s for s, _ in spec], [r for _, r in spec])
+    data = model.SerializeToString()
+    stripped = onnx.load_model_from_string(read_without_weights(io.BytesIO(data), len(data), KEEP))
+    expected = onnx.ModelProto()
+    expected.CopyFrom(model)
+    for tensor in expected.graph.initializer:
+        if tensor.dims[0] * tensor.dims[1] > KEEP:
+            tensor.ClearField("raw_data")
+            tensor.ClearField("float_data")
+    assert stripped == expected
+
+
+def test_truncated_or_garbage_bytes_are_refused():
+    data = _model([30, 3], [True, False]).SerializeToString()
+    for cut in (1, 5, len(data) // 2, len(data) - 1):
+        with pytest.raises((WireError, DecodeError)):
+            onnx.load_model_from_string(read_without_weights(io.BytesIO(data[:cut]), cut, KEEP))
+    with pytest.raises(WireError):
+        read_without_weights(io.BytesIO(b"\x0f\x01"), 2, KEEP)  # wire type 7
+
+
+def test_embedded_weights_give_the_same_layers_as_shape_only(tmp_path):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    shape_only = onnx.load(str(examples / "alexnet.onnx"))
+    heavy = onnx.ModelProto()
+    heavy.CopyFrom(shape_only)
+    feeds = {i for node in heavy.graph.node for i in node.input}
+    kept = []
+    for value in heavy.graph.input:
+        dims = [d.dim_value for d in value.type.tensor_type.shape.dim]
+        if value.name in feeds and dims and all(dims) and value.name != heavy.graph.input[0].name:
+            heavy.graph.initializer.append(numpy_helper.from_array(np.ones(dims, np.float32), value.name))
+        else:
+            kept.append(value)
+    del heavy.graph.input[:]
+    heavy.graph.input.extend(kept)
+    path = tmp_path / "alexnet_weights.onnx"
+    onnx.save(heavy, str(path))
+    assert path.stat().st_size > 200e6
+    assert array_layers(load_onnx(path, batch=4)) == array_layers(load_onnx(examples / "alexnet.onnx", batch=4))
