@@ -323,9 +323,11 @@ def cases(tmp: Path, seed: int = 2026) -> list[Case]:
     """The whole corpus."""
     rng = random.Random(seed)
     out: list[Case] = []
-    for name, path in structural_models(tmp):
+    for index, (name, path) in enumerate(structural_models(tmp)):
         out.append(Case(f"onnx_{name}", ("compile", str(path), "-o", "{out}")))
         out.append(Case(f"inspect_{name}", ("inspect", str(path))))
+        if index % 3 == 0:  # simulate shares the frontend; a sample shows it keeps the contract too
+            out.append(Case(f"simulate_{name}", ("simulate", str(path))))
     for name, path, must_fail in byte_mutants(tmp, rng):
         codes = frozenset({2}) if must_fail else frozenset({0, 1, 2})
         out.append(Case(f"onnx_{name}", ("compile", str(path), "-o", "{out}", "--time-limit", "5"), codes))
