@@ -18,7 +18,6 @@ computation nodes evaluated at compile time).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import networkx as nx
 import onnx

@@ -13,10 +13,10 @@ from ortools.sat.python import cp_model
 from cost_models.cost import evaluate, variables
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
-from cost_models.rowstationary import RATIO_ONE, DataRatios, RowStationary, Vars, layer_limits
+from cost_models.rowstationary import RATIO_ONE, DataRatios
 from mapper.cpsat_expr import Tracer
-from mapper.search import KEYS, LayerResult, map_layer, solve
-from mapper.space import ranges, to_mapping
+from mapper.search import KEYS, LayerResult, add_layer, map_layer, solve
+from mapper.space import to_mapping
 
 # Assumed share of zeros in an ifmap or ofmap after a ReLU when no real tensor
 # is at hand: AlexNet's measured average is 57.5 % [JSSC Table V]; 0.5 is the
@@ -171,16 +171,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     tracer = Tracer()
     energy_terms, cycle_terms, per_group = [], [], {}
     for index, ((layer, ratio), names) in enumerate(groups.items()):
-        v = Vars(**{key: tracer.new(1, high, f"{key}{index}") for key, high in ranges(layer, hw).items()})
-        model = RowStationary(layer, hw, ratio)
-        for limit in model.limits(v):
-            constraint = limit.lhs <= limit.rhs
-            if isinstance(constraint, bool):
-                if not constraint:
-                    tracer.model.AddBoolOr([])
-            else:
-                tracer.model.Add(constraint)
-        counts = model.counts(v)
+        v, model, counts = add_layer(tracer, layer, hw, ratio, str(index))
         energy_terms.append(model.objective_from_counts(counts, "energy") * len(names))
         cycle_terms.append(counts["total_cycles"] * len(names))
         per_group[(layer, ratio)] = v

@@ -95,12 +95,10 @@ def _workers() -> int:
     return 8
 
 
-def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
-                max_cycles: int | None = None) -> tuple[Tracer, Vars, object]:
-    """The CP-SAT model of one layer: variables, the model's limits, the model's objective."""
-    tracer = Tracer()
-    bounds = ranges(layer, hw)
-    v = Vars(**{name: tracer.new(1, high, name) for name, high in bounds.items()})
+def add_layer(tracer: Tracer, layer: LayerShape, hw: Hardware, ratios: DataRatios,
+              suffix: str = "") -> tuple[Vars, RowStationary, dict]:
+    """One layer's mapping variables and hardware limits in ``tracer``'s model; returns them with the counts."""
+    v = Vars(**{name: tracer.new(1, high, f"{name}{suffix}") for name, high in ranges(layer, hw).items()})
     model = RowStationary(layer, hw, ratios)
     for limit in model.limits(v):
         constraint = limit.lhs <= limit.rhs
@@ -109,7 +107,14 @@ def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRat
                 tracer.model.AddBoolOr([])  # a constant limit that fails: infeasible
         else:
             tracer.model.Add(constraint)
-    counts = model.counts(v)
+    return v, model, model.counts(v)
+
+
+def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
+                max_cycles: int | None = None) -> tuple[Tracer, Vars, object]:
+    """The CP-SAT model of one layer: variables, the model's limits, the model's objective."""
+    tracer = Tracer()
+    v, model, counts = add_layer(tracer, layer, hw, ratios)
     if max_cycles is not None:
         tracer.model.Add(counts["total_cycles"] <= max_cycles)
     goal = model.objective_from_counts(counts, objective)

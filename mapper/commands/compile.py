@@ -26,24 +26,23 @@ def _batch(text: str) -> int | str:
     return value
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def _number(low: float, high: float, low_ok: bool, what: str):
+    """An argparse type: a float in (low, high), or [low, high) with ``low_ok``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not ((low <= value if low_ok else low < value) and value < high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive = _number(0.0, float("inf"), False, "a positive number")
+_fraction = _number(0.0, 1.0, True, "a number in [0, 1)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

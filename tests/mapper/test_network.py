@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import networkx as nx
-import pytest
 
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE
