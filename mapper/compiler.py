@@ -373,6 +373,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                 graphs[b] = load_onnx(model, batch=b)
             return graphs[b]
 
+        if total_time_limit is not None:  # the whole scan shares the total limit
+            options["total_time_limit"] = total_time_limit / len(candidates)
         network = choose_batch(build, hw, objective, candidates, on_layer=on_layer, **options)
         graph = graphs.get(network.batch) or load_onnx(model, batch=network.batch)
     else:

