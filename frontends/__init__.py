@@ -1,6 +1,7 @@
 """ONNX -> layer graph (networkx) of array layers and host operations.
 
-Modules: ``loading`` (safe reading, external-data checks, weight stripping),
+Modules: ``loading`` (safe reading, external-data checks, weight stripping), ``wire``
+(reading a file without its large weight values),
 ``shapes`` (batch binding, shape inference, shape-subgraph folding),
 ``lowering`` (operators the array computes -> LayerShape), ``graph`` (fusion
 and the networkx graph), ``weights`` (real weights, on demand).
