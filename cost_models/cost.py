@@ -44,7 +44,7 @@ def check(layer: LayerShape, mapping: Mapping, hw: Hardware) -> list[str]:
     if mapping.e > layer.E:
         return [f"e={mapping.e} exceeds the ofmap height E={layer.E}"]
     model = RowStationary(layer, hw)
-    return [f"{limit.what}: {limit.lhs} > {limit.rhs}" if limit.name not in ("ifmap_ids", "groups_or_filters")
+    return [f"{limit.what}: {limit.lhs} > {limit.rhs}" if limit.name != "groups_or_filters"
             else limit.what
             for limit in model.limits(variables(mapping)) if not limit.lhs <= limit.rhs]
 

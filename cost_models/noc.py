@@ -25,7 +25,6 @@ class IfmapGroups:
     groups: tuple[tuple[tuple[int, int], ...], ...]
     base: tuple[int, ...]
     budget: int
-    feasible: bool
 
     def group_of(self, segment: int, set_row: int) -> int:
         for k, members in enumerate(self.groups):
@@ -49,17 +48,17 @@ def ifmap_groups(e: int, R: int, U: int, D: int, cols: int, budget: int) -> Ifma
     Buses of one residue class get one row ID and PE col ID ``(row - base) // U``,
     so with stride 4 an 11 x 7 set needs 9 IDs, not 35, and every row is sent
     once.  A class whose IDs still overflow the budget is split greedily; a row
-    needed by two of its groups is then sent twice.
+    needed by two of its groups is then sent twice.  One X-bus alone always
+    fits: it holds at most min(e, cols) PEs, one ID each, and the budget is at
+    least that because the hardware file guarantees 2**id_bits >= cols (so no
+    mapping is ever refused for want of IDs; it only costs extra sends).
     """
     buses = sorted(((i * D) % U, segment, i) for segment in range(-(-e // cols)) for i in range(R))
     groups: list[list[tuple[int, int]]] = []
     bases: list[int] = []
-    feasible = True
     lo = hi = residue_of_group = -1
     for residue, segment, i in buses:
         rows = _rows_needed(segment, i, e, cols, U, D)
-        if (rows[-1] - rows[0]) // U + 1 > budget:
-            feasible = False
         if groups and residue == residue_of_group and (max(hi, rows[-1]) - min(lo, rows[0])) // U + 1 <= budget:
             groups[-1].append((segment, i))
             lo, hi = min(lo, rows[0]), max(hi, rows[-1])
@@ -68,7 +67,7 @@ def ifmap_groups(e: int, R: int, U: int, D: int, cols: int, budget: int) -> Ifma
             groups.append([(segment, i)])
             lo, hi, residue_of_group = rows[0], rows[-1], residue
             bases.append(lo)
-    return IfmapGroups(tuple(tuple(g) for g in groups), tuple(bases), budget, feasible)
+    return IfmapGroups(tuple(tuple(g) for g in groups), tuple(bases), budget)
 
     # col ID of PE (segment, i, j) in group k: (j*U + i*D - base[k]) // U
 
@@ -97,27 +96,24 @@ class IfmapTables:
     """Per-e lookup tables (index e = 1..E; index 0 unused) for one layer on one array.
 
     ``sends[k][e]`` is the total ifmap rows sent per channel per image over all
-    strips, ``ok[k][e]`` whether the IDs fit; k = 0 when all side-by-side sets
-    share their ifmap (g = 1), k = 1 when they do not (g > 1).
+    strips; k = 0 when all side-by-side sets share their ifmap (g = 1), k = 1
+    when they do not (g > 1).
     """
 
     sends: tuple[np.ndarray, np.ndarray]
-    ok: tuple[np.ndarray, np.ndarray]
 
 
 @lru_cache(maxsize=4096)
 def ifmap_tables(E: int, R: int, U: int, D: int, cols: int, id_bits: int, e_max: int) -> IfmapTables:
-    """Tables up to ``e_max`` (the widest set the array can hold); wider e is marked not ok."""
+    """Tables up to ``e_max`` (the widest set the array can hold; the pe_rows limit refuses wider)."""
     sends = (np.zeros(E + 1, dtype=np.int64), np.zeros(E + 1, dtype=np.int64))
-    ok = (np.zeros(E + 1, dtype=np.int64), np.zeros(E + 1, dtype=np.int64))
     for e in range(1, min(E, e_max) + 1):
         strips = -(-E // e)
         e_last = E - (strips - 1) * e
         for k, distinct in enumerate((False, True)):
             budget = ifmap_budget(id_bits, cols, e, distinct)
             grouping = ifmap_groups(e, R, U, D, cols, budget)
-            ok[k][e] = int(grouping.feasible)
             sends[k][e] = (strips - 1) * ifmap_sends(grouping, e, cols, U, D) + ifmap_sends(grouping, e_last, cols, U, D)
-    for table in (*sends, *ok):
+    for table in sends:
         table.setflags(write=False)
-    return IfmapTables(sends, ok)
+    return IfmapTables(sends)

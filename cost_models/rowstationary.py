@@ -118,8 +118,7 @@ class RowStationary:
         self.t_across = hw.cols // self.t_width
         # Ifmap NoC tables, indexed e (g = 1) or E + 1 + e (g > 1: side-by-side sets differ).
         self.t_sends = np.concatenate(self.tables.sends)
-        self.t_ids_ok = np.concatenate(self.tables.ok)
-        for table in (self.t_sends, self.t_ids_ok, self.t_strips, self.t_rows, self.t_rows_total, self.t_segments, self.t_width, self.t_across):
+        for table in (self.t_sends, self.t_strips, self.t_rows, self.t_rows_total, self.t_segments, self.t_width, self.t_across):
             table.setflags(write=False)
 
     # ------------------------------------------------------------------ limits
@@ -129,11 +128,9 @@ class RowStationary:
         stack_rows = v.r * segments * R
         bands = floor_div(hw.rows, stack_rows)
         across = lookup(self.t_across, v.e)
-        multi = is_positive(v.g - 1)
         m = v.k * v.p * v.t
         ifmap_words = v.g * v.n * v.q * v.r * lookup(self.t_rows, v.e) * self.Wp
         psum_words = v.g * v.n * min_(m, self.Mg) * v.e * self.F
-        ids_ok = lookup(self.t_ids_ok, v.e + (self.E + 1) * multi)
         return [
             Limit("filter_spad", "filter spad: p*q*S filter weights per PE", v.p * v.q * S, hw.filter_spad),
             Limit("ifmap_spad", "ifmap spad: q*S ifmap values per PE", v.q * S, hw.ifmap_spad),
@@ -144,8 +141,6 @@ class RowStationary:
                   ceil_div(ifmap_words, hw.bank_words) + ceil_div(psum_words, hw.bank_words), hw.glb_banks),
             Limit("filter_buffer", "filter buffer: g*p*t*q*r*R*S filter words per pass",
                   v.g * v.p * v.t * v.q * v.r * R * S, hw.filter_buffer_words),
-            Limit("ifmap_ids", f"ifmap NoC IDs: a PE-set row's ifmap rows must fit the {hw.col_id('ifmap')}-bit col IDs",
-                  1 - ids_ok, 0),
             Limit("groups_or_filters", "group sets and filter sets are not combined (t = 1 or g = 1)",
                   (v.t - 1) * (v.g - 1), 0),
             # Domain: no parameter larger than the work it splits (no empty sets or blocks).

@@ -126,8 +126,6 @@ def allocate(layer: LayerShape, mapping: Mapping, hw: Hardware) -> Allocation:
     multi = mapping.g > 1
     budget = ifmap_budget(hw.col_id("ifmap"), cols, mapping.e, multi)
     grouping = ifmap_groups(mapping.e, R, U, D, cols, budget)
-    if not grouping.feasible:
-        raise AllocationError(f"ifmap rows of a PE-set row do not fit the {hw.col_id('ifmap')}-bit col IDs")
     K = len(grouping.groups)
     grids = {name: _Grid(hw.rows, cols, name, hw.row_id_bits, hw.col_id(name)) for name in NETWORKS}
     active = [[False] * cols for _ in range(hw.rows)]
