@@ -45,28 +45,24 @@ def floor_div(a: Num, b: Num) -> Num:
     return a // b
 
 
-def min_(*values: Num) -> Num:
+def _extreme(values: tuple[Num, ...], hook: str, elementwise: Any, scalar: Any) -> Num:
     sym = _symbolic(*values)
     if sym is not None:
-        return sym.__rs_min__(values)
+        return getattr(sym, hook)(values)
     if any(isinstance(v, np.ndarray) for v in values):
         out = values[0]
         for v in values[1:]:
-            out = np.minimum(out, v)
+            out = elementwise(out, v)
         return out
-    return min(values)
+    return scalar(values)
+
+
+def min_(*values: Num) -> Num:
+    return _extreme(values, "__rs_min__", np.minimum, min)
 
 
 def max_(*values: Num) -> Num:
-    sym = _symbolic(*values)
-    if sym is not None:
-        return sym.__rs_max__(values)
-    if any(isinstance(v, np.ndarray) for v in values):
-        out = values[0]
-        for v in values[1:]:
-            out = np.maximum(out, v)
-        return out
-    return max(values)
+    return _extreme(values, "__rs_max__", np.maximum, max)
 
 
 def lookup(table: np.ndarray, index: Num) -> Num:

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from cost_models.cost import evaluate
-
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "jssc_alexnet.py"
-
-
-@pytest.fixture(scope="module")
-def jssc():
-    spec = importlib.util.spec_from_file_location("jssc_alexnet", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_bundled_energy_constants_are_the_fit(jssc, hw):
