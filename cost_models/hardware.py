@@ -36,8 +36,6 @@ SCHEMA: dict[str, Any] = {
         "max_filter_width": _POS_INT,
         "vertical_strides": ("intlist", 1),
         "max_horizontal_stride": _POS_INT,
-        "max_filters": _POS_INT,
-        "max_channels": _POS_INT,
     },
     "energy": {
         "normalized": {"mac": _POS_INT, "rf": _POS_INT, "array": _POS_INT, "glb": _POS_INT, "dram": _POS_INT,
@@ -79,8 +77,6 @@ class Hardware:
     max_filter_width: int
     vertical_strides: tuple[int, ...]
     max_horizontal_stride: int
-    max_filters: int
-    max_channels: int
     energy_mac: int
     energy_rf: int
     energy_array: int
@@ -192,7 +188,7 @@ def hardware_from_dict(data: Any, where: str = "hardware") -> Hardware:
         core_mhz=c["core_mhz"], link_mhz=c["link_mhz"], link_bits=c["link_bits"],
         pipeline_stages=data["pe"]["pipeline_stages"],
         max_filter_width=lim["max_filter_width"], vertical_strides=tuple(sorted(set(lim["vertical_strides"]))),
-        max_horizontal_stride=lim["max_horizontal_stride"], max_filters=lim["max_filters"], max_channels=lim["max_channels"],
+        max_horizontal_stride=lim["max_horizontal_stride"],
         energy_mac=en["normalized"]["mac"], energy_rf=en["normalized"]["rf"], energy_array=en["normalized"]["array"],
         energy_glb=en["normalized"]["glb"], energy_dram=en["normalized"]["dram"],
         zero_gating=en["zero_gating"], pj_per_unit=float(en["pj_per_unit"]),
