@@ -15,38 +15,9 @@ import onnx
 
 from frontends.loading import FrontendError
 from frontends.lowering import ARRAY_OPS, Lowered, lower
+from frontends.shapes import WEIGHT_PREP, weight_inputs
 
-WEIGHT_PREP = {"DequantizeLinear", "QuantizeLinear", "Transpose", "Cast", "Identity", "Reshape", "Unsqueeze",
-               "Squeeze", "Flatten"}
 OUTPUT_PATH = {"BatchNormalization", "Relu", "Clip", "QuantizeLinear", "DequantizeLinear"}
-
-
-def _weight_inputs(proto: onnx.ModelProto) -> set[str]:
-    """Graph inputs that hold weights (weights-absent models declare them as inputs).
-
-    A real network input is read as the data operand (slot 0) of some node;
-    an input only ever used at slot >= 1 (or only through weight-preparation
-    ops) is a weight.
-    """
-    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
-    for node in proto.graph.node:
-        for slot, name in enumerate(node.input):
-            consumers.setdefault(name, []).append((node, slot))
-    initializers = {t.name for t in proto.graph.initializer}
-
-    def weight_like(name: str, depth: int = 0) -> bool:
-        uses = consumers.get(name, [])
-        if not uses or depth > 4:
-            return False
-        for node, slot in uses:
-            if slot == 0 and node.op_type in WEIGHT_PREP and len(node.output) == 1:
-                if not weight_like(node.output[0], depth + 1):
-                    return False
-            elif slot == 0:
-                return False
-        return True
-
-    return {v.name for v in proto.graph.input if v.name not in initializers and weight_like(v.name)}
 
 
 def build_graph(proto: onnx.ModelProto, shapes: dict, folded: list[str], where: str,
@@ -65,7 +36,7 @@ def build_graph(proto: onnx.ModelProto, shapes: dict, folded: list[str], where: 
     _refuse_control_flow(nodes, where)
 
     constants = {t.name for t in proto.graph.initializer} | set(stripped)
-    weights_in = _weight_inputs(proto) - constants
+    weights_in = weight_inputs(proto) - constants
     is_weight = constants | weights_in
     # Activations: anything computed from a real graph input.
     activation = {v.name for v in proto.graph.input if v.name not in constants and v.name not in weights_in}
@@ -182,7 +153,7 @@ def _clip_is_relu(node: onnx.NodeProto, proto: onnx.ModelProto) -> bool:
         for tensor in proto.graph.initializer:
             if tensor.name == node.input[1]:
                 low = float(numpy_helper.to_array(tensor).reshape(-1)[0])
-    return low is not None and low >= 0.0
+    return low == 0.0  # a higher floor (Clip(0.5, ...)) is not what the ReLU module does
 
 
 def _refuse_control_flow(nodes: list[onnx.NodeProto], where: str) -> None:

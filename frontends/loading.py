@@ -15,7 +15,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from cost_models.errors import InputError
-from frontends.wire import read_without_weights
+from frontends.wire import ITEMSIZE, WireError, read_without_weights
 
 MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message
 MIN_OPSET = 7
@@ -55,13 +55,53 @@ def read_model(model: str | os.PathLike | onnx.ModelProto,
         else:
             with path.open("rb") as handle:
                 proto = onnx.load_model_from_string(read_without_weights(handle, size, keep_elements))
+    except WireError as error:
+        raise FrontendError(f"not a valid ONNX model: {error}", where) from None
     except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError, OSError) as error:
         raise FrontendError(f"not a valid ONNX model (truncated or corrupt protobuf: {type(error).__name__})",
                             where) from None
     if not proto.HasField("graph") or not proto.graph.node:
         raise FrontendError("not a valid ONNX model (no graph or no nodes)", where)
     check_external_data(proto, path)
+    check_tensor_sizes(proto, where, keep_elements)
     return proto, path, digest.hexdigest()
+
+
+# Typed value fields and the data types that store one element per entry in them.
+_TYPED_FIELDS = {
+    "float_data": {1},
+    "double_data": {11},
+    "int64_data": {7},
+    "uint64_data": {12, 13},
+    "int32_data": {2, 3, 4, 5, 6, 9, 10, 16, 17, 18, 19, 20},
+}
+
+
+def check_tensor_sizes(proto: onnx.ModelProto, where: str, stripped_above: int | None = None) -> None:
+    """Refuse embedded tensors whose data disagrees with their dims (before anything reshapes them).
+
+    Tensors with more than ``stripped_above`` elements had their values left
+    out by the wire reader (which checked their size itself).
+    """
+    for tensor in _all_tensors(proto):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            continue
+        elements = 1
+        for d in tensor.dims:
+            elements *= d
+        if tensor.raw_data:
+            size = ITEMSIZE.get(tensor.data_type)
+            found, need, unit = len(tensor.raw_data), elements * (size or 0), "bytes of data"
+            if size is None:
+                continue
+        else:
+            field = next((f for f, types in _TYPED_FIELDS.items() if tensor.data_type in types), None)
+            if field is None or (stripped_above is not None and elements > stripped_above):
+                continue  # a type we do not size-check, or values left out on purpose
+            found, need, unit = len(getattr(tensor, field)), elements, "values"
+        if found != need:
+            raise FrontendError(f"initializer '{tensor.name}' has {found} {unit}, its dims {list(tensor.dims)} need {need}",
+                                where)
 
 
 def check_external_data(proto: onnx.ModelProto, path: Path | None) -> None:

@@ -21,15 +21,46 @@ FOLDABLE = {"Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast"
             "Constant", "Size", "Sqrt", "Max", "Min", "Neg", "Reshape", "Flatten", "Transpose", "Not", "Less",
             "Greater", "Abs"}
 
+WEIGHT_PREP = {"DequantizeLinear", "QuantizeLinear", "Transpose", "Cast", "Identity", "Reshape", "Unsqueeze",
+               "Squeeze", "Flatten"}
+
+
+def weight_inputs(proto: onnx.ModelProto) -> set[str]:
+    """Graph inputs that hold weights (weights-absent models declare them as inputs).
+
+    A real network input is read as the data operand (slot 0) of some node;
+    an input only ever used at slot >= 1 (or only through weight-preparation
+    ops) is a weight.
+    """
+    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
+    for node in proto.graph.node:
+        for slot, name in enumerate(node.input):
+            consumers.setdefault(name, []).append((node, slot))
+    initializers = {t.name for t in proto.graph.initializer}
+
+    def weight_like(name: str, depth: int = 0) -> bool:
+        uses = consumers.get(name, [])
+        if not uses or depth > 4:
+            return False
+        for node, slot in uses:
+            if slot == 0 and node.op_type in WEIGHT_PREP and len(node.output) == 1:
+                if not weight_like(node.output[0], depth + 1):
+                    return False
+            elif slot == 0:
+                return False
+        return True
+
+    return {v.name for v in proto.graph.input if v.name not in initializers and weight_like(v.name)}
+
 
 def bind_batch(proto: onnx.ModelProto, batch: int, where: str) -> list[str]:
     """Fix a symbolic leading dimension of every graph input to ``batch``; refuse other symbolic dims."""
     if batch < 1:
         raise FrontendError(f"batch must be >= 1, got {batch}", where)
-    initializers = {tensor.name for tensor in proto.graph.initializer}
+    skip = {tensor.name for tensor in proto.graph.initializer} | weight_inputs(proto)
     bound = []
     for value in proto.graph.input:
-        if value.name in initializers or not value.type.HasField("tensor_type"):
+        if value.name in skip or not value.type.HasField("tensor_type"):
             continue
         tensor_type = value.type.tensor_type
         if not tensor_type.HasField("shape"):
@@ -56,9 +87,9 @@ def bind_batch(proto: onnx.ModelProto, batch: int, where: str) -> list[str]:
 
 def fixed_batch(proto: onnx.ModelProto) -> int | None:
     """The static leading dimension of the first non-weight graph input, if it has one."""
-    initializers = {tensor.name for tensor in proto.graph.initializer}
+    skip = {tensor.name for tensor in proto.graph.initializer} | weight_inputs(proto)
     for value in proto.graph.input:
-        if value.name in initializers or not value.type.HasField("tensor_type"):
+        if value.name in skip or not value.type.HasField("tensor_type"):
             continue
         dims = value.type.tensor_type.shape.dim
         if dims and dims[0].HasField("dim_value"):

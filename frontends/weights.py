@@ -24,9 +24,19 @@ def _initializers(path: str, mtime: float) -> dict[str, onnx.TensorProto]:
     return {t.name: t for t in proto.graph.initializer}
 
 
-def _array(tensors: dict[str, onnx.TensorProto], name: str) -> np.ndarray | None:
+def _array(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.ndarray | None:
     tensor = tensors.get(name)
-    return None if tensor is None else numpy_helper.to_array(tensor).astype(np.float64)
+    if tensor is None:
+        return None
+    try:
+        values = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError, KeyError) as error:  # data that disagrees with its dims or type
+        raise FrontendError(f"weight tensor {name!r} is malformed: {error}", path) from None
+    expected = int(np.prod(tensor.dims, dtype=np.int64))
+    if values.size != expected:
+        raise FrontendError(f"weight tensor {name!r} holds {values.size} values, its dims {list(tensor.dims)} "
+                            f"need {expected}", path)
+    return values.astype(np.float64)
 
 
 def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
@@ -36,7 +46,7 @@ def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
     if data.get("kind") != "array" or data.get("weight") is None or path is None:
         return None
     tensors = _initializers(path, Path(path).stat().st_mtime)
-    weights = _array(tensors, data["weight"])
+    weights = _array(tensors, data["weight"], path)
     if weights is None:
         return None
     layer = data["layer"]
@@ -63,7 +73,7 @@ def _fold_bn(weights: np.ndarray, tensors: dict, graph: nx.DiGraph, bn_name: str
     node = next((n for n in proto.graph.node if n.name == bn_name), None)
     if node is None:
         return weights
-    scale, _, _, var = (_array(tensors, n) for n in node.input[1:5])
+    scale, _, _, var = (_array(tensors, n, path) for n in node.input[1:5])
     eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
     if scale is None or var is None:
         return weights

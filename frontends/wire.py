@@ -20,7 +20,13 @@ from typing import BinaryIO
 MODEL_GRAPH = 7
 GRAPH_INITIALIZER = 5
 TENSOR_DIMS = 1
+TENSOR_DATA_TYPE = 2
+TENSOR_NAME = 8
+TENSOR_RAW_DATA = 9
 TENSOR_VALUE_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
+# Bytes per element of raw_data by TensorProto.DataType (onnx.proto); types not
+# listed (strings, complex, 4-bit) are not size-checked.
+ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1}
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 
 
@@ -106,13 +112,25 @@ def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int) -> bytes
     """The tensor's bytes, without its values if it has more than ``keep_elements`` elements."""
     fields = list(_fields(handle, end))
     dims: list[int] = []
+    data_type, raw_bytes, name = 0, None, b""
     for field, wire, _, value_start, stop in fields:
         if field == TENSOR_DIMS:
             dims += _dims(handle, wire, value_start, stop)
+        elif field == TENSOR_DATA_TYPE and wire == VARINT:
+            handle.seek(value_start)
+            data_type = _read_varint(handle, stop)
+        elif field == TENSOR_RAW_DATA and wire == LENGTH:
+            raw_bytes = stop - value_start
+        elif field == TENSOR_NAME and wire == LENGTH:
+            name = _copy(handle, value_start, stop)
     elements = 1
     for d in dims:
         elements *= d
     drop = elements > keep_elements
+    if drop and raw_bytes is not None and data_type in ITEMSIZE and raw_bytes != elements * ITEMSIZE[data_type]:
+        # Checked here because the values are skipped: nothing later could notice.
+        raise WireError(f"initializer '{name.decode('utf-8', 'replace')}' has {raw_bytes} bytes of data, "
+                        f"its dims {dims} need {elements * ITEMSIZE[data_type]}")
     out = bytearray()
     for field, _, field_start, _, stop in fields:
         if drop and field in TENSOR_VALUE_FIELDS:

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"mapper.commands.{name}").register(sub)
+    for command in sub.choices.values():  # `eyeriss CMD ... --debug` works too; SUPPRESS keeps a leading --debug
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show a traceback on errors")
     return parser
 
 

@@ -64,7 +64,8 @@ def test_depthwise_and_1d_conv():
 
 def test_dynamic_batch_takes_batch_option_and_other_symbols_are_errors():
     m = conv_model(["batch", 3, 16, 16], [4, 3, 3, 3])
-    assert array_layers(load_onnx(m, batch=5))[0][1].N == 5
+    assert array_layers(load_onnx(m, batch=5))[0][1] == LayerShape(N=5, M=4, C=3, H=16, W=16, R=3, S=3)
+    assert array_layers(load_onnx(m))[0][1].macs() == 4 * 3 * 9 * 14 * 14  # default batch 1
     bad = conv_model(["batch", 3, "height", 16], [4, 3, 3, 3])
     with pytest.raises(FrontendError, match="dimension 2 of graph input 'x' is symbolic \\('height'\\)"):
         load_onnx(bad)
@@ -84,6 +85,7 @@ def test_bn_and_clip_fuse_into_the_conv_and_nothing_is_dropped():
     onnx.save(m, path)
     g = load_onnx(path)
     data = g.nodes["conv"]
+    assert data["layer"] == LayerShape(N=1, M=4, C=3, H=8, W=8, R=3, S=3) and data["layer"].macs() == 4 * 27 * 36
     assert data["relu"] and [op for _, op in data["fused"]] == ["BatchNormalization", "Clip"]
     assert host_ops(g) == [("gap", "GlobalAveragePool")]
     covered = {n for _, d in g.nodes(data=True) for n in d["onnx_nodes"]}
@@ -99,6 +101,7 @@ def test_matmul_with_weight_is_fc_and_attention_is_batched():
                [vi("y", None)], [w])
     ((_, layer),) = array_layers(load_onnx(fc))
     assert (layer.kind, layer.N, layer.C, layer.M) == ("fc", 20, 64, 32)
+    assert layer.macs() == 20 * 64 * 32
     att = model([helper.make_node("MatMul", ["q", "k"], ["y"], name="scores")],
                 [vi("q", [1, 4, 10, 16]), vi("k", [1, 4, 16, 10])], [vi("y", None)])
     ((_, scores),) = array_layers(load_onnx(att))
@@ -204,3 +207,72 @@ def test_bad_inputs_give_one_error_line_and_exit_2(tmp_path):
         assert result.returncode == 2, name
         assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
         assert "Traceback" not in result.stderr and str(path) in result.stderr
+
+
+def test_weight_inputs_listed_first_do_not_set_the_batch():
+    """Weights-absent models declare weights as inputs, sometimes before the data input."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")]
+    fixed = model(nodes, [vi("w", [8, 3, 3, 3]), vi("x", [1, 3, 16, 16])], [vi("y", None)])
+    graph = load_onnx(fixed, batch=1)
+    assert graph.graph["batch"] == 1 and array_layers(graph)[0][1].N == 1
+    dynamic = model(nodes, [vi("w", ["m", 3, 3, 3]), vi("x", ["n", 3, 16, 16])], [vi("y", None)])
+    with pytest.raises(FrontendError):  # the weight's symbolic dim is not the batch: never bound to it
+        load_onnx(dynamic, batch=4)
+    dynamic = model(nodes, [vi("w", [8, 3, 3, 3]), vi("x", ["n", 3, 16, 16])], [vi("y", None)])
+    ((_, layer),) = array_layers(load_onnx(dynamic, batch=4))
+    assert (layer.N, layer.M) == (4, 8)
+
+
+def _scalar(name, value, dtype):
+    return numpy_helper.from_array(np.array(value, dtype=dtype), name)
+
+
+def test_qlinearconv_is_an_array_layer():
+    w = numpy_helper.from_array(np.ones((16, 8, 3, 3), np.int8), "w")
+    inits = [w, _scalar("xs", 0.1, np.float32), _scalar("xz", 0, np.uint8), _scalar("ws", 0.05, np.float32),
+             _scalar("wz", 0, np.int8), _scalar("ys", 0.2, np.float32), _scalar("yz", 0, np.uint8)]
+    node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"], name="qconv",
+                            pads=[1, 1, 1, 1], strides=[2, 2])
+    m = model([node], [vi("x", [1, 8, 32, 32], TensorProto.UINT8)], [vi("y", None, TensorProto.UINT8)], inits)
+    ((name, layer),) = array_layers(load_onnx(m))
+    assert name == "qconv"
+    assert layer == LayerShape(N=1, M=16, C=8, H=32, W=32, R=3, S=3, stride=(2, 2), pads=(1, 1, 1, 1))
+    assert layer.macs() == 16 * 8 * 9 * 16 * 16
+
+
+def test_convinteger_is_an_array_layer():
+    w = numpy_helper.from_array(np.ones((4, 2, 5, 5), np.uint8), "w")
+    node = helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], name="iconv", group=2)
+    inits = [w, _scalar("xz", 0, np.uint8), _scalar("wz", 0, np.uint8)]
+    m = model([node], [vi("x", [2, 4, 12, 12], TensorProto.UINT8)], [vi("y", None, TensorProto.INT32)], inits)
+    ((_, layer),) = array_layers(load_onnx(m))
+    assert layer == LayerShape(N=2, M=4, C=4, H=12, W=12, R=5, S=5, groups=2)
+    assert layer.macs() == 2 * 4 * 2 * 25 * 8 * 8
+
+
+def test_qdq_conv_is_an_array_layer_and_quantize_nodes_are_covered():
+    """QDQ format (onnxruntime's quantizer, torch's exporters of quantized models): Q/DQ around a float Conv."""
+    w = numpy_helper.from_array(np.ones((6, 3, 3, 3), np.int8), "wq")
+    inits = [w, _scalar("s", 0.1, np.float32), _scalar("z", 0, np.int8), _scalar("ws", 0.02, np.float32)]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="q_in"),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"], name="dq_in"),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "z"], ["wd"], name="dq_w"),
+             helper.make_node("Conv", ["xd", "wd"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("QuantizeLinear", ["r", "s", "z"], ["y"], name="q_out")]
+    m = model(nodes, [vi("x", [1, 3, 10, 10])], [vi("y", None, TensorProto.INT8)], inits)
+    g = load_onnx(m)
+    ((name, layer),) = array_layers(g)
+    assert layer == LayerShape(N=1, M=6, C=3, H=10, W=10, R=3, S=3, pads=(1, 1, 1, 1))
+    assert g.nodes[name]["relu"]
+    covered = {n for _, d in g.nodes(data=True) for n in d["onnx_nodes"]}
+    assert covered == {"q_in", "dq_in", "dq_w", "conv", "relu", "q_out"}  # nothing silently dropped
+
+
+def test_clip_with_a_nonzero_floor_is_not_the_relu_module():
+    lo, hi = numpy_helper.from_array(np.array(0.5, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["y"], name="clip")]
+    g = load_onnx(model(nodes, [vi("x", [1, 3, 8, 8])], [vi("y", None)], [weight("w", [4, 3, 3, 3]), lo, hi]))
+    assert not g.nodes["conv"].get("relu")
+    assert ("clip", "Clip") in host_ops(g)

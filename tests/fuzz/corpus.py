@@ -127,6 +127,25 @@ def structural_models(tmp: Path) -> list[tuple[str, Path]]:
     return out
 
 
+def weight_mutants(tmp: Path) -> list[tuple[str, Path]]:
+    """Weights whose data disagrees with their dims: small (kept) and large (skipped by the wire reader)."""
+    out: list[tuple[str, Path]] = []
+    for name, shape, edit in (
+        ("raw_short", (4, 3, 3, 3), lambda t: setattr(t, "raw_data", t.raw_data[:40])),
+        ("raw_long", (4, 3, 3, 3), lambda t: setattr(t, "raw_data", t.raw_data + b"\0" * 4)),
+        ("large_raw_short", (400, 3, 3, 3), lambda t: setattr(t, "raw_data", t.raw_data[:400])),
+        ("typed_short", (4, 3, 3, 3), lambda t: (t.float_data.extend(np.frombuffer(t.raw_data, np.float32)[:10]),
+                                                 t.ClearField("raw_data"))),
+        ("no_data", (4, 3, 3, 3), lambda t: t.ClearField("raw_data")),
+    ):
+        model = _conv_model()
+        tensor = model.graph.initializer[0]
+        tensor.CopyFrom(numpy_helper.from_array(np.ones(shape, np.float32), "w"))
+        edit(tensor)
+        out.append((f"weights_{name}", _save(model, tmp / f"weights_{name}.onnx")))
+    return out
+
+
 def byte_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path, bool]]:
     """(name, path, must_fail): empty, random bytes, truncations, bit flips."""
     out: list[tuple[str, Path, bool]] = []
@@ -328,6 +347,10 @@ def cases(tmp: Path, seed: int = 2026) -> list[Case]:
         out.append(Case(f"inspect_{name}", ("inspect", str(path))))
         if index % 3 == 0:  # simulate shares the frontend; a sample shows it keeps the contract too
             out.append(Case(f"simulate_{name}", ("simulate", str(path))))
+    for name, path in weight_mutants(tmp):
+        out.append(Case(f"onnx_{name}", ("compile", str(path), "-o", "{out}")))
+        out.append(Case(f"inspect_{name}", ("inspect", str(path))))
+        out.append(Case(f"simulate_{name}", ("simulate", str(path))))
     for name, path, must_fail in byte_mutants(tmp, rng):
         codes = frozenset({2}) if must_fail else frozenset({0, 1, 2})
         out.append(Case(f"onnx_{name}", ("compile", str(path), "-o", "{out}", "--time-limit", "5"), codes))

@@ -72,6 +72,8 @@ def test_errors_name_the_problem(results):
         "report_schema_newer": "newer", "report_not_json": "JSON", "report_missing_layers": "layers",
         "report_no_such_layer": "no_such_layer", "option_batch_zero": "batch",
         "option_hardware_missing": "no such file",
+        "simulate_weights_raw_short": "need 432", "onnx_weights_large_raw_short": "need 43200",
+        "inspect_weights_typed_short": "10 values",
     }
     for name, needle in expectations.items():
         if name in by_name:
