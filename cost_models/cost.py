@@ -57,7 +57,8 @@ def _frozen(d: dict) -> MappingT:
 class Cost:
     """Energy and latency breakdown of one mapped layer (immutable)."""
 
-    macs: int
+    macs: int  # the layer's MACs (useful work)
+    idle_macs: int  # MACs idle columns perform in a last strip narrower than e (wasted work, charged)
     accesses: MappingT[str, MappingT[str, int]]  # level -> data type -> 16-bit words
     energy_units: MappingT[str, int]  # dram, glb, array, rf, mac, static -> normalized energy, MAC = 1
     energy_units_by_type: MappingT[str, int]  # ifmap / filter / psum / mac / static
@@ -99,6 +100,7 @@ class Cost:
         """JSON-ready form (the report's per-layer ``energy``/``latency``/``accesses`` keys)."""
         return {
             "macs": self.macs,
+            "idle_macs": self.idle_macs,
             "active_pes": self.active_pes,
             "utilization": round(self.utilization, 6),
             "passes": self.passes,
@@ -149,7 +151,8 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
     banks_i = -(-ifmap_words // hw.bank_words)
     banks_p = -(-psum_words // hw.bank_words)
     return Cost(
-        macs=int(c["macs"]),
+        macs=layer.macs(),
+        idle_macs=int(c["macs"]) - layer.macs(),
         accesses=_frozen({k: _frozen(v) for k, v in accesses.items()}),
         energy_units=_frozen({k: int(v) for k, v in units.items()}),
         energy_units_by_type=_frozen({k: int(v) for k, v in by_type.items()}),

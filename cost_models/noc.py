@@ -83,6 +83,29 @@ def ifmap_sends(grouping: IfmapGroups, e_used: int, cols: int, U: int, D: int) -
     return total
 
 
+def idle_column_hits(grouping: IfmapGroups, e: int, e_last: int, cols: int, U: int, D: int) -> tuple[int, int, int]:
+    """What the idle columns of a last strip narrower than the set (``e_last < e``) still do.
+
+    IDs are fixed for the layer, so idle PE (i, j), j >= e_last, matches the
+    send of row ``j*U + i*D`` whenever a live PE of its row-ID group needs that
+    row: it receives it, computes with the filters it holds, and its psums
+    climb its chain, which the controller never reads.  Returns (PEs that
+    receive a row, idle columns with any such PE, the sum over those columns
+    of the lowest such PE's filter row i), per set.
+    """
+    hits, lowest = 0, {}
+    for members in grouping.groups:
+        sent: set[int] = set()
+        for segment, i in members:
+            sent.update(_rows_needed(segment, i, e_last, cols, U, D))
+        for segment, i in members:
+            for j in range(max(e_last, segment * cols), min(e, (segment + 1) * cols)):
+                if j * U + i * D in sent:
+                    hits += 1
+                    lowest[j] = max(lowest.get(j, 0), i)
+    return hits, len(lowest), sum(lowest.values())
+
+
 def ifmap_budget(id_bits: int, cols: int, e: int, distinct_across: bool) -> int:
     """Col IDs one set may use: the whole 5-bit space, or a share when differing sets sit side by side."""
     space = 2**id_bits
@@ -97,16 +120,19 @@ class IfmapTables:
 
     ``sends[k][e]`` is the total ifmap rows sent per channel per image over all
     strips; k = 0 when all side-by-side sets share their ifmap (g = 1), k = 1
-    when they do not (g > 1).
+    when they do not (g > 1).  ``idle[k][e]`` holds ``idle_column_hits`` of the
+    last strip as three columns.
     """
 
     sends: tuple[np.ndarray, np.ndarray]
+    idle: tuple[np.ndarray, np.ndarray]
 
 
 @lru_cache(maxsize=4096)
 def ifmap_tables(E: int, R: int, U: int, D: int, cols: int, id_bits: int, e_max: int) -> IfmapTables:
     """Tables up to ``e_max`` (the widest set the array can hold; the pe_rows limit refuses wider)."""
     sends = (np.zeros(E + 1, dtype=np.int64), np.zeros(E + 1, dtype=np.int64))
+    idle = (np.zeros((E + 1, 3), dtype=np.int64), np.zeros((E + 1, 3), dtype=np.int64))
     for e in range(1, min(E, e_max) + 1):
         strips = -(-E // e)
         e_last = E - (strips - 1) * e
@@ -114,6 +140,7 @@ def ifmap_tables(E: int, R: int, U: int, D: int, cols: int, id_bits: int, e_max:
             budget = ifmap_budget(id_bits, cols, e, distinct)
             grouping = ifmap_groups(e, R, U, D, cols, budget)
             sends[k][e] = (strips - 1) * ifmap_sends(grouping, e, cols, U, D) + ifmap_sends(grouping, e_last, cols, U, D)
-    for table in sends:
+            idle[k][e] = idle_column_hits(grouping, e, e_last, cols, U, D)
+    for table in (*sends, *idle):
         table.setflags(write=False)
-    return IfmapTables(sends)
+    return IfmapTables(sends, idle)

@@ -118,7 +118,10 @@ class RowStationary:
         self.t_across = hw.cols // self.t_width
         # Ifmap NoC tables, indexed e (g = 1) or E + 1 + e (g > 1: side-by-side sets differ).
         self.t_sends = np.concatenate(self.tables.sends)
-        for table in (self.t_sends, self.t_strips, self.t_rows, self.t_rows_total, self.t_segments, self.t_width, self.t_across):
+        idle = np.concatenate(self.tables.idle)  # the last strip's idle columns (cost_models.noc.idle_column_hits)
+        self.t_idle_hits, self.t_idle_cols, self.t_idle_depth = (np.ascontiguousarray(idle[:, k]) for k in range(3))
+        self.idle_work = bool(self.t_idle_hits.any())  # a static fact of the layer: no terms when never
+        for table in (self.t_sends, self.t_idle_hits, self.t_idle_cols, self.t_idle_depth, self.t_strips, self.t_rows, self.t_rows_total, self.t_segments, self.t_width, self.t_across):
             table.setflags(write=False)
 
     # ------------------------------------------------------------------ limits
@@ -191,15 +194,27 @@ class RowStationary:
         # ifmap reaches all t sets even in a filter block that leaves some empty;
         # a psum entering a chain bottom climbs through idle channel sets.
         rem_c = max_(Cg - (CB - 1) * qr, 1)  # channels in the last channel block (>= 1; max_ tells the solver)
+        set_passes = min_(v.t * FBT, Mg + v.t)  # t*FBT < Mg/p + t
         c["array_filter"] = weights * NB * SB * v.e
-        c["array_ifmap"] = N * G * Cg * R * Wp * E * min_(v.t * FBT, Mg + v.t)  # t*FBT < Mg/p + t
+        c["array_ifmap"] = N * G * Cg * R * Wp * E * set_passes
         c["array_psum"] = (out * R * ceil_div(Cg, v.q) + out * (CB - 1)
                            + is_positive(CB - 1) * out * R * (v.r - ceil_div(rem_c, v.q)))
+        performed = macs
+        if self.idle_work:
+            # A last strip narrower than e: its idle columns receive the rows
+            # their IDs match, compute on them, and pass psums up their chains
+            # from the lowest such PE of the lowest set with channels (never read).
+            index = v.e + (self.E + 1) * multi
+            hits, idle_cols, idle_depth = (lookup(t, index) for t in (self.t_idle_hits, self.t_idle_cols, self.t_idle_depth))
+            performed = macs + hits * (N * G * Mg * Cg * S * F)
+            c["array_ifmap"] = c["array_ifmap"] + hits * set_passes * (N * G * Cg * Wp)
+            low_sets = (CB - 1) * (v.r - 1) + ceil_div(rem_c, v.q) - 1  # sum over channel blocks of the lowest live set
+            c["array_psum"] = c["array_psum"] + (N * G * Mg * F) * (CB * idle_depth + idle_cols * R * low_sets)
         # Register files (spads): spad writes of delivered data + reads per MAC
-        c["rf_filter"] = c["array_filter"] + macs
-        c["rf_ifmap"] = c["array_ifmap"] + macs
-        c["rf_psum"] = 2 * macs
-        c["macs"] = macs
+        c["rf_filter"] = c["array_filter"] + performed
+        c["rf_ifmap"] = c["array_ifmap"] + performed
+        c["rf_psum"] = 2 * performed
+        c["macs"] = performed  # MACs the array performs: the layer's, plus idle columns' in a narrow last strip
 
         # Cycles.  Compute: the busiest PE of each pass does n*p*q*S*F MACs.
         # Sums over filter / channel blocks of the busiest PE's share; they never

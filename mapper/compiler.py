@@ -106,6 +106,7 @@ class CompiledLayer:
                 "stack_rows": place.stack_rows, "across": place.across, "stacks": place.stacks,
                 "description": place.describe()}},
             active_pes=cost.active_pes, utilization=detail["utilization"], passes=cost.passes,
+            idle_macs=cost.idle_macs,
             glb_banks=detail["glb_banks"],
             spads=spad_fill(self.layer, mapping, hw),
             energy=_energy(cost, hw),
@@ -385,6 +386,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     if not network.layers:
         raise InputError("the model has no layer the array computes (no Conv, Gemm or MatMul)",
                          where=str(graph.graph.get("path") or "<model>"))
+    _refuse_hardware_that_fits_nothing(network, hardware, bounded=bool(max_layer or max_network))
     layers = _compile_layers(network, graph, hw)
     path = graph.graph.get("path")
     return CompileResult(
@@ -392,6 +394,17 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         model_name=graph.graph["name"], opset=int(graph.graph["opset"]), batch=network.batch,
         objective=objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
         compile_s=time.perf_counter() - start, batch_scan=network.batch_scan)
+
+
+def _refuse_hardware_that_fits_nothing(network: NetworkResult, source: object, bounded: bool) -> None:
+    """A hardware description on which no layer has any valid mapping is bad input, not a partial compile."""
+    if bounded or any(entry.result.ok or entry.result.status not in ("UNMAPPABLE", "INFEASIBLE")
+                      for entry in network.layers):
+        return
+    first = network.layers[0]
+    where = str(source) if isinstance(source, (str, os.PathLike)) else f"hardware '{network.hardware.name}'"
+    raise InputError(f"no layer of the model fits this hardware ({network.hardware.rows} x {network.hardware.cols} "
+                     f"PEs); e.g. {first.name}: {first.result.reason}", where=where)
 
 
 def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware) -> tuple[CompiledLayer, ...]:

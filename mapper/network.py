@@ -114,8 +114,8 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 results[name] = (result, first)
             else:
                 remaining = time_limit
-                if total_time_limit is not None:
-                    remaining = max(0.05, min(time_limit, total_time_limit - (time.perf_counter() - start)))
+                if total_time_limit is not None:  # once spent, each layer gets a token 10 ms for a first mapping
+                    remaining = max(0.01, min(time_limit, total_time_limit - (time.perf_counter() - start)))
                 result = map_layer(data["layer"], hardware, objective, ratios=ratios[name],
                                    time_limit=remaining, max_cycles=max_layer_cycles)
                 solved[key] = (name, result)
@@ -142,6 +142,13 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     gap are the joint solve's.
     """
     start = time.perf_counter()
+
+    def budget() -> float:
+        """Per-solve limit: the layer limit, within what is left of the total."""
+        if total_time_limit is None:
+            return time_limit
+        return max(0.01, min(time_limit, total_time_limit - (time.perf_counter() - start)))
+
     groups: dict[tuple[LayerShape, DataRatios], list[str]] = {}
     for name, data in nodes:
         groups.setdefault((data["layer"], ratios[name]), []).append(name)
@@ -150,7 +157,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
         return {name: (pick(key), names[0] if position else None)
                 for key, names in groups.items() for position, name in enumerate(names)}
 
-    fast = {key: map_layer(key[0], hw, "latency", ratios=key[1], time_limit=time_limit) for key in groups}
+    fast = {key: map_layer(key[0], hw, "latency", ratios=key[1], time_limit=budget()) for key in groups}
     broken = {key: result for key, result in fast.items() if not result.ok}
     if broken:
         return spread(lambda key: broken.get(key) or LayerResult(
@@ -163,7 +170,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
                   f"mappings {'need' if proven else 'found need'} {fastest_total}")
         return spread(lambda key: LayerResult(None, None, "INFEASIBLE" if proven else "UNKNOWN", "energy", None, None,
                                               fast[key].wall_s, reason=reason))
-    frugal = {key: map_layer(key[0], hw, "energy", ratios=key[1], time_limit=time_limit) for key in groups}
+    frugal = {key: map_layer(key[0], hw, "energy", ratios=key[1], time_limit=budget()) for key in groups}
     if all(result.ok for result in frugal.values()) and sum(
             frugal[key].cost.total_cycles * len(names) for key, names in groups.items()) <= max_cycles:
         return spread(lambda key: frugal[key])
@@ -185,8 +192,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     tracer.model.Add(sum(term.expr for term in energy_terms) >= lower)
     tracer.model.Minimize(sum(term.expr for term in energy_terms))
     solver = cp_model.CpSolver()
-    limit = time_limit if total_time_limit is None else total_time_limit - (time.perf_counter() - start)
-    solver.parameters.max_time_in_seconds = max(0.5, limit)
+    solver.parameters.max_time_in_seconds = budget()
     solver.parameters.random_seed = 0
     solver.parameters.num_workers = 8
     # Stop once within 0.1 % of the bound (assumed: below the cost model's own

@@ -107,16 +107,17 @@ LEGEND = Text("mapping = n e p q r t.  lat x, DRAM x = latency over MACs/PEs cyc
 
 def _totals_line(report: dict[str, Any]) -> Text:
     t = report["totals"]
+    parts = [f"{_energy_j(t['energy']['total_pj'])} ({_energy_j(t['energy']['per_inference_pj'])}/inference)",
+             f"{t['latency']['total_ms']:.4g} ms total ({t['latency']['processing_ms']:.4g} ms processing)"]
+    if t["inferences_per_s"]:
+        parts.append(f"{t['inferences_per_s']:.3g} fps, {t['gmacs_per_s']:.3g} GMAC/s")
+    if t["pj_per_mac"]:
+        parts.append(f"{t['pj_per_mac']:.3g} pJ/MAC")
+    if t["average_active_pes"] is not None:
+        parts.append(f"{t['average_active_pes']:.0f}/{report['hardware']['pes']} PEs active on average")
     text = Text()
     text.append(f"batch {report['batch']}: ", style="bold")
-    text.append(f"{_energy_j(t['energy']['total_pj'])} ({_energy_j(t['energy']['per_inference_pj'])}/inference), ")
-    text.append(f"{t['latency']['total_ms']:.4g} ms total ({t['latency']['processing_ms']:.4g} ms processing), ")
-    if t["inferences_per_s"]:
-        text.append(f"{t['inferences_per_s']:.3g} fps, {t['gmacs_per_s']:.3g} GMAC/s, ")
-    if t["pj_per_mac"]:
-        text.append(f"{t['pj_per_mac']:.3g} pJ/MAC, ")
-    if t["average_active_pes"] is not None:
-        text.append(f"{t['average_active_pes']:.0f}/{report['hardware']['pes']} PEs active on average")
+    text.append(", ".join(parts))
     if t["unmapped"]:
         text.append(f"; {t['unmapped']} layer(s) with no mapping", style="bold red")
     return text

@@ -139,7 +139,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
                            reason="; ".join(problems))
     tracer, v, goal = build_model(layer, hardware, objective, ratios, max_cycles)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, float(time_limit))
+    solver.parameters.max_time_in_seconds = max(0.01, float(time_limit))  # CP-SAT needs a positive limit
     solver.parameters.num_workers = workers or _workers()
     solver.parameters.random_seed = 0
     solver.parameters.interleave_search = False
@@ -186,7 +186,7 @@ def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[st
         model.AddHint(getattr(v, key).expr, found[key])
     solver = cp_model.CpSolver()
     solver.parameters.copy_from(parameters)
-    solver.parameters.max_time_in_seconds = max(1.0, time_left)
+    solver.parameters.max_time_in_seconds = max(0.01, time_left)  # out of time: keep the solver's own optimum
     # With the objective pinned the search is small: one worker is fastest here
     # (measured on AlexNet: 0.34 s in all, against 0.82 s with eight).
     solver.parameters.num_workers = 1

@@ -361,7 +361,7 @@ def simulate(config: Config, hw: Hardware, weights: np.ndarray, ifmap: np.ndarra
 class LayerCheck:
     """Outcome of simulating one layer against the reference convolution and the cost model."""
 
-    matched: bool  # ofmap and wide accumulator equal the reference bit for bit, no delivery faults
+    matched: bool  # ofmap and accumulator equal the reference bit for bit, no faults, counts equal the model's
     faults: list[str]
     counts: dict[str, int]
     model: dict[str, int]
@@ -396,9 +396,10 @@ def check_config(config: Config, hw: Hardware, weights: np.ndarray, ifmap: np.nd
     result = simulate(config, hw, weights, ifmap)
     seconds = time.perf_counter() - start
     acc = reference(config.layer, weights, ifmap)
+    model = model_counts(config.layer, config.mapping, hw)
     matched = (not result.faults and np.array_equal(acc, result.accumulator)
-               and np.array_equal(saturate(acc, config.shift), result.ofmap))
-    return LayerCheck(matched, result.faults, result.counts, model_counts(config.layer, config.mapping, hw), seconds)
+               and np.array_equal(saturate(acc, config.shift), result.ofmap) and result.counts == model)
+    return LayerCheck(matched, result.faults, result.counts, model, seconds)
 
 
 def quantize_weights(weights: np.ndarray) -> np.ndarray:

@@ -219,6 +219,9 @@ def hardware_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path]]:
     write("python_tag", text="!!python/object/apply:os.system ['echo pwned > /tmp/eyeriss_pwned']\n")
     write("empty", text="")
     write("array_too_wide_for_ids", lambda d: d["array"].__setitem__("cols", 4096))
+    # Valid files on which no layer of the model can run at all: bad hardware, not a partial compile.
+    write("buffer_too_small", lambda d: d["glb"].update(banks=1, bank_words=1))
+    write("no_supported_stride", lambda d: d["limits"].__setitem__("vertical_strides", [4]))
     return out
 
 
@@ -359,6 +362,12 @@ def cases(tmp: Path, seed: int = 2026) -> list[Case]:
     for name, path in hardware_mutants(tmp, rng):
         out.append(Case(f"hardware_{name}", ("compile", str(EXAMPLES / "lenet5.onnx"), "-o", "{out}",
                                              "--hardware", str(path))))
+    tiny = yaml.safe_load(HARDWARE.read_text())
+    tiny["array"].update(rows=2, cols=2)
+    (tmp / "hw_array_2x2.yaml").write_text(yaml.safe_dump(tiny))
+    conv_only = _save(_conv_model(), tmp / "conv3x3.onnx")  # R = 3 > 2 rows
+    out.append(Case("hardware_array_too_small", ("compile", str(conv_only), "-o", "{out}",
+                                                 "--hardware", str(tmp / "hw_array_2x2.yaml"))))
     for name, path, codes, extra in report_mutants(tmp, rng):
         out.append(Case(f"report_{name}", ("report", str(path), *extra), codes))
     out.append(Case("report_missing_folder", ("report", str(tmp / "no_such_folder"))))

@@ -73,7 +73,8 @@ def test_errors_name_the_problem(results):
         "report_no_such_layer": "no_such_layer", "option_batch_zero": "batch",
         "option_hardware_missing": "no such file",
         "simulate_weights_raw_short": "need 432", "onnx_weights_large_raw_short": "need 43200",
-        "inspect_weights_typed_short": "10 values",
+        "inspect_weights_typed_short": "10 values", "hardware_array_too_small": "no layer of the model fits",
+        "hardware_buffer_too_small": "no layer of the model fits",
     }
     for name, needle in expectations.items():
         if name in by_name:

@@ -113,6 +113,15 @@ def test_report_views_render_in_80_columns(alexnet):
     assert missing.returncode == 2 and "conv9" in missing.stderr
 
 
+def test_committed_report_example_is_current(alexnet):
+    """docs/report-example.txt is what the tool prints today (regenerate it with the commands it shows)."""
+    captured = (ROOT / "docs" / "report-example.txt").read_text()
+    network = eyeriss("report", str(alexnet)).stdout
+    layer = eyeriss("report", str(alexnet), "--layer", "conv2").stdout
+    assert captured == ("$ eyeriss compile examples/alexnet.onnx --batch 4 && eyeriss report alexnet\n" + network
+                        + "\n$ eyeriss report alexnet --layer conv2\n" + layer)
+
+
 @pytest.mark.parametrize("model,batch", [("lenet5", "1"), ("alexnet", "2"), ("vgg16", "1"), ("resnet18", "1"),
                                          ("resnet50", "1"), ("mobilenet_v2", "1")])
 def test_two_compiles_are_identical_but_for_timing(tmp_path, model, batch):

@@ -19,7 +19,7 @@ from mapper.search import build_model, map_layer
 from mapper.space import ranges
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_FILES = ("lenet5.onnx", "alexnet.onnx", "vgg16.onnx", "resnet18.onnx", "mobilenet_v2.onnx")
+EXAMPLE_FILES = ("lenet5.onnx", "alexnet.onnx", "vgg16.onnx", "resnet18.onnx", "resnet50.onnx", "mobilenet_v2.onnx")
 
 
 @functools.lru_cache(maxsize=None)
@@ -150,3 +150,26 @@ def test_depthwise_uses_group_sets_under_latency(hw):
     result = map_layer(layer, hw, "latency")
     assert result.mapping.g > 1
     assert result.cost.active_pes >= 100
+
+
+def test_mapper_beats_or_ties_the_published_alexnet_mappings(jssc, hw):
+    """Under our own model, the proven optimum costs no more than the JSSC Table III mapping of each layer."""
+    for name in jssc.ORDER:
+        layer, ratios = jssc.LAYERS[name], jssc.ratios(name)
+        result = map_layer(layer, hw, "energy", ratios=ratios)
+        published = evaluate(layer, jssc.PUBLISHED[name], hw, ratios)
+        assert result.status == "OPTIMAL"
+        assert result.cost.energy_total_units <= published.energy_total_units, name
+
+
+def test_a_search_cut_short_reports_its_bound_and_gap(hw):
+    """AlexNet's FC6 takes CP-SAT tenths of a second to prove; at 20 ms it is not proven."""
+    layer = LayerShape(4, 4096, 9216, 1, 1, 1, 1, kind="fc")
+    result = map_layer(layer, hw, "energy", time_limit=0.02)
+    assert result.status in ("FEASIBLE", "UNKNOWN")
+    if result.status == "FEASIBLE":
+        assert result.ok and result.bound < result.objective_value
+        assert 0 < result.gap < 1
+        assert result.cost.objective_units["energy"] == result.objective_value
+    else:
+        assert not result.ok and "time limit" in result.reason
