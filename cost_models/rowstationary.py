@@ -33,6 +33,9 @@ from cost_models.noc import ifmap_tables
 # Fixed-point scale of the DRAM compression ratios (words kept per 2**16 words).
 RATIO_ONE = 1 << 16
 
+# What a search can minimise: normalized energy, total cycles, or their product.
+OBJECTIVES = ("energy", "latency", "edp")
+
 
 @dataclass(frozen=True)
 class Limit:

@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import networkx as nx
 import onnx
@@ -25,12 +25,15 @@ from cost_models.errors import InputError
 from cost_models.hardware import Hardware, default_hardware, load_hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, placement
-from cost_models.rowstationary import RATIO_ONE, DataRatios
-from frontends import load_onnx
+from cost_models.rlc import DEFAULT_ZERO_FRACTION
+from cost_models.rowstationary import OBJECTIVES, RATIO_ONE, DataRatios
+from frontends import array_layers, load_onnx
 from mapper.atomic import atomic_write_bytes
 from mapper.bitstream import config_for, encode, total_bits
-from mapper.network import DEFAULT_ZERO_FRACTION, MappedLayer, NetworkResult, choose_batch, map_network
-from mapper.search import OBJECTIVES, LayerResult
+
+if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
+    from mapper.network import MappedLayer, NetworkResult
+    from mapper.search import LayerResult
 
 SCHEMA = "eyeriss-report/1"
 REPORT_FILE = "report.json"
@@ -330,7 +333,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   layer_latency_ms: float | None = None, network_latency_ms: float | None = None,
                   zero_fraction: float = DEFAULT_ZERO_FRACTION, max_batch: int = DEFAULT_MAX_BATCH,
                   on_layer: Callable[[str, LayerResult], None] | None = None,
-                  on_batch: Callable[[int], None] | None = None) -> CompileResult:
+                  on_graph: Callable[[int, int], None] | None = None) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
@@ -339,7 +342,9 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``total_time_limit`` for the whole search; a layer cut short keeps the best
     mapping found with its gap.  Latency bounds make energy the objective.
     Raises ``InputError`` on bad input; layers with no valid mapping are listed
-    in ``result.unmapped`` and the rest still compile.
+    in ``result.unmapped`` and the rest still compile.  Progress: ``on_graph(batch,
+    layers)`` before each graph is mapped (once per batch tried), then
+    ``on_layer(name, result)`` for each of its layers.
     """
     start = time.perf_counter()
     if objective not in OBJECTIVES:
@@ -367,21 +372,27 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         graphs = {graph.graph["batch"]: graph}
 
         def build(b: int) -> nx.DiGraph:
-            if on_batch is not None:
-                on_batch(b)
             if b not in graphs:
                 graphs.clear()  # keep one graph alive at a time
                 graphs[b] = load_onnx(model, batch=b)
+            if on_graph is not None:
+                on_graph(b, len(array_layers(graphs[b])))
             return graphs[b]
 
         if total_time_limit is not None:  # the whole scan shares the total limit
             options["total_time_limit"] = total_time_limit / len(candidates)
+        from mapper.network import choose_batch
+
         network = choose_batch(build, hw, objective, candidates, on_layer=on_layer, **options)
         graph = graphs.get(network.batch) or load_onnx(model, batch=network.batch)
     else:
         if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
             raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")
         graph = load_onnx(model, batch=batch)
+        if on_graph is not None:
+            on_graph(graph.graph["batch"], len(array_layers(graph)))
+        from mapper.network import map_network
+
         network = map_network(graph, hw, objective, on_layer=on_layer, **options)
     if not network.layers:
         raise InputError("the model has no layer the array computes (no Conv, Gemm or MatMul)",

@@ -124,8 +124,8 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
         v = Vars(**{key: part[key] for key in keys})
         value = np.broadcast_to(np.asarray(model.objective(v, objective), dtype=np.int64), part["n"].shape)
         evaluated += len(value)
-        order = np.lexsort(tuple(part[key] for key in reversed(keys)) + (value,))
-        top = order[0]
+        tied = np.flatnonzero(value == value.min())  # sort only the chunk's optima
+        top = tied[np.lexsort(tuple(part[key][tied] for key in reversed(keys)))[0]]
         candidate = (int(value[top]), tuple(int(part[key][top]) for key in keys))
         if best_value is None or candidate < (best_value, best_row):
             best_value, best_row = candidate

@@ -12,16 +12,13 @@ from ortools.sat.python import cp_model
 
 from cost_models.cost import evaluate, variables
 from cost_models.hardware import Hardware
+from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE, DataRatios
 from mapper.cpsat_expr import Tracer
 from mapper.search import KEYS, LayerResult, add_layer, map_layer, solve
 from mapper.space import to_mapping
 
-# Assumed share of zeros in an ifmap or ofmap after a ReLU when no real tensor
-# is at hand: AlexNet's measured average is 57.5 % [JSSC Table V]; 0.5 is the
-# round, slightly conservative default.  The network input has none.
-DEFAULT_ZERO_FRACTION = 0.5
 NETWORK_GAP_LIMIT = 1e-3
 
 

@@ -19,11 +19,10 @@ from cost_models.cost import Cost, evaluate
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from cost_models.rowstationary import DataRatios, RowStationary, Vars, layer_limits
+from cost_models.rowstationary import OBJECTIVES, DataRatios, RowStationary, Vars, layer_limits
 from mapper.cpsat_expr import Tracer
 from mapper.space import ranges, to_mapping
 
-OBJECTIVES = ("energy", "latency", "edp")
 KEYS = ("n", "e", "p", "q", "r", "t", "g", "k")
 
 

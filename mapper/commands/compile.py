@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from mapper.compiler import DEFAULT_MAX_BATCH, compile_model
-from mapper.network import DEFAULT_ZERO_FRACTION
 
 
 def _batch(text: str) -> int | str:
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     with progress:
         task = progress.add_task("mapping", total=None)
 
-        def on_batch(batch: int) -> None:
-            progress.update(task, description=f"batch {batch}", completed=0)
+        def on_graph(batch: int, layers: int) -> None:
+            progress.update(task, description=f"batch {batch}", completed=0, total=layers)
 
         def on_layer(name: str, result) -> None:
             progress.update(task, advance=1, description=f"{name[:24]}: {result.status.lower()}")
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             args.model, batch=args.batch, objective=args.objective, hardware=args.hardware,
             time_limit=args.time_limit, total_time_limit=args.total_time_limit,
             layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
-            zero_fraction=args.zero_fraction, max_batch=args.max_batch, on_layer=on_layer, on_batch=on_batch)
+            zero_fraction=args.zero_fraction, max_batch=args.max_batch, on_layer=on_layer, on_graph=on_graph)
     result.save(out)
     report = result.report()
     if args.json:

@@ -158,13 +158,13 @@ def byte_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path, bool]]:
     sources = [EXAMPLES / "lenet5.onnx", EXAMPLES / "alexnet.onnx", EXAMPLES / "resnet18.onnx"]
     for source in sources:
         data = source.read_bytes()
-        for i in range(14):
+        for i in range(10):
             cut = rng.randint(1, len(data) - 1)
             path = tmp / f"{source.stem}_cut{i}.onnx"
             path.write_bytes(data[:cut])
             # A cut can land on a message boundary and still parse; it must then fail later or succeed.
             out.append((f"truncated_{source.stem}_{cut}", path, False))
-        for i in range(20):
+        for i in range(8):
             mutable = bytearray(data)
             for _ in range(rng.randint(1, 8)):
                 position = rng.randrange(len(mutable))

@@ -239,8 +239,12 @@ def test_save_that_fails_midway_keeps_the_old_output(tmp_path, monkeypatch):
 def test_library_api_matches_the_saved_report(tmp_path):
     from mapper import CompileResult, compile_model
 
-    result = compile_model(str(EXAMPLES / "lenet5.onnx"), objective="latency")
+    graphs, names = [], []
+    result = compile_model(str(EXAMPLES / "lenet5.onnx"), objective="latency",
+                           on_graph=lambda batch, layers: graphs.append((batch, layers)),
+                           on_layer=lambda name, _: names.append(name))
     assert isinstance(result, CompileResult) and not result.unmapped
+    assert graphs == [(1, len(result.layers))] and names == [entry.name for entry in result.layers]
     assert [entry.name for entry in result.layers] == [layer["name"] for layer in result.report()["layers"]]
     assert result.totals["latency"]["total_cycles"] == sum(e.cost.total_cycles for e in result.layers)
     saved = json.loads(result.save(tmp_path / "x").joinpath("report.json").read_text())
@@ -274,9 +278,13 @@ def test_latency_bounds_are_kept(tmp_path):
 def test_batch_auto_minimises_energy_per_inference():
     from mapper import compile_model
 
-    result = compile_model(EXAMPLES / "alexnet.onnx", batch="auto", max_batch=6)
+    graphs, calls = [], []
+    result = compile_model(EXAMPLES / "alexnet.onnx", batch="auto", max_batch=6,
+                           on_graph=lambda batch, layers: graphs.append((batch, layers)),
+                           on_layer=lambda name, _: calls.append(name))
     scan = dict(result.batch_scan)
     assert sorted(scan) == [1, 2, 3, 4, 5, 6]
+    assert graphs == [(batch, 8) for batch in range(1, 7)] and len(calls) == 6 * 8  # a progress total per batch
     assert scan[result.batch] == min(scan.values())
     assert result.report()["batch"] == result.batch == result.layers[0].layer.N
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import itertools
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -52,11 +55,16 @@ def test_solver_objective_equals_cost_model_on_every_example_layer(hw, objective
 
 
 def test_search_matches_exhaustive_oracle_on_every_example_layer(hw):
-    for name, layer in example_shapes():
-        result = map_layer(layer, hw, "energy")
-        oracle = enumerate_best(layer, hw, "energy")
-        assert result.objective_value == oracle.objective_value, name
-        assert result.mapping == oracle.mapping, name
+    # The numpy oracle is single-threaded and the slow side: two worker processes
+    # enumerate while this one runs the search.
+    shapes = example_shapes()
+    context = multiprocessing.get_context("spawn")  # no fork of a process that has run OR-tools threads
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        oracles = pool.map(enumerate_best, [layer for _, layer in shapes], itertools.repeat(hw))
+        results = [map_layer(layer, hw, "energy") for _, layer in shapes]
+        for (name, _), result, oracle in zip(shapes, results, oracles):
+            assert result.objective_value == oracle.objective_value, name
+            assert result.mapping == oracle.mapping, name
 
 
 ALEXNET = [
