@@ -155,7 +155,7 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str) -> tupl
             if any(name not in known for name in inputs):
                 continue
             try:
-                value = _evaluate(ReferenceEvaluator, node, {name: known[name] for name in inputs}, opset)
+                value = evaluate_node(ReferenceEvaluator, node, {name: known[name] for name in inputs}, opset)
             except Exception:  # noqa: BLE001 - anything the evaluator rejects just stays unfolded
                 continue
         if value is None or value.size > MAX_FOLD_ELEMENTS:
@@ -180,7 +180,8 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str) -> tupl
     return infer(out, where), folded
 
 
-def _evaluate(evaluator, node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int) -> np.ndarray | None:
+def evaluate_node(evaluator, node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int) -> np.ndarray | None:
+    """One node's first output, computed by onnx's reference evaluator (``evaluator``) from ``feeds``."""
     inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(value.dtype), value.shape)
               for name, value in feeds.items()]
     graph = helper.make_graph([node], "fold", inputs,

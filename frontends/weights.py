@@ -11,20 +11,24 @@ import onnx
 from onnx import numpy_helper
 
 from frontends.loading import FrontendError, check_external_data
+from frontends.shapes import WEIGHT_PREP, evaluate_node
 
 
 @lru_cache(maxsize=2)
-def _initializers(path: str, mtime: float) -> dict[str, onnx.TensorProto]:
+def _initializers(path: str, mtime: float) -> tuple[dict[str, onnx.TensorProto], dict[str, onnx.NodeProto]]:
+    """The model's initializers (external data read) and, by output name, the nodes that may prepare weights."""
     proto = onnx.load(path, load_external_data=False)
     check_external_data(proto, Path(path))
     try:
         onnx.external_data_helper.load_external_data_for_model(proto, str(Path(path).parent))
     except (OSError, ValueError) as error:
         raise FrontendError(f"cannot read external weight data: {error}", path) from None
-    return {t.name: t for t in proto.graph.initializer}
+    producers = {node.output[0]: node for node in proto.graph.node
+                 if node.domain in ("", "ai.onnx") and node.op_type in WEIGHT_PREP | {"Constant"} and node.output}
+    return {t.name: t for t in proto.graph.initializer}, producers
 
 
-def _array(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.ndarray | None:
+def _raw(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.ndarray | None:
     tensor = tensors.get(name)
     if tensor is None:
         return None
@@ -36,7 +40,40 @@ def _array(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.nda
     if values.size != expected:
         raise FrontendError(f"weight tensor {name!r} holds {values.size} values, its dims {list(tensor.dims)} "
                             f"need {expected}", path)
-    return values.astype(np.float64)
+    return values
+
+
+def _array(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.ndarray | None:
+    values = _raw(tensors, name, path)
+    return None if values is None else values.astype(np.float64)
+
+
+def _prepared(tensors: dict[str, onnx.TensorProto], producers: dict[str, onnx.NodeProto], name: str,
+              path: str, opset: int, depth: int = 0) -> np.ndarray | None:
+    """A weight as the model computes it from constants (QDQ's QuantizeLinear -> DequantizeLinear,
+    Transpose, Cast, ...), with onnx's reference evaluator; None where it depends on anything else."""
+    values = _raw(tensors, name, path)
+    if values is not None:
+        return values
+    node = producers.get(name)
+    if node is None or depth > 8:
+        return None
+    feeds = {}
+    for source in (n for n in node.input if n):
+        value = _prepared(tensors, producers, source, path, opset, depth + 1)
+        if value is None:
+            return None
+        feeds[source] = value
+    from onnx.reference import ReferenceEvaluator
+
+    if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+        # The reference evaluator implements these from opset 19; integer Q/DQ is unchanged since opset 13.
+        opset = max(opset, 19)
+    try:
+        return evaluate_node(ReferenceEvaluator, node, feeds, opset)
+    except Exception as error:  # noqa: BLE001 - the evaluator's own error types vary by op
+        raise FrontendError(f"cannot compute weight tensor {name!r} from node {node.name or node.op_type!r}: "
+                            f"{error}", path) from None
 
 
 def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
@@ -45,10 +82,11 @@ def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
     path = graph.graph.get("path")
     if data.get("kind") != "array" or data.get("weight") is None or path is None:
         return None
-    tensors = _initializers(path, Path(path).stat().st_mtime)
-    weights = _array(tensors, data["weight"], path)
+    tensors, producers = _initializers(path, Path(path).stat().st_mtime)
+    weights = _prepared(tensors, producers, data["weight"], path, int(graph.graph.get("opset", 17)))
     if weights is None:
         return None
+    weights = weights.astype(np.float64)
     layer = data["layer"]
     layout = data.get("weight_layout", "MCRS")
     if layout in ("MC", "CM"):

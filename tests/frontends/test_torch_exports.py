@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from frontends import array_layers, host_ops, load_onnx
@@ -42,10 +43,56 @@ def test_exporter_specific_structure_is_understood():
 
 
 @pytest.mark.parametrize("exporter", ["ts17", "dynamo18"])
+def test_cnn_families_lower_as_the_chip_runs_them(exporter):
+    # MobileNetV2: ReLU6 is exported as Clip(0, 6) and rides on the output path; depthwise layers stay depthwise.
+    mv2 = load_onnx(FIXTURES / f"mobilenet_v2_{exporter}.onnx")
+    assert not [op for _, op in host_ops(mv2) if op in ("Clip", "Relu", "BatchNormalization")]
+    assert sum(layer.kind == "depthwise" for _, layer in array_layers(mv2)) == 4
+    # GoogLeNet: four-branch Inception blocks joined by Concat; ceil-mode pooling sets the next layer's size.
+    goog = load_onnx(FIXTURES / f"googlenet_{exporter}.onnx")
+    assert [op for _, op in host_ops(goog)].count("Concat") == 3
+    first_inception = [layer for _, layer in array_layers(goog)][3]
+    assert (first_inception.H, first_inception.W) == (8, 8)  # 64 -> conv /2 -> 32 -> pool -> 16 -> pool, ceil -> 8
+    # EfficientNet: SiLU (Sigmoid * x) and the squeeze-excite gate are host work; a 5x5 depthwise layer is mapped.
+    eff = load_onnx(FIXTURES / f"efficientnet_{exporter}.onnx")
+    assert {"Sigmoid", "Mul"} <= {op for _, op in host_ops(eff)}
+    assert any(layer.kind == "depthwise" and layer.R == 5 for _, layer in array_layers(eff))
+    # VGG: 3x3 stacks and a three-layer FC head; Dropout leaves nothing behind at inference.
+    vgg = [layer for _, layer in array_layers(load_onnx(FIXTURES / f"vgg_{exporter}.onnx"))]
+    assert [layer.R for layer in vgg] == [3] * 7 + [1] * 3 and vgg[7].C == 128 * 4 * 4
+
+
+@pytest.mark.parametrize("exporter", ["ts17", "dynamo18"])
+def test_quantization_aware_export_is_mapped_with_its_int8_weights(exporter):
+    # QDQ (fake-quantized activations, per-channel int8 weights): every conv and linear is an array layer,
+    # the Q/DQ pairs are fused into them, none is left as host work.
+    graph = load_onnx(FIXTURES / f"qdq_{exporter}.onnx")
+    assert len(array_layers(graph)) == 4
+    assert not [op for _, op in host_ops(graph) if "Quantize" in op]
+    fused = [op for _, data in graph.nodes(data=True) for _, op in data["fused"]]
+    assert fused.count("QuantizeLinear") == fused.count("DequantizeLinear") == 8
+    # The simulator's weights are the model's dequantized int8 weights: on each channel's grid of
+    # max|w| / 127 (the export's calibration), within half a step of the float weights they came from.
+    import onnx
+    from onnx import numpy_helper
+
+    from frontends import load_layer_weights
+
+    first = array_layers(graph)[0][0]
+    weights = load_layer_weights(graph, first)
+    floats = next(numpy_helper.to_array(t) for t in onnx.load(str(FIXTURES / f"qdq_{exporter}.onnx")).graph.initializer
+                  if t.name == "0.weight").astype(float)
+    step = np.abs(floats).max(axis=(1, 2, 3), keepdims=True) / 127
+    assert weights.shape == floats.shape == (16, 3, 3, 3)
+    assert np.allclose(weights / step, np.round(weights / step), atol=1e-3)
+    assert np.all(np.abs(weights - floats) <= step / 2 + 1e-6) and not np.array_equal(weights, floats)
+
+
+@pytest.mark.parametrize("exporter", ["ts17", "dynamo18"])
 def test_torch_exports_compile(exporter):
     from mapper import compile_model
 
-    for name in ("resnet", "mobilenet_v3"):
+    for name in ("resnet", "mobilenet_v3", "efficientnet", "googlenet", "qdq"):
         result = compile_model(FIXTURES / f"{name}_{exporter}.onnx", batch=2, time_limit=20)
         assert not result.unmapped, [(e.name, e.result.reason) for e in result.unmapped]
         assert result.totals["macs"] == sum(MANIFEST[name]["macs"])
