@@ -47,6 +47,12 @@ SCHEMA: dict[str, Any] = {
 
 # Ceiling on any size field: keeps every count in the cost model inside int64.
 _MAX_SIZE = 2**31
+# Ceilings on what the configuration bitstream spells out one field at a time (a column ID per PE per
+# network, a bit per GLB bank): assumed, 64 Ki PEs (the widest 16-bit IDs can address on one side) and
+# 4096 banks keep a layer's configuration under a megabyte; beyond them a file would make the compiler
+# allocate gigabytes instead of being refused.
+MAX_PES = 2**16
+MAX_BANKS = 4096
 
 
 class HardwareError(InputError):
@@ -172,6 +178,11 @@ def _semantic_checks(hw: Hardware, where: str) -> None:
             raise HardwareError(f"{bits} bits cannot give {hw.cols} columns distinct IDs", f"{where}: noc.col_id_bits.{network}")
     if hw.row_id_bits > 16 or any(bits > 16 for _, bits in hw.col_id_bits):
         raise HardwareError("ID widths above 16 bits are not supported", f"{where}: noc")
+    if hw.rows * hw.cols > MAX_PES:
+        raise HardwareError(f"{hw.rows} x {hw.cols} = {hw.rows * hw.cols} PEs exceeds the supported {MAX_PES}",
+                            f"{where}: array")
+    if hw.glb_banks > MAX_BANKS:
+        raise HardwareError(f"{hw.glb_banks} banks exceeds the supported {MAX_BANKS}", f"{where}: glb.banks")
 
 
 def hardware_from_dict(data: Any, where: str = "hardware") -> Hardware:

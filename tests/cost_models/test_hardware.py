@@ -103,6 +103,7 @@ def test_extra_field_is_named(base):
     ("noc.col_id_bits.psum", 3, "cannot give 14 columns"),
     ("word_bits", 8, "16-bit"),
     ("clock.link_bits", 40, "whole number of words"),
+    ("glb.banks", 4097, "4097 banks exceeds the supported 4096"),
 ])
 def test_inconsistent_chip_is_refused(base, field, value, message):
     _set(base, field, value)
@@ -137,3 +138,18 @@ def test_field_error_in_a_file_names_file_and_field(tmp_path, base):
     with pytest.raises(HardwareError) as info:
         load_hardware(path)
     assert str(path) in str(info.value) and "spad_words.ifmap" in str(info.value)
+
+
+def test_an_array_whose_configuration_would_not_fit_memory_is_refused(base):
+    # 16-bit IDs could name 65536 x 65536 PEs; the bitstream spells out every PE, so the product is capped.
+    for key in ("row_id_bits",):
+        _set(base, f"noc.{key}", 16)
+    for network in ("filter", "ifmap", "psum", "output"):
+        _set(base, f"noc.col_id_bits.{network}", 16)
+    _set(base, "array.rows", 256)
+    _set(base, "array.cols", 256)
+    assert hardware_from_dict(base).pes == 65536  # the largest accepted
+    _set(base, "array.cols", 257)
+    with pytest.raises(HardwareError, match="65792 PEs exceeds the supported 65536") as info:
+        hardware_from_dict(base)
+    assert info.value.where == "hardware: array"

@@ -219,6 +219,10 @@ def hardware_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path]]:
     write("python_tag", text="!!python/object/apply:os.system ['echo pwned > /tmp/eyeriss_pwned']\n")
     write("empty", text="")
     write("array_too_wide_for_ids", lambda d: d["array"].__setitem__("cols", 4096))
+    # Sizes the bitstream would spell out field by field: refused, not gigabytes allocated.
+    write("glb_banks_huge", lambda d: d["glb"].__setitem__("banks", 2**30))
+    write("array_pes_huge", lambda d: (d["array"].update(rows=4096, cols=4096),
+                                       d["noc"].update(row_id_bits=16, col_id_bits=dict.fromkeys(d["noc"]["col_id_bits"], 16))))
     # Valid files on which no layer of the model can run at all: bad hardware, not a partial compile.
     write("buffer_too_small", lambda d: d["glb"].update(banks=1, bank_words=1))
     write("no_supported_stride", lambda d: d["limits"].__setitem__("vertical_strides", [4]))

@@ -75,6 +75,7 @@ def test_errors_name_the_problem(results):
         "simulate_weights_raw_short": "need 432", "onnx_weights_large_raw_short": "need 43200",
         "inspect_weights_typed_short": "10 values", "hardware_array_too_small": "no layer of the model fits",
         "hardware_buffer_too_small": "no layer of the model fits",
+        "hardware_glb_banks_huge": "glb.banks", "hardware_array_pes_huge": "PEs exceeds",
     }
     for name, needle in expectations.items():
         if name in by_name:

@@ -170,10 +170,15 @@ def test_mapper_beats_or_ties_the_published_alexnet_mappings(jssc, hw):
         assert result.cost.energy_total_units <= published.energy_total_units, name
 
 
-def test_a_search_cut_short_reports_its_bound_and_gap(hw):
-    """AlexNet's FC6 takes CP-SAT tenths of a second to prove; at 20 ms it is not proven."""
+@pytest.mark.parametrize("limit", [0.01, 0.02, 0.05])
+def test_a_search_cut_short_reports_its_bound_and_gap(hw, limit):
+    """AlexNet's FC6 takes CP-SAT tenths of a second to prove; within tens of ms it is not proven.
+
+    The value reported is what the returned mapping costs: under load CP-SAT once reported a
+    time-limited solution's objective above the cost of the mapping its values spell.
+    """
     layer = LayerShape(4, 4096, 9216, 1, 1, 1, 1, kind="fc")
-    result = map_layer(layer, hw, "energy", time_limit=0.02)
+    result = map_layer(layer, hw, "energy", time_limit=limit)
     assert result.status in ("FEASIBLE", "UNKNOWN")
     if result.status == "FEASIBLE":
         assert result.ok and result.bound < result.objective_value
