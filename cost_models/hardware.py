@@ -48,8 +48,8 @@ SCHEMA: dict[str, Any] = {
 # Ceiling on any size field: keeps every count in the cost model inside int64.
 _MAX_SIZE = 2**31
 # Ceilings on what the configuration bitstream spells out one field at a time (a column ID per PE per
-# network, a bit per GLB bank): assumed, 64 Ki PEs (the widest 16-bit IDs can address on one side) and
-# 4096 banks keep a layer's configuration under a megabyte; beyond them a file would make the compiler
+# network, a bit per GLB bank).  Assumed: 64 Ki PEs (390 x Eyeriss's 168) and 4096 banks keep a layer's
+# configuration under 600 kB even with 16-bit IDs; without a ceiling a file could make the compiler
 # allocate gigabytes instead of being refused.
 MAX_PES = 2**16
 MAX_BANKS = 4096

@@ -164,9 +164,9 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     mapping = to_mapping(layer, values)
     cost = evaluate(layer, mapping, hardware, ratios)
     if name == "FEASIBLE":
-        # A search cut short by its time limit can report a solution whose objective figure is above
-        # what the returned mapping costs (seen on FC layers under load: the figure is of the solution
-        # as found, the values after CP-SAT's postsolve).  The mapping is what the user gets: report its cost.
+        # For a search cut short by its time limit, CP-SAT's objective figure can lie above what the
+        # solution's own variable values cost (seen on AlexNet FC6 under load, a few solves in a hundred).
+        # The mapping is what the user gets: report its cost.
         value = cost.objective_units[objective]
     return LayerResult(mapping, cost, name, objective, value, bound if name != "OPTIMAL" else value, wall)
 
