@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -64,8 +65,13 @@ def _bits_for(value: int) -> int:
     return max(1, int(value).bit_length())
 
 
-def layout(hw: Hardware) -> list[Field]:
-    """Every field in scan-chain order (the first field is shifted in first)."""
+@lru_cache(maxsize=8)
+def layout(hw: Hardware) -> tuple[Field, ...]:
+    """Every field in scan-chain order (the first field is shifted in first).
+
+    Cached per hardware: every encode and decode walks it, and a large design
+    (256 x 256 PEs) has some 400,000 fields.
+    """
     f: list[Field] = []
     dim = 17  # LayerShape accepts sizes up to 2**16
     for name in ("N",):
@@ -107,13 +113,15 @@ def layout(hw: Hardware) -> list[Field]:
             f.append(Field(f"pe.active[{y}][{x}]", 1, "1 = clocked, 0 = clock gated (and its multicast controllers off)"))
     for b in range(hw.glb_banks):
         f.append(Field(f"glb.bank[{b}]", 1, "1 = psum bank, 0 = ifmap bank"))
-    return f
+    return tuple(f)
 
 
+@lru_cache(maxsize=8)
 def total_bits(hw: Hardware) -> int:
     return sum(field.bits for field in layout(hw))
 
 
+@lru_cache(maxsize=8)
 def layout_id(hw: Hardware) -> int:
     """CRC-32 of the field names and widths: identifies the layout a file was written with."""
     text = ";".join(f"{field.name}:{field.bits}" for field in layout(hw))
@@ -191,7 +199,7 @@ def pack(config: Config, hw: Hardware) -> tuple[bytes, int]:
 
 def unpack(payload: bytes, hw: Hardware, where: str) -> list[int]:
     fields = layout(hw)
-    nbits = sum(f.bits for f in fields)
+    nbits = total_bits(hw)
     acc = int.from_bytes(payload, "big")
     pad = len(payload) * 8 - nbits
     if acc & ((1 << pad) - 1):
