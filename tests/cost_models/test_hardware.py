@@ -142,8 +142,7 @@ def test_field_error_in_a_file_names_file_and_field(tmp_path, base):
 
 def test_an_array_whose_configuration_would_not_fit_memory_is_refused(base):
     # 16-bit IDs could name 65536 x 65536 PEs; the bitstream spells out every PE, so the product is capped.
-    for key in ("row_id_bits",):
-        _set(base, f"noc.{key}", 16)
+    _set(base, "noc.row_id_bits", 16)
     for network in ("filter", "ifmap", "psum", "output"):
         _set(base, f"noc.col_id_bits.{network}", 16)
     _set(base, "array.rows", 256)

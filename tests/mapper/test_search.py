@@ -170,7 +170,7 @@ def test_mapper_beats_or_ties_the_published_alexnet_mappings(jssc, hw):
         assert result.cost.energy_total_units <= published.energy_total_units, name
 
 
-@pytest.mark.parametrize("limit", [0.01, 0.02, 0.05])
+@pytest.mark.parametrize("limit", [0.01, 0.02])
 def test_a_search_cut_short_reports_its_bound_and_gap(hw, limit):
     """AlexNet's FC6 takes CP-SAT tenths of a second to prove; within tens of ms it is not proven.
 
