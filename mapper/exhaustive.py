@@ -4,7 +4,7 @@ It scores every mapping in the same space as the CP-SAT model (``mapper.space``)
 with the cost model's own formulas evaluated on int64 arrays, in bounded-size
 chunks.  Partial limits prune early stages (spads, then array shape, then
 set counts); the full limit list is applied to every survivor before scoring.
-Ties are broken like the search: the lexicographically smallest (n, e, p, q,
+Ties are broken like the search's portfolio: the lexicographically smallest (n, e, p, q,
 r, t, g, k) among the optimal mappings.
 """
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from fractions import Fraction
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Hashable, Iterable, Mapping, TypeVar
 
 import networkx as nx
 from ortools.sat.python import cp_model
@@ -16,10 +18,11 @@ from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE, DataRatios
 from mapper.cpsat_expr import Tracer
-from mapper.search import KEYS, LayerResult, add_layer, map_layer, solve
+from mapper.search import KEYS, LayerResult, add_layer, map_layer, solve, stop_all_searches
 from mapper.space import to_mapping
 
 NETWORK_GAP_LIMIT = 1e-3
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,47 @@ def array_nodes(graph: nx.DiGraph) -> list[tuple[str, dict]]:
     return sorted(nodes, key=lambda item: item[1].get("order", 0))
 
 
+def cores() -> int:
+    """CPU cores this process may use (the affinity mask, not the host's count, in a container)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def solve_each(keys: list[K], solve_one: Callable[[K], LayerResult],
+               on_result: Callable[[K, LayerResult], None] | None = None) -> dict[K, LayerResult]:
+    """``solve_one`` of every key, side by side on the machine's cores; ``on_result`` in the keys' order.
+
+    Layer searches are independent and each runs on one thread first
+    (mapper.search), so distinct layers fill the cores.  A Ctrl-C in the
+    calling thread stops every search before it re-raises.
+    """
+    results: dict[K, LayerResult] = {}
+    jobs = min(cores(), len(keys))
+    if jobs <= 1:
+        for key in keys:
+            results[key] = solve_one(key)
+            if on_result is not None:
+                on_result(key, results[key])
+        return results
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="layer")
+    futures: list[Future] = [pool.submit(solve_one, key) for key in keys]
+    try:
+        for key, future in zip(keys, futures):
+            while not future.done():  # a short wait, so that Ctrl-C reaches this thread
+                wait([future], timeout=0.05, return_when=FIRST_COMPLETED)
+            results[key] = future.result()
+            if on_result is not None:
+                on_result(key, results[key])
+    except BaseException:
+        with stop_all_searches():
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
 def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy", *,
                 time_limit: float = 60.0, total_time_limit: float | None = None,
                 max_layer_cycles: int | None = None, max_network_cycles: int | None = None,
@@ -102,23 +146,34 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
             for name, _ in nodes:
                 on_layer(name, results[name][0])
     else:
-        results = {}
-        solved: dict[tuple[LayerShape, DataRatios], tuple[str, LayerResult]] = {}
+        first: dict[tuple[LayerShape, DataRatios], str] = {}  # each distinct shape's first layer
         for name, data in nodes:
-            key = (data["layer"], ratios[name])
-            if key in solved:
-                first, result = solved[key]
-                results[name] = (result, first)
-            else:
-                remaining = time_limit
-                if total_time_limit is not None:  # once spent, each layer gets a token 10 ms for a first mapping
-                    remaining = max(0.01, min(time_limit, total_time_limit - (time.perf_counter() - start)))
-                result = map_layer(data["layer"], hardware, objective, ratios=ratios[name],
-                                   time_limit=remaining, max_cycles=max_layer_cycles)
-                solved[key] = (name, result)
-                results[name] = (result, None)
-            if on_layer is not None:
-                on_layer(name, results[name][0])
+            first.setdefault((data["layer"], ratios[name]), name)
+
+        def solve_one(key: tuple[LayerShape, DataRatios]) -> LayerResult:
+            remaining = time_limit
+            if total_time_limit is not None:  # once spent, each layer gets a token 10 ms for a first mapping
+                remaining = max(0.01, min(time_limit, total_time_limit - (time.perf_counter() - start)))
+            return map_layer(key[0], hardware, objective, ratios=key[1], time_limit=remaining,
+                             max_cycles=max_layer_cycles)
+
+        done: dict[tuple[LayerShape, DataRatios], LayerResult] = {}
+        reported = 0
+
+        def report(key: tuple[LayerShape, DataRatios], result: LayerResult) -> None:
+            """``on_layer`` for every layer, in graph order, as soon as its shape is solved."""
+            nonlocal reported
+            done[key] = result
+            while on_layer is not None and reported < len(nodes):
+                name, data = nodes[reported]
+                if (data["layer"], ratios[name]) not in done:
+                    break
+                on_layer(name, done[(data["layer"], ratios[name])])
+                reported += 1
+
+        solved = solve_each(list(first), solve_one, report)
+        results = {name: (solved[key], None if first[key] == name else first[key])
+                   for name, data in nodes for key in [(data["layer"], ratios[name])]}
     layers = tuple(MappedLayer(name, data["op"], data["layer"], ratios[name], *results[name]) for name, data in nodes)
     host = tuple((n, d["op"]) for n, d in sorted(graph.nodes(data=True), key=lambda item: item[1].get("order", 0))
                  if d.get("kind") == "host")
@@ -154,7 +209,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
         return {name: (pick(key), names[0] if position else None)
                 for key, names in groups.items() for position, name in enumerate(names)}
 
-    fast = {key: map_layer(key[0], hw, "latency", ratios=key[1], time_limit=budget()) for key in groups}
+    fast = solve_each(list(groups), lambda key: map_layer(key[0], hw, "latency", ratios=key[1], time_limit=budget()))
     broken = {key: result for key, result in fast.items() if not result.ok}
     if broken:
         return spread(lambda key: broken.get(key) or LayerResult(
@@ -167,7 +222,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
                   f"mappings {'need' if proven else 'found need'} {fastest_total}")
         return spread(lambda key: LayerResult(None, None, "INFEASIBLE" if proven else "UNKNOWN", "energy", None, None,
                                               fast[key].wall_s, reason=reason))
-    frugal = {key: map_layer(key[0], hw, "energy", ratios=key[1], time_limit=budget()) for key in groups}
+    frugal = solve_each(list(groups), lambda key: map_layer(key[0], hw, "energy", ratios=key[1], time_limit=budget()))
     if all(result.ok for result in frugal.values()) and sum(
             frugal[key].cost.total_cycles * len(names) for key, names in groups.items()) <= max_cycles:
         return spread(lambda key: frugal[key])

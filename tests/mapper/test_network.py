@@ -79,3 +79,55 @@ def test_unmappable_layer_does_not_stop_the_network(hw):
     result = map_network(g, hw, "energy")
     assert [e.name for e in result.unmapped] == ["tall"]
     assert result.layers[0].result.ok
+
+
+def test_layers_solved_side_by_side_match_one_at_a_time_and_report_in_order(hw, monkeypatch):
+    import mapper.network as network
+
+    seen: list[str] = []
+    parallel = map_network(small_net(), hw, "energy", on_layer=lambda name, result: seen.append(name))
+    assert seen == ["conv1", "conv2", "conv3", "fc"]  # graph order, shared layers included
+    monkeypatch.setattr(network, "cores", lambda: 1)
+    serial = map_network(small_net(), hw, "energy")
+    assert [e.result.mapping for e in parallel.layers] == [e.result.mapping for e in serial.layers]
+
+
+def test_interrupting_the_caller_stops_the_searches_running_beside_it(monkeypatch):
+    """A Ctrl-C while layers are solved side by side stops every CP-SAT search at once."""
+    import threading
+    import time
+
+    import pytest
+    from ortools.sat.python import cp_model
+
+    import mapper.network as network
+    from mapper.search import solve
+
+    monkeypatch.setattr(network, "cores", lambda: 2)
+    started = threading.Event()
+
+    def solve_one(key: str):
+        if key == "quick":
+            started.wait(5)
+            return key
+        model = cp_model.CpModel()  # factor a 62-bit semiprime: CP-SAT does not finish in a minute
+        x, y = model.NewIntVar(2, 2**32, "x"), model.NewIntVar(2, 2**32, "y")
+        model.AddMultiplicationEquality(2147483629 * 2147483587, [x, y])
+        model.Add(x <= y)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = 60
+        solver.parameters.num_workers = 1
+        started.set()
+        return solve(solver, model)
+
+    def on_result(key, result):
+        raise KeyboardInterrupt
+
+    begin = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        network.solve_each(["quick", "hard"], solve_one, on_result)
+    assert started.is_set()
+    assert time.perf_counter() - begin < 10
+    trivial = cp_model.CpModel()  # the stop is over: searches run again
+    trivial.NewIntVar(0, 1, "z")
+    assert solve(cp_model.CpSolver(), trivial) == cp_model.OPTIMAL
