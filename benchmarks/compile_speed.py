@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from cost_models.hardware import default_hardware, load_hardware  # noqa: E402
 from frontends import load_onnx  # noqa: E402
-from mapper.exhaustive import enumerate_best  # noqa: E402
+from mapper.exhaustive import ExhaustiveResult, enumerate_best  # noqa: E402
 from mapper.network import cores, map_network  # noqa: E402
 from mapper.search import map_layer  # noqa: E402
 
@@ -45,7 +45,8 @@ NETWORKS = (
 )
 
 
-def _enumerate(task: tuple) -> object:
+def _enumerate(task: tuple) -> ExhaustiveResult:
+    """One distinct layer in a worker process."""
     layer, hw, ratios, budget = task
     return enumerate_best(layer, hw, "energy", ratios, time_budget=budget)
 

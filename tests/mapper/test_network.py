@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import networkx as nx
+import threading
+import time
 
+import networkx as nx
+import pytest
+from ortools.sat.python import cp_model
+
+import mapper.network as network
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE
 from mapper.network import choose_batch, layer_ratios, map_network
+from mapper.search import solve
 
 
 def small_net(batch: int = 1) -> nx.DiGraph:
@@ -82,8 +89,6 @@ def test_unmappable_layer_does_not_stop_the_network(hw):
 
 
 def test_layers_solved_side_by_side_match_one_at_a_time_and_report_in_order(hw, monkeypatch):
-    import mapper.network as network
-
     seen: list[str] = []
     parallel = map_network(small_net(), hw, "energy", on_layer=lambda name, result: seen.append(name))
     assert seen == ["conv1", "conv2", "conv3", "fc"]  # graph order, shared layers included
@@ -94,15 +99,6 @@ def test_layers_solved_side_by_side_match_one_at_a_time_and_report_in_order(hw, 
 
 def test_interrupting_the_caller_stops_the_searches_running_beside_it(monkeypatch):
     """A Ctrl-C while layers are solved side by side stops every CP-SAT search at once."""
-    import threading
-    import time
-
-    import pytest
-    from ortools.sat.python import cp_model
-
-    import mapper.network as network
-    from mapper.search import solve
-
     monkeypatch.setattr(network, "cores", lambda: 2)
     started = threading.Event()
 
