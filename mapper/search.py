@@ -116,12 +116,13 @@ def stop_all_searches() -> Iterator[None]:
 # The search runs in two stages.  First one thread runs the CP-SAT strategy that
 # proves these models fastest for the objective (measured on the five example
 # networks and the 32 x 32 design: the LP-based "reduced_costs" for energy,
-# "quick_restart" for latency and EDP; each alone proves most layers 2-5x
-# faster than the 8-strategy portfolio on 2 cores).  One thread is
-# deterministic and leaves the other cores to other layers (mapper.network
-# solves distinct layers side by side).  A layer it cannot prove within
-# SOLO_WORK units of CP-SAT's deterministic time (machine-independent; a unit
-# is 1-2 s of wall time on a 2-core machine) goes on to the full portfolio,
+# "quick_restart" for latency and EDP; on one core each proves AlexNet's
+# layers in about the wall time the 8-strategy portfolio takes on two, 1.2 s
+# against 1.7-2.6 s for energy).  One thread is deterministic and leaves the
+# other cores to other layers (mapper.network solves distinct layers side by
+# side).  A layer it cannot prove within SOLO_WORK units of CP-SAT's
+# deterministic time (machine-independent; a unit took 0.7-1.7 s of wall time
+# on a 2-core machine) goes on to the full portfolio,
 # which is robust where one strategy is not (ResNet-50's conv15 for energy:
 # reduced_costs finds no mapping in 1 unit, the portfolio proves it in 0.3 s).
 SOLO_STRATEGY = {"energy": "reduced_costs", "latency": "quick_restart", "edp": "quick_restart"}
@@ -193,6 +194,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     tracer, v, goal = build_model(layer, hardware, objective, ratios, max_cycles)
     found: dict[str, int] | None = None  # the first stage's best mapping, when it did not prove it optimal
     found_bound = None
+    portfolio = workers is not None  # whether a multi-strategy search ran (its tied optima need a tie-break)
     if workers is None:
         solver = _solver(time_limit, 1, SOLO_STRATEGY[objective], SOLO_WORK)
         status = solve(solver, tracer.model)
@@ -206,6 +208,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
             solver = _solver(time_left, PORTFOLIO_WORKERS)
             status = solve(solver, tracer.model)
             tracer.model.ClearHints()
+            portfolio = True
     else:
         solver = _solver(time_limit, workers)
         status = solve(solver, tracer.model)
@@ -229,7 +232,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
         bound = max(bound, found_bound or 0)
         values = min((values, found), key=lambda vals: evaluate(
             layer, to_mapping(layer, vals), hardware, ratios).objective_units[objective])
-    if name == "OPTIMAL" and (workers is not None or solver.parameters.num_workers != 1):
+    if name == "OPTIMAL" and portfolio:
         values = _canonical_optimum(tracer, v, goal, value, values, solver.parameters, time_limit - wall)
     wall = time.perf_counter() - start
     mapping = to_mapping(layer, values)
