@@ -148,7 +148,7 @@ def main() -> None:
         breakdown.add_row(name, f"{total / c.macs:.2f}", *shares)
     console.print(breakdown)
 
-    from mapper.search import map_layer
+    from mapper.search.cpsat import map_layer
 
     versus = Table(title="Energy under our model: mapper's optimum vs the published mapping")
     for column in ("layer", "published units", "optimal units", "optimal / published", "status", "search s", "optimal mapping"):

@@ -5,7 +5,7 @@ operators, and evaluated on
 
 * Python ints: ``evaluate`` scores one mapping;
 * numpy int64 arrays: the exhaustive enumerator scores every mapping at once;
-* symbolic CP-SAT expressions (``mapper.cpsat_expr``): the search builds its
+* symbolic CP-SAT expressions (``mapper.search.symbolic``): the search builds its
   model by running the very same code.
 
 So the cost the solver minimises and the cost the model reports cannot drift

@@ -15,10 +15,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "LayerResult": "mapper.search", "map_layer": "mapper.search",
-    "MappedLayer": "mapper.network", "NetworkResult": "mapper.network", "choose_batch": "mapper.network",
-    "map_network": "mapper.network",
-    "compile_model": "mapper.compiler", "CompileResult": "mapper.compiler",
+    "LayerResult": "mapper.search.cpsat", "map_layer": "mapper.search.cpsat",
+    "MappedLayer": "mapper.search.network", "NetworkResult": "mapper.search.network", "choose_batch": "mapper.search.network",
+    "map_network": "mapper.search.network",
+    "compile_model": "mapper.app.compiler", "CompileResult": "mapper.app.compiler",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,5 +1,5 @@
 """``python -m mapper`` is the ``eyeriss`` command."""
 
-from mapper.cli import main
+from mapper.app.cli import main
 
 raise SystemExit(main())

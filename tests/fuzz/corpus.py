@@ -232,7 +232,7 @@ def hardware_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path]]:
 def bitstream_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path]]:
     """A valid AlexNet CONV1 configuration with its header or payload damaged (every damage is caught by the CRC)."""
     from cost_models import LayerShape, Mapping, default_hardware
-    from mapper.bitstream import HEADER, config_for, encode
+    from mapper.chip.bitstream import HEADER, config_for, encode
 
     hw = default_hardware()
     layer = LayerShape(1, 96, 3, 227, 227, 11, 11, stride=(4, 4))

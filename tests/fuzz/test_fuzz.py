@@ -26,7 +26,7 @@ def run_case(case: Case, workdir: Path) -> tuple[Case, subprocess.CompletedProce
 def results(tmp_path_factory) -> list[tuple[Case, subprocess.CompletedProcess, Path]]:
     tmp = tmp_path_factory.mktemp("fuzz")
     corpus = cases(tmp)
-    from mapper.commands import COMMANDS
+    from mapper.app.commands import COMMANDS
 
     corpus = [case for case in corpus if case.args[0] in COMMANDS]  # every command is registered on main
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -34,7 +34,7 @@ def results(tmp_path_factory) -> list[tuple[Case, subprocess.CompletedProcess, P
 
 
 def test_corpus_is_large(results):
-    from mapper.commands import COMMANDS
+    from mapper.app.commands import COMMANDS
 
     if "compile" in COMMANDS:
         assert len(results) >= 200

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from corpus import HARDWARE, _conv_model
-from mapper.cli import main
+from mapper.app.cli import main
 
 FAST = ["--time-limit", "2"]
 

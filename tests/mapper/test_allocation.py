@@ -11,7 +11,7 @@ from cost_models.hardware import default_hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, pe_roles, placement
 from cost_models.noc import ifmap_sends
-from mapper.allocation import NETWORKS, allocate
+from mapper.chip.allocation import NETWORKS, allocate
 
 HW = default_hardware()
 

@@ -18,8 +18,9 @@ from cost_models.errors import InputError
 from cost_models.hardware import default_hardware, hardware_from_dict
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from mapper.bitstream import CHIP_BITS, HEADER, KINDS, config_for, decode, encode, layout, read_file, total_bits, write_file
-from mapper.cli import main
+from mapper.app.atomic import atomic_write_bytes
+from mapper.chip.bitstream import CHIP_BITS, HEADER, KINDS, config_for, decode, encode, layout, read_file, total_bits
+from mapper.app.cli import main
 try:  # tests/mapper is a plain folder (prepend import mode) or, if it gains __init__.py, a package
     from test_allocation import PUBLISHED, layer_and_mapping
 except ImportError:  # pragma: no cover
@@ -83,7 +84,7 @@ def test_round_trip_published(name: str) -> None:
 
 
 def test_round_trip_every_example_layer() -> None:
-    from mapper.search import map_layer
+    from mapper.search.cpsat import map_layer
 
     layers = example_layers()
     assert len(layers) > 50
@@ -164,7 +165,7 @@ def test_write_and_decode_cli(tmp_path: Path, capsys) -> None:
     layer, mapping = PUBLISHED["conv2"]
     path = tmp_path / "conv2.bin"
     config = config_for(layer, mapping, HW, shift=9)
-    write_file(path, config, HW, layer_index=1)
+    atomic_write_bytes(path, encode(config, HW, 1))
     assert [p.name for p in tmp_path.iterdir()] == ["conv2.bin"]  # no temporary file left behind
     assert read_file(path, HW).config == config
     assert main(["decode", str(path), "--json"]) == 0

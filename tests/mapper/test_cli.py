@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mapper import cli
-from mapper.commands import inspect as inspect_command
+from mapper.app import cli
+from mapper.app.commands import inspect as inspect_command
 
 
 def _boom(args):

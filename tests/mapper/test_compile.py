@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from cost_models.hardware import default_hardware
-from mapper.bitstream import read_file
+from mapper.chip.bitstream import read_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -209,7 +209,7 @@ def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
 
 def test_save_that_fails_midway_keeps_the_old_output(tmp_path, monkeypatch):
     from mapper import compile_model
-    import mapper.compiler as compiler
+    import mapper.app.compiler as compiler
 
     out = tmp_path / "out"
     first = compile_model(EXAMPLES / "lenet5.onnx")

@@ -9,11 +9,11 @@ import networkx as nx
 import pytest
 from ortools.sat.python import cp_model
 
-import mapper.network as network
+import mapper.search.network as network
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE
-from mapper.network import choose_batch, layer_ratios, map_network
-from mapper.search import solve
+from mapper.search.network import choose_batch, layer_ratios, map_network
+from mapper.search.cpsat import solve
 
 
 def small_net(batch: int = 1) -> nx.DiGraph:

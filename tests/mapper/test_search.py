@@ -17,9 +17,9 @@ from cost_models.cost import check, evaluate
 from cost_models.layer import LayerShape, ShapeError
 from cost_models.mapping import Mapping
 from cost_models.rowstationary import DataRatios, RATIO_ONE
-from mapper.exhaustive import enumerate_best
-from mapper.search import build_model, map_layer
-from mapper.space import ranges
+from mapper.search.exhaustive import enumerate_best
+from mapper.search.cpsat import build_model, map_layer
+from mapper.search.space import ranges
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_FILES = ("lenet5.onnx", "alexnet.onnx", "vgg16.onnx", "resnet18.onnx", "resnet50.onnx", "mobilenet_v2.onnx")
@@ -151,7 +151,7 @@ def test_deterministic_across_runs_and_worker_counts(hw):
 def test_a_layer_the_single_thread_cannot_prove_goes_to_the_portfolio(hw, monkeypatch):
     """With no deterministic work for the first stage, the portfolio proves the optimum, and its
     answer is the lexicographically smallest optimal mapping (the oracle's tie-break)."""
-    import mapper.search as search
+    import mapper.search.cpsat as search
 
     layer = ALEXNET[2]
     monkeypatch.setattr(search, "SOLO_WORK", 1e-9)

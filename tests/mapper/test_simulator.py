@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from cost_models.hardware import default_hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from mapper.bitstream import HEADER, config_for, decode, encode, layout
-from mapper.cli import main
-from mapper.simulator import (
+from mapper.chip.bitstream import HEADER, config_for, decode, encode, layout
+from mapper.app.cli import main
+from mapper.chip.simulator import (
     check_config, choose_shift, quantize_weights, random_operands, reference, saturate, simulate,
 )
 try:  # tests/mapper is a plain folder (prepend import mode) or, if it gains __init__.py, a package
@@ -75,7 +75,7 @@ def test_full_alexnet_layer_is_fast() -> None:
 
 def test_lenet5_every_layer() -> None:
     from frontends import array_layers, load_layer_weights, load_onnx
-    from mapper.search import map_layer
+    from mapper.search.cpsat import map_layer
 
     path = EXAMPLES / "lenet5.onnx"
     if path.exists():
@@ -205,7 +205,7 @@ def test_other_hardware() -> None:
 
 
 def test_simulate_cli_fails_on_a_bad_configuration(capsys, monkeypatch) -> None:
-    import mapper.commands.simulate as command
+    import mapper.app.commands.simulate as command
 
     path = EXAMPLES / "lenet5.onnx"
     if not path.exists():

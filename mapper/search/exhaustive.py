@@ -1,6 +1,6 @@
 """Exhaustive enumeration of a layer's mapping space with numpy: the search's test oracle.
 
-It scores every mapping in the same space as the CP-SAT model (``mapper.space``)
+It scores every mapping in the same space as the CP-SAT model (``mapper.search.space``)
 with the cost model's own formulas evaluated on int64 arrays, in bounded-size
 chunks.  Partial limits prune early stages (spads, then array shape, then
 set counts); the full limit list is applied to every survivor before scoring.
@@ -19,7 +19,7 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
 from cost_models.rowstationary import DataRatios, RowStationary, Vars, layer_limits
-from mapper.space import ranges, to_mapping
+from mapper.search.space import ranges, to_mapping
 
 CHUNK = 1 << 20  # mappings scored per numpy batch
 

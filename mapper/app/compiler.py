@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable
 
 import networkx as nx
 import onnx
@@ -28,20 +28,14 @@ from cost_models.mapping import Mapping, placement
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES, RATIO_ONE, DataRatios
 from frontends import array_layers, load_onnx
-from mapper.atomic import atomic_write_bytes
-from mapper.bitstream import config_for, encode, total_bits
+from mapper.app.atomic import atomic_write_bytes
+from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, spad_fill, totals
+from mapper.chip.bitstream import config_for, encode, total_bits
 
 if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
-    from mapper.network import MappedLayer, NetworkResult
-    from mapper.search import LayerResult
+    from mapper.search.network import MappedLayer, NetworkResult
+    from mapper.search.cpsat import LayerResult
 
-SCHEMA = "eyeriss-report/1"
-REPORT_FILE = "report.json"
-BITSTREAM_DIR = "bitstreams"
-# A layer is "far from its lower bound" when its latency or its DRAM traffic is
-# more than this many times the bound (assumed: 2x flags the layers worth a
-# look without flagging every layer that merely fails to fill the array).
-FAR_FROM_BOUND = 2.0
 DEFAULT_MAX_BATCH = 16  # --batch auto scans 1..16 (assumed; covers JSSC's N=4 AlexNet and N=3 VGG-16)
 
 
@@ -112,7 +106,7 @@ class CompiledLayer:
             idle_macs=cost.idle_macs,
             glb_banks=detail["glb_banks"],
             spads=spad_fill(self.layer, mapping, hw),
-            energy=_energy(cost, hw),
+            energy=energy_entry(cost, hw),
             latency=detail["latency"],
             accesses=detail["accesses"], accesses_by_type=detail["accesses_by_type"],
             lower_bound={**bounds,
@@ -122,35 +116,6 @@ class CompiledLayer:
                        "sha256": hashlib.sha256(self.bitstream).hexdigest()},
         )
         return entry
-
-
-def spad_fill(layer: LayerShape, mapping: Mapping, hw: Hardware) -> dict[str, list[int]]:
-    """[used, capacity] of each scratchpad and buffer the mapping fills (the limits of rowstationary.limits)."""
-    from cost_models.rowstationary import RowStationary
-
-    rows = int(RowStationary(layer, hw).t_rows[mapping.e])
-    ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * rows * layer.Wp
-    psum_words = mapping.g * mapping.n * min(mapping.m, layer.Mg) * mapping.e * layer.F
-    return {
-        "filter_spad": [mapping.p * mapping.q * layer.S, hw.filter_spad],
-        "ifmap_spad": [mapping.q * layer.S, hw.ifmap_spad],
-        "psum_spad": [mapping.p, hw.psum_spad],
-        "glb_ifmap_words": [ifmap_words, hw.glb_words],
-        "glb_psum_words": [psum_words, hw.glb_words],
-        "filter_buffer": [mapping.g * mapping.p * mapping.t * mapping.q * mapping.r * layer.R * layer.S,
-                          hw.filter_buffer_words],
-    }
-
-
-def _energy(cost: Cost, hw: Hardware) -> dict[str, Any]:
-    units_by_type = dict(cost.energy_units_by_type)
-    return {
-        "total_pj": round(cost.energy_pj, 3),
-        "total_units": cost.energy_total_units,
-        "by_level": {"units": dict(cost.energy_units),
-                     "pj": {k: round(v, 3) for k, v in cost.energy_pj_by_level.items()}},
-        "by_type": {"units": units_by_type, "pj": {k: round(v * hw.pj_per_unit, 3) for k, v in units_by_type.items()}},
-    }
 
 
 @dataclass(frozen=True)
@@ -275,42 +240,6 @@ def _remove_stale(parent: Path, name: str) -> None:
         shutil.rmtree(child, ignore_errors=True)
 
 
-def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s: float) -> dict[str, Any]:
-    """Network totals over the mapped layers (host operations run on the host and are not counted)."""
-    mapped = [entry for entry in layers if entry.ok]
-    costs = [entry.result.cost for entry in mapped]
-    pj = sum(cost.energy_pj for cost in costs)
-    macs = sum(cost.macs for cost in costs)
-    proc = sum(cost.processing_cycles for cost in costs)
-    total = sum(cost.total_cycles for cost in costs)
-    seconds = total / (hw.core_mhz * 1e6)
-    by_level: dict[str, float] = {}
-    by_type: dict[str, float] = {}
-    for cost in costs:
-        for key, value in cost.energy_pj_by_level.items():
-            by_level[key] = by_level.get(key, 0.0) + value
-        for key, value in cost.energy_units_by_type.items():
-            by_type[key] = by_type.get(key, 0.0) + value * hw.pj_per_unit
-    weighted_pes = sum(cost.active_pes * cost.total_cycles for cost in costs)
-    return {
-        "layers": len(mapped),
-        "unmapped": sum(1 for entry in layers if not entry.ok),
-        "macs": macs,
-        "energy": {"total_pj": round(pj, 3), "total_units": sum(cost.energy_total_units for cost in costs),
-                   "per_inference_pj": round(pj / batch, 3),
-                   "by_level_pj": {k: round(v, 3) for k, v in by_level.items()},
-                   "by_type_pj": {k: round(v, 3) for k, v in by_type.items()}},
-        "latency": {"processing_cycles": proc, "total_cycles": total,
-                    "processing_ms": round(proc / (hw.core_mhz * 1e3), 6),
-                    "total_ms": round(total / (hw.core_mhz * 1e3), 6)},
-        "inferences_per_s": round(batch / seconds, 3) if seconds else None,
-        "gmacs_per_s": round(macs / seconds / 1e9, 3) if seconds else None,
-        "pj_per_mac": round(pj / macs, 4) if macs else None,
-        "average_active_pes": round(weighted_pes / total, 2) if total else None,
-        "compile_s": round(compile_s, 3),
-    }
-
-
 def _hardware(hardware: Hardware | str | os.PathLike | None) -> Hardware:
     if hardware is None:
         return default_hardware()
@@ -381,7 +310,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
 
         if total_time_limit is not None:  # the whole scan shares the total limit
             options["total_time_limit"] = total_time_limit / len(candidates)
-        from mapper.network import choose_batch
+        from mapper.search.network import choose_batch
 
         network = choose_batch(build, hw, objective, candidates, on_layer=on_layer, **options)
         graph = graphs.get(network.batch) or load_onnx(model, batch=network.batch)
@@ -391,7 +320,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         graph = load_onnx(model, batch=batch)
         if on_graph is not None:
             on_graph(graph.graph["batch"], len(array_layers(graph)))
-        from mapper.network import map_network
+        from mapper.search.network import map_network
 
         network = map_network(graph, hw, objective, on_layer=on_layer, **options)
     if not network.layers:

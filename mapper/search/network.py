@@ -17,9 +17,9 @@ from cost_models.hardware import Hardware
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE, DataRatios
-from mapper.cpsat_expr import Tracer
-from mapper.search import KEYS, LayerResult, add_layer, map_layer, solve, stop_all_searches
-from mapper.space import to_mapping
+from mapper.search.symbolic import Tracer
+from mapper.search.cpsat import KEYS, LayerResult, add_layer, map_layer, solve, stop_all_searches
+from mapper.search.space import to_mapping
 
 NETWORK_GAP_LIMIT = 1e-3
 K = TypeVar("K", bound=Hashable)
@@ -102,7 +102,7 @@ def solve_each(keys: list[K], solve_one: Callable[[K], LayerResult],
     """``solve_one`` of every key, side by side on the machine's cores; ``on_result`` in the keys' order.
 
     Layer searches are independent and each runs on one thread first
-    (mapper.search), so distinct layers fill the cores.  A Ctrl-C in the
+    (mapper.search.cpsat), so distinct layers fill the cores.  A Ctrl-C in the
     calling thread stops every search before it re-raises.
     """
     results: dict[K, LayerResult] = {}

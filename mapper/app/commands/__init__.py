@@ -1,7 +1,7 @@
 """One module per ``eyeriss`` subcommand; each exposes ``register(subparsers)``.
 
 A command's ``run(args)`` returns the exit code.  Bad input is raised as
-``cost_models.errors.InputError`` and turned into one line by ``mapper.cli``.
+``cost_models.errors.InputError`` and turned into one line by ``mapper.app.cli``.
 """
 
 COMMANDS: tuple[str, ...] = ("compile", "report", "inspect", "decode", "simulate")

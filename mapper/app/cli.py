@@ -13,7 +13,7 @@ import traceback
 from typing import Sequence
 
 from cost_models.errors import InputError
-from mapper.commands import COMMANDS
+from mapper.app.commands import COMMANDS
 
 EXIT_OK, EXIT_UNMAPPED, EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
-        importlib.import_module(f"mapper.commands.{name}").register(sub)
+        importlib.import_module(f"mapper.app.commands.{name}").register(sub)
     for command in sub.choices.values():  # `eyeriss CMD ... --debug` works too; SUPPRESS keeps a leading --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show a traceback on errors")
     return parser

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cost_models.hardware import Hardware, default_hardware, load_hardware
-from mapper.allocation import NETWORKS
-from mapper.bitstream import CHIP_BITS, Config, Decoded, layout_id, read_file
+from mapper.chip.allocation import NETWORKS
+from mapper.chip.bitstream import CHIP_BITS, Config, Decoded, layout_id, read_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
-from mapper.compiler import DEFAULT_MAX_BATCH, compile_model
+from mapper.app.compiler import DEFAULT_MAX_BATCH, compile_model
 
 
 def _batch(text: str) -> int | str:
@@ -66,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mapper.compiler import check_output_dir
-    from mapper.report_view import network_summary
+    from mapper.app.compiler import check_output_dir
+    from mapper.app.report_view import network_summary
 
     out = Path(args.output) if args.output else Path.cwd() / Path(args.model).stem
     check_output_dir(out)  # refuse before minutes of search, not after

@@ -2,7 +2,7 @@
 
 The proof that a bitstream is right: the controller walks the cost model's loop
 nest (``cost_models.rowstationary``) and tags every value it reads from the
-buffer with the (row, col) tag of ``mapper.allocation``; a value reaches a PE
+buffer with the (row, col) tag of ``mapper.chip.allocation``; a value reaches a PE
 only where the *decoded* IDs match and the PE is not clock gated.  Each PE then
 runs its 1-D primitives on what its spads received, psums climb the local links
 (PEs whose ``psum_from_ln`` bit is set) or enter from the psum GIN, and chain
@@ -30,8 +30,8 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import placement
 from cost_models.noc import _rows_needed
-from mapper.allocation import allocate
-from mapper.bitstream import Config
+from mapper.chip.allocation import allocate
+from mapper.chip.bitstream import Config
 
 COUNT_KEYS = ("dram_ifmap", "dram_filter", "dram_psum", "glb_ifmap", "glb_filter", "glb_psum",
               "array_ifmap", "array_filter", "array_psum", "rf_ifmap", "rf_filter", "rf_psum", "macs")

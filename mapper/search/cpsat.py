@@ -1,7 +1,7 @@
 """CP-SAT search for the optimal row-stationary mapping of one layer.
 
 The model is built by running ``cost_models.rowstationary`` on symbolic
-integers (``mapper.cpsat_expr``): variables are the mapping parameters, the
+integers (``mapper.search.symbolic``): variables are the mapping parameters, the
 constraints are the cost model's own limits, and the objective is the cost
 model's own integer energy (normalized units), total cycles, or their product.
 So ``result.objective_value == evaluate(...).objective_units[objective]`` exactly:
@@ -24,8 +24,8 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
 from cost_models.rowstationary import OBJECTIVES, DataRatios, RowStationary, Vars, layer_limits
-from mapper.cpsat_expr import Tracer
-from mapper.space import ranges, to_mapping
+from mapper.search.symbolic import Tracer
+from mapper.search.space import ranges, to_mapping
 
 KEYS = ("n", "e", "p", "q", "r", "t", "g", "k")
 
@@ -58,7 +58,7 @@ class LayerResult:
 
 
 # Set while a caller stops every search of this process (Ctrl-C during a
-# network's layers solved side by side, mapper.network.solve_each).
+# network's layers solved side by side, mapper.search.network.solve_each).
 _STOPPING = threading.Event()
 
 
@@ -119,7 +119,7 @@ def stop_all_searches() -> Iterator[None]:
 # "quick_restart" for latency and EDP; on one core each proves AlexNet's
 # layers in about the wall time the 8-strategy portfolio takes on two, 1.2 s
 # against 1.7-2.6 s for energy).  One thread is deterministic and leaves the
-# other cores to other layers (mapper.network solves distinct layers side by
+# other cores to other layers (mapper.search.network solves distinct layers side by
 # side).  A layer it cannot prove within SOLO_WORK units of CP-SAT's
 # deterministic time (machine-independent; a unit took 0.7-1.7 s of wall time
 # on a 2-core machine) goes on to the full portfolio,

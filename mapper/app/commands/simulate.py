@@ -19,9 +19,9 @@ from rich.table import Table
 from cost_models.errors import InputError
 from cost_models.hardware import default_hardware, load_hardware
 from frontends import array_layers, load_layer_weights, load_onnx
-from mapper.bitstream import config_for, decode, encode
-from mapper.commands.inspect import compact
-from mapper.simulator import check_config, choose_shift, quantize_weights, random_operands, reference
+from mapper.chip.bitstream import config_for, decode, encode
+from mapper.app.commands.inspect import compact
+from mapper.chip.simulator import check_config, choose_shift, quantize_weights, random_operands, reference
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +54,7 @@ def _safe(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mapper.search import map_layer
+    from mapper.search.cpsat import map_layer
 
     hw = load_hardware(args.hardware) if args.hardware else default_hardware()
     graph = load_onnx(args.model, batch=args.batch)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_for(layer, result.mapping, hw, shift)
         data = encode(config, hw, index)
         if args.emit:
-            from mapper.atomic import atomic_write_bytes
+            from mapper.app.atomic import atomic_write_bytes
 
             Path(args.emit).mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(Path(args.emit) / f"{index:03d}_{_safe(name)}.bin", data)

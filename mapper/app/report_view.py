@@ -19,8 +19,8 @@ from rich.text import Text
 from cost_models.hardware import hardware_from_dict
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, pe_roles
+from mapper.app.report import FAR_FROM_BOUND
 
-FAR_FROM_BOUND = 2.0  # mapper.compiler.FAR_FROM_BOUND; repeated here so viewing needs no OR-tools
 SET_LETTERS = string.ascii_uppercase + string.ascii_lowercase + string.digits
 SET_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
 BAR = 28  # characters of a full bar

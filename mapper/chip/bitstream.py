@@ -27,7 +27,7 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
 from cost_models.rowstationary import RowStationary
-from mapper.allocation import NETWORKS, Allocation, NetworkIds, allocate
+from mapper.chip.allocation import NETWORKS, Allocation, NetworkIds, allocate
 
 MAGIC = b"EYSC"
 VERSION = 1
@@ -264,14 +264,3 @@ def read_file(path: str | Path, hw: Hardware) -> Decoded:
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror or error}", where=str(path)) from None
     return decode(data, hw, where=str(path))
-
-
-def write_file(path: str | Path, config: Config, hw: Hardware, layer_index: int = 0) -> None:
-    from mapper.atomic import atomic_write_bytes
-
-    atomic_write_bytes(Path(path), encode(config, hw, layer_index))
-
-
-def field_values(config: Config, hw: Hardware) -> list[tuple[Field, int]]:
-    """(field, value) pairs in scan-chain order, for the decoder's JSON view."""
-    return list(zip(layout(hw), _values(config, hw), strict=True))

@@ -1,0 +1,53 @@
+"""``eyeriss report OUTDIR|report.json``: the network view, or one layer's view."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+
+from cost_models.errors import InputError
+from mapper.app.report import load_report
+
+# What a damaged value deep inside a report raises while it is drawn: bad input, not a bug.
+MALFORMED = (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError, IndexError, OverflowError)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("report", help="view a compiled model's report in the terminal")
+    parser.add_argument("path", help="compile output folder or its report.json")
+    parser.add_argument("--layer", help="show one layer: PE array, spad fill, energy, loop nest")
+    parser.add_argument("--sort", choices=("energy", "latency"), help="order the layer table (default: network order)")
+    parser.add_argument("--json", action="store_true", help="print the report (or the layer's entry) as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mapper.app.report_view import find_layer, layer_view, network_view
+
+    report = load_report(args.path)
+    console = Console()
+    if args.layer is not None:
+        entry = find_layer(report, args.layer)
+        if entry is None:
+            names = ", ".join(e["name"] for e in report["layers"][:20])
+            raise InputError(f"no layer named {args.layer!r} (have: {names}{', ...' if len(report['layers']) > 20 else ''})",
+                             where=str(args.path))
+        if args.json:
+            print(json.dumps(entry, indent=1))
+            return 0
+        try:
+            console.print(layer_view(report, entry))
+        except MALFORMED as error:
+            raise InputError(f"layer entry is malformed: {type(error).__name__}: {error}",
+                             where=f"{args.path}: layer {args.layer}") from None
+        return 0
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    try:
+        console.print(network_view(report, args.sort))
+    except MALFORMED as error:
+        raise InputError(f"report is malformed: {type(error).__name__}: {error}", where=str(args.path)) from None
+    return 0

@@ -1,0 +1,156 @@
+"""The ``eyeriss-report/1`` document (docs/report.md): its writer and its reader, in one place.
+
+The writer turns a compiled layer's cost into the report's per-layer entry and
+the network totals; the reader loads a report back and checks every key the
+viewer relies on, so a damaged or foreign file is bad input, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from cost_models.cost import Cost
+from cost_models.errors import InputError
+from cost_models.hardware import Hardware
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping
+
+if TYPE_CHECKING:
+    from mapper.app.compiler import CompiledLayer
+
+SCHEMA = "eyeriss-report/1"
+REPORT_FILE = "report.json"
+BITSTREAM_DIR = "bitstreams"
+# A layer is "far from its lower bound" when its latency or its DRAM traffic is
+# more than this many times the bound (assumed: 2x flags the layers worth a
+# look without flagging every layer that merely fails to fill the array).
+FAR_FROM_BOUND = 2.0
+SCHEMA_RE = re.compile(r"^eyeriss-report/(\d+)$")
+READS = 1  # the newest schema version this viewer reads
+MAX_REPORT_BYTES = 256 * 1024 * 1024
+
+# The keys the viewer relies on, per layer with a mapping and at the top level.
+TOP_KEYS = {"schema": str, "model": dict, "batch": int, "objective": str, "hardware": dict, "layers": list,
+            "host_ops": list, "totals": dict}
+LAYER_KEYS = {"name": str, "op": str, "kind": str, "shape": dict, "macs": int, "solver": dict,
+              "mapping": (dict, type(None))}
+MAPPED_KEYS = {"active_pes": int, "passes": int, "energy": dict, "latency": dict,
+               "accesses": dict, "spads": dict, "glb_banks": dict, "lower_bound": dict, "bitstream": dict}
+
+
+
+
+def spad_fill(layer: LayerShape, mapping: Mapping, hw: Hardware) -> dict[str, list[int]]:
+    """[used, capacity] of each scratchpad and buffer the mapping fills (the limits of rowstationary.limits)."""
+    from cost_models.rowstationary import RowStationary
+
+    rows = int(RowStationary(layer, hw).t_rows[mapping.e])
+    ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * rows * layer.Wp
+    psum_words = mapping.g * mapping.n * min(mapping.m, layer.Mg) * mapping.e * layer.F
+    return {
+        "filter_spad": [mapping.p * mapping.q * layer.S, hw.filter_spad],
+        "ifmap_spad": [mapping.q * layer.S, hw.ifmap_spad],
+        "psum_spad": [mapping.p, hw.psum_spad],
+        "glb_ifmap_words": [ifmap_words, hw.glb_words],
+        "glb_psum_words": [psum_words, hw.glb_words],
+        "filter_buffer": [mapping.g * mapping.p * mapping.t * mapping.q * mapping.r * layer.R * layer.S,
+                          hw.filter_buffer_words],
+    }
+
+
+def energy_entry(cost: Cost, hw: Hardware) -> dict[str, Any]:
+    units_by_type = dict(cost.energy_units_by_type)
+    return {
+        "total_pj": round(cost.energy_pj, 3),
+        "total_units": cost.energy_total_units,
+        "by_level": {"units": dict(cost.energy_units),
+                     "pj": {k: round(v, 3) for k, v in cost.energy_pj_by_level.items()}},
+        "by_type": {"units": units_by_type, "pj": {k: round(v * hw.pj_per_unit, 3) for k, v in units_by_type.items()}},
+    }
+
+
+def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s: float) -> dict[str, Any]:
+    """Network totals over the mapped layers (host operations run on the host and are not counted)."""
+    mapped = [entry for entry in layers if entry.ok]
+    costs = [entry.result.cost for entry in mapped]
+    pj = sum(cost.energy_pj for cost in costs)
+    macs = sum(cost.macs for cost in costs)
+    proc = sum(cost.processing_cycles for cost in costs)
+    total = sum(cost.total_cycles for cost in costs)
+    seconds = total / (hw.core_mhz * 1e6)
+    by_level: dict[str, float] = {}
+    by_type: dict[str, float] = {}
+    for cost in costs:
+        for key, value in cost.energy_pj_by_level.items():
+            by_level[key] = by_level.get(key, 0.0) + value
+        for key, value in cost.energy_units_by_type.items():
+            by_type[key] = by_type.get(key, 0.0) + value * hw.pj_per_unit
+    weighted_pes = sum(cost.active_pes * cost.total_cycles for cost in costs)
+    return {
+        "layers": len(mapped),
+        "unmapped": sum(1 for entry in layers if not entry.ok),
+        "macs": macs,
+        "energy": {"total_pj": round(pj, 3), "total_units": sum(cost.energy_total_units for cost in costs),
+                   "per_inference_pj": round(pj / batch, 3),
+                   "by_level_pj": {k: round(v, 3) for k, v in by_level.items()},
+                   "by_type_pj": {k: round(v, 3) for k, v in by_type.items()}},
+        "latency": {"processing_cycles": proc, "total_cycles": total,
+                    "processing_ms": round(proc / (hw.core_mhz * 1e3), 6),
+                    "total_ms": round(total / (hw.core_mhz * 1e3), 6)},
+        "inferences_per_s": round(batch / seconds, 3) if seconds else None,
+        "gmacs_per_s": round(macs / seconds / 1e9, 3) if seconds else None,
+        "pj_per_mac": round(pj / macs, 4) if macs else None,
+        "average_active_pes": round(weighted_pes / total, 2) if total else None,
+        "compile_s": round(compile_s, 3),
+    }
+
+
+def _require(node: dict, keys: dict[str, type | tuple[type, ...]], where: str) -> None:
+    for key, kind in keys.items():
+        if key not in node:
+            raise InputError(f"missing key '{key}'", where=where)
+        value = node[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            wanted = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise InputError(f"key '{key}' should be {wanted}, got {type(value).__name__}", where=where)
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read and check a report; InputError names what is wrong and where."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    where = str(path)
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            raise InputError("larger than 256 MB; not an eyeriss report", where=where)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file (give a compile output folder or its report.json)", where=where) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read: {error}", where=where) from None
+    try:
+        report = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise InputError(f"not valid JSON: {error}", where=where) from None
+    if not isinstance(report, dict):
+        raise InputError("not an eyeriss report (the top level is not an object)", where=where)
+    match = SCHEMA_RE.match(str(report.get("schema", "")))
+    if not match:
+        raise InputError(f"not an eyeriss report (schema is {report.get('schema')!r}, expected 'eyeriss-report/1')",
+                         where=where)
+    if int(match.group(1)) > READS:
+        raise InputError(f"report schema {report['schema']} is newer than this eyeriss reads (eyeriss-report/{READS}); "
+                         "upgrade eyeriss", where=where)
+    _require(report, TOP_KEYS, where)
+    for index, entry in enumerate(report["layers"]):
+        at = f"{where}: layers[{index}]"
+        if not isinstance(entry, dict):
+            raise InputError("layer entry is not an object", where=at)
+        _require(entry, LAYER_KEYS, at)
+        if entry.get("mapping") is not None:
+            _require(entry, MAPPED_KEYS, at)
+    return report
