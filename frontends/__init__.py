@@ -27,9 +27,9 @@ from cost_models.layer import LayerShape
 from frontends.graph import build_graph
 from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
 from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, infer, static_shapes
-from frontends.weights import load_layer_weights
+from frontends.weights import load_layer_weights, load_node_weights
 
-__all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_onnx"]
+__all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_node_weights", "load_onnx"]
 
 
 def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = None) -> nx.DiGraph:

@@ -10,6 +10,8 @@ Nothing is dropped: each ONNX node is named by exactly one graph node.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import networkx as nx
 import onnx
 
@@ -20,26 +22,80 @@ from frontends.shapes import WEIGHT_PREP, weight_inputs
 OUTPUT_PATH = {"BatchNormalization", "Relu", "Clip", "QuantizeLinear", "DequantizeLinear"}
 
 
+@dataclass(frozen=True)
+class BatchNorm:
+    """What folding a BatchNormalization into its layer's weights needs: its scale and variance tensors, epsilon."""
+
+    scale: str
+    var: str
+    epsilon: float
+
+
+@dataclass
+class _Tensors:
+    """Who produces and consumes each tensor, and which tensors are activations or weights."""
+
+    nodes: list[onnx.NodeProto]
+    producer: dict[str, onnx.NodeProto]
+    consumers: dict[str, list[onnx.NodeProto]]
+    activation: set[str]
+    is_weight: set[str]
+    inputs: list[str]  # real graph inputs (not weights)
+    outputs: set[str]
+
+
+@dataclass
+class _Fusion:
+    """Array layers by ONNX node name and the ONNX nodes folded into each."""
+
+    lowered: dict[str, Lowered]
+    owner: dict[str, str] = field(default_factory=dict)  # ONNX node name -> the ONNX node whose graph node names it
+    fused: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    relu: dict[str, bool] = field(default_factory=dict)
+    batchnorm: dict[str, list[BatchNorm]] = field(default_factory=dict)
+    output_of: dict[str, str] = field(default_factory=dict)
+
+
 def build_graph(proto: onnx.ModelProto, shapes: dict, folded: list[str], where: str,
                 stripped: set[str] = frozenset()) -> nx.DiGraph:
-    nodes = list(proto.graph.node)
+    nodes = _unique_names(list(proto.graph.node))
+    _refuse_control_flow(nodes, where)
+    tensors = _tensors(proto, nodes, stripped)
+    fusion = _Fusion(_lower_all(tensors, shapes, where))  # 1. array layers
+    _fuse_output_paths(tensors, fusion, proto)  # 2. BN, ReLU/Clip, (de)quantize after each layer
+    _fuse_input_paths(tensors, fusion)  # 3. dequantization and weight preparation before it
+    _fuse_constant_feeders(tensors, fusion)
+    g = nx.DiGraph()
+    keys = _add_nodes(g, tensors, fusion)  # 4. graph nodes in ONNX's topological order
+    _add_edges(g, tensors, keys, shapes)  # 5. activation tensors between them
+    g.graph["inputs"] = [(name, shapes.get(name)) for name in tensors.inputs]
+    g.graph["outputs"] = [(v.name, shapes.get(v.name)) for v in proto.graph.output]
+    g.graph["folded"] = list(folded)
+    if not nx.is_directed_acyclic_graph(g):
+        raise FrontendError("the graph has a cycle", where)
+    return g
+
+
+def _unique_names(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    """Name unnamed nodes ``<op>_<index>`` and make repeated names unique (in the working copy only)."""
     for index, node in enumerate(nodes):
         if not node.name:
             node.name = f"{node.op_type}_{index}"
-    names = [node.name for node in nodes]
-    if len(set(names)) != len(names):
-        seen: set[str] = set()
-        for index, node in enumerate(nodes):
-            if node.name in seen:
-                node.name = f"{node.name}_{index}"
-            seen.add(node.name)
-    _refuse_control_flow(nodes, where)
+    seen: set[str] = set()
+    for index, node in enumerate(nodes):
+        if node.name in seen:
+            node.name = f"{node.name}_{index}"
+        seen.add(node.name)
+    return nodes
 
+
+def _tensors(proto: onnx.ModelProto, nodes: list[onnx.NodeProto], stripped: set[str]) -> _Tensors:
     constants = {t.name for t in proto.graph.initializer} | set(stripped)
     weights_in = weight_inputs(proto) - constants
     is_weight = constants | weights_in
     # Activations: anything computed from a real graph input.
-    activation = {v.name for v in proto.graph.input if v.name not in constants and v.name not in weights_in}
+    inputs = [v.name for v in proto.graph.input if v.name not in constants and v.name not in weights_in]
+    activation = set(inputs)
     producer: dict[str, onnx.NodeProto] = {}
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in nodes:
@@ -52,93 +108,114 @@ def build_graph(proto: onnx.ModelProto, shapes: dict, folded: list[str], where: 
         for name in node.input:
             if name:
                 consumers.setdefault(name, []).append(node)
-    graph_outputs = {v.name for v in proto.graph.output}
+    return _Tensors(nodes, producer, consumers, activation, is_weight, inputs, {v.name for v in proto.graph.output})
 
-    owner: dict[str, str] = {}  # ONNX node name -> graph node name
-    g = nx.DiGraph()
-    order = 0
-    # 1. Array layers.
+
+def _lower_all(t: _Tensors, shapes: dict, where: str) -> dict[str, Lowered]:
     lowered: dict[str, Lowered] = {}
-    for node in nodes:
+    for node in t.nodes:
         if node.op_type in ARRAY_OPS and node.domain in ("", "ai.onnx"):
-            low = lower(node, shapes, is_weight, where)
-            if not any(name in activation for name in low.data_inputs) and low.weight is None:
-                continue  # a product of constants: leave it to the host pass below
+            low = lower(node, shapes, t.is_weight, where)
+            if not any(name in t.activation for name in low.data_inputs) and low.weight is None:
+                continue  # a product of constants: leave it to the host pass
             lowered[node.name] = low
-            owner[node.name] = node.name
-    # 2. Fuse the output path (BN, ReLU/Clip, (de)quantize) into each array layer.
-    fused: dict[str, list[tuple[str, str]]] = {name: [] for name in lowered}
-    relu: dict[str, bool] = {name: False for name in lowered}
-    output_of: dict[str, str] = {}
-    for name in lowered:
-        node = next(n for n in nodes if n.name == name)
-        tensor = node.output[0]
-        while tensor not in graph_outputs and len(consumers.get(tensor, [])) == 1:
-            nxt = consumers[tensor][0]
-            if nxt.op_type not in OUTPUT_PATH or nxt.input[0] != tensor or nxt.name in owner:
+    return lowered
+
+
+def _fuse_output_paths(t: _Tensors, f: _Fusion, proto: onnx.ModelProto) -> None:
+    """Follow each layer's output through single-consumer BN, ReLU/Clip and (de)quantize nodes."""
+    by_name = {node.name: node for node in t.nodes}
+    for name in f.lowered:
+        f.owner[name] = name
+        f.fused[name], f.relu[name], f.batchnorm[name] = [], False, []
+    for name in f.lowered:
+        tensor = by_name[name].output[0]
+        while tensor not in t.outputs and len(t.consumers.get(tensor, [])) == 1:
+            nxt = t.consumers[tensor][0]
+            if nxt.op_type not in OUTPUT_PATH or nxt.input[0] != tensor or nxt.name in f.owner:
                 break
-            if nxt.op_type == "BatchNormalization" and relu[name]:
+            if nxt.op_type == "BatchNormalization" and f.relu[name]:
                 break
             if nxt.op_type == "Clip" and not _clip_is_relu(nxt, proto):
                 break
-            owner[nxt.name] = name
-            fused[name].append((nxt.name, nxt.op_type))
-            relu[name] |= nxt.op_type in ("Relu", "Clip")
+            f.owner[nxt.name] = name
+            f.fused[name].append((nxt.name, nxt.op_type))
+            f.relu[name] |= nxt.op_type in ("Relu", "Clip")
+            if nxt.op_type == "BatchNormalization":
+                epsilon = next((a.f for a in nxt.attribute if a.name == "epsilon"), 1e-5)
+                f.batchnorm[name].append(BatchNorm(nxt.input[1], nxt.input[4], epsilon))
             tensor = nxt.output[0]
-        output_of[name] = tensor
-    # 3. Input-path dequantization and weight preparation belong to their layer.
-    for name, low in lowered.items():
-        node = next(n for n in nodes if n.name == name)
-        for tensor in node.input:
-            prod_node = producer.get(tensor)
-            while prod_node is not None and prod_node.name not in owner and prod_node.op_type in WEIGHT_PREP \
-                    and len(consumers.get(prod_node.output[0], [])) == 1:
-                if prod_node.op_type not in ("DequantizeLinear", "QuantizeLinear") and tensor in activation:
-                    break
-                owner[prod_node.name] = name
-                fused[name].insert(0, (prod_node.name, prod_node.op_type))
-                tensor = prod_node.input[0]
-                prod_node = producer.get(tensor)
-    # Nodes that only compute constants for an array layer (folded leftovers) are fused too.
-    for node in nodes:
-        if node.name in owner or any(n in activation for n in node.input if n):
-            continue
-        users = {owner.get(c.name) for out in node.output for c in consumers.get(out, [])}
-        if len(users) == 1 and next(iter(users)) in lowered:
-            target = next(iter(users))
-            owner[node.name] = target
-            fused[target].insert(0, (node.name, node.op_type))
+        f.output_of[name] = tensor
 
-    # 4. Graph nodes in ONNX's topological order.
-    for node in nodes:
-        key = owner.get(node.name)
-        if key is not None and key in lowered and key == node.name:
-            low = lowered[key]
-            g.add_node(key, kind="array", op=low.op, layer=low.layer, fused=tuple(fused[key]),
-                       onnx_nodes=(key, *(n for n, _ in fused[key])), order=order, relu=relu[key], weight=low.weight,
-                       weight_layout=low.weight_layout, output=output_of[key])
-            order += 1
+
+def _fuse_input_paths(t: _Tensors, f: _Fusion) -> None:
+    """Input-path dequantization and weight preparation belong to the layer they feed."""
+    by_name = {node.name: node for node in t.nodes}
+    for name in f.lowered:
+        for tensor in by_name[name].input:
+            prod_node = t.producer.get(tensor)
+            while prod_node is not None and prod_node.name not in f.owner and prod_node.op_type in WEIGHT_PREP \
+                    and len(t.consumers.get(prod_node.output[0], [])) == 1:
+                if prod_node.op_type not in ("DequantizeLinear", "QuantizeLinear") and tensor in t.activation:
+                    break
+                f.owner[prod_node.name] = name
+                f.fused[name].insert(0, (prod_node.name, prod_node.op_type))
+                tensor = prod_node.input[0]
+                prod_node = t.producer.get(tensor)
+
+
+def _fuse_constant_feeders(t: _Tensors, f: _Fusion) -> None:
+    """Nodes that only compute constants for one array layer (folded leftovers) are fused into it."""
+    for node in t.nodes:
+        if node.name in f.owner or any(n in t.activation for n in node.input if n):
+            continue
+        users = {f.owner.get(c.name) for out in node.output for c in t.consumers.get(out, [])}
+        if len(users) == 1 and next(iter(users)) in f.lowered:
+            target = next(iter(users))
+            f.owner[node.name] = target
+            f.fused[target].insert(0, (node.name, node.op_type))
+
+
+def _add_nodes(g: nx.DiGraph, t: _Tensors, f: _Fusion) -> dict[str, list[str]]:
+    """One graph node per host op and per array layer part; returns ONNX node name -> its graph nodes' keys.
+
+    The ONNX nodes a layer stands for are listed on its first part only, so that
+    each ONNX node is named by exactly one graph node.
+    """
+    keys: dict[str, list[str]] = {}
+    for node in t.nodes:
+        key = f.owner.get(node.name)
+        if key is not None and key == node.name:
+            low = f.lowered[key]
+            for index, part in enumerate(low.parts):
+                g.add_node(part.key, kind="array", op=low.op, layer=part.layer, onnx_node=key,
+                           part=getattr(part.transform, "label", None), transform=part.transform,
+                           fused=tuple(f.fused[key]),
+                           onnx_nodes=(key, *(n for n, _ in f.fused[key])) if index == 0 else (),
+                           order=len(g), relu=f.relu[key], weight=low.weight, weight_layout=low.weight_layout,
+                           batchnorm=tuple(f.batchnorm[key]), output=f.output_of[key])
+            keys[key] = [part.key for part in low.parts]
         elif key is None:
-            owner[node.name] = node.name
-            g.add_node(node.name, kind="host", op=node.op_type, layer=None, fused=(), onnx_nodes=(node.name,),
-                       order=order, relu=False, weight=None, output=node.output[0] if node.output else None)
-            order += 1
-    # 5. Edges: activation tensors from their producer's graph node to each consumer's.
-    for node in nodes:
-        dst = owner[node.name]
+            f.owner[node.name] = node.name
+            g.add_node(node.name, kind="host", op=node.op_type, layer=None, onnx_node=node.name, part=None,
+                       transform=None, fused=(), onnx_nodes=(node.name,), order=len(g), relu=False, weight=None,
+                       batchnorm=(), output=node.output[0] if node.output else None)
+            keys[node.name] = [node.name]
+    for name, owner in f.owner.items():
+        keys.setdefault(name, keys[owner])
+    return keys
+
+
+def _add_edges(g: nx.DiGraph, t: _Tensors, keys: dict[str, list[str]], shapes: dict) -> None:
+    """Activation tensors from their producer's graph nodes to each consumer's."""
+    for node in t.nodes:
         for tensor in node.input:
-            if not tensor or tensor not in activation or tensor not in producer:
+            if not tensor or tensor not in t.activation or tensor not in t.producer:
                 continue
-            src = owner[producer[tensor].name]
-            if src != dst:
-                g.add_edge(src, dst, tensor=tensor, shape=shapes.get(tensor))
-    g.graph["inputs"] = [(v.name, shapes.get(v.name)) for v in proto.graph.input
-                         if v.name not in constants and v.name not in weights_in]
-    g.graph["outputs"] = [(v.name, shapes.get(v.name)) for v in proto.graph.output]
-    g.graph["folded"] = list(folded)
-    if not nx.is_directed_acyclic_graph(g):
-        raise FrontendError("the graph has a cycle", where)
-    return g
+            for src in keys[t.producer[tensor].name]:
+                for dst in keys[node.name]:
+                    if src != dst and keys[node.name] != keys[t.producer[tensor].name]:
+                        g.add_edge(src, dst, tensor=tensor, shape=shapes.get(tensor))
 
 
 def _clip_is_relu(node: onnx.NodeProto, proto: onnx.ModelProto) -> bool:

@@ -7,12 +7,14 @@ batched MatMul (attention) all become the paper's (N, M, C, H, W, R, S) shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 
 import onnx
 
 from cost_models.layer import LayerShape, ShapeError
+from frontends.decompose import Patches, Phase, Transposed, patch_convolution, phases
 from frontends.loading import FrontendError
 
 # op_type -> (activation input slot, weight input slot)
@@ -22,12 +24,38 @@ ARRAY_OPS = set(CONV_OPS) | set(MATMUL_OPS)
 
 
 @dataclass(frozen=True)
-class Lowered:
+class Part:
+    """One array layer of a lowered node; ``transform`` maps the node's operands to it (None: they are its own)."""
+
+    key: str  # the graph node's name: the ONNX node's, with a suffix for each phase of a ConvTranspose
     layer: LayerShape
+    transform: Phase | Patches | None = None
+
+
+@dataclass(frozen=True)
+class Lowered:
+    parts: tuple[Part, ...]
     op: str  # Conv, ConvDepthwise, ConvTranspose, Gemm, MatMul, BatchedMatMul, QLinearConv, ...
     data_inputs: tuple[str, ...]  # activation tensors the layer reads
     weight: str | None  # the weight tensor (initializer or graph input), None for activation x activation
     weight_layout: str = "MCRS"  # how the weight tensor is stored: MCRS (conv), CMRS (transposed), MC or CM (matrices)
+
+    @property
+    def layer(self) -> LayerShape:
+        return self.parts[0].layer
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """A convolution's operands and attributes, 1-D widened to 2-D (height 1)."""
+
+    x: tuple[int, int, int, int]
+    w: tuple[int, int, int, int]
+    spatial: int
+    strides: list[int]
+    dilations: list[int]
+    group: int
+    attrs: dict
 
 
 def _attrs(node: onnx.NodeProto) -> dict:
@@ -55,7 +83,8 @@ def _int_list(values, length: int, name: str, node: onnx.NodeProto, where: str, 
     return values
 
 
-def lower_conv(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where: str) -> Lowered:
+def _geometry(node: onnx.NodeProto, shapes: dict, where: str) -> _Geometry:
+    """1. Operand shapes and the kernel, stride, dilation and group attributes, checked."""
     x_slot, w_slot = CONV_OPS[node.op_type]
     if len(node.input) <= w_slot or not node.input[w_slot]:
         raise FrontendError(f"{node.op_type} node '{node.name}' has no weight input", where)
@@ -76,46 +105,121 @@ def lower_conv(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where: s
     group = a.get("group", 1)
     if not isinstance(group, int) or group < 1:
         raise FrontendError(f"node '{node.name}': group must be a positive integer, got {group!r}", where)
-    pads = _pads(node, a, x[2:], kernel, strides, dilations, where)
     if spatial == 1:  # 1-D: the length is the paper's width
-        x, kernel, strides, dilations = (x[0], x[1], 1, x[2]), [1, kernel[0]], [1, strides[0]], [1, dilations[0]]
-        pads = [0, pads[0], 0, pads[1]]
-    else:
-        pads = [pads[0], pads[1], pads[2], pads[3]]
-    N, C, H, W = x
-    transposed = node.op_type == "ConvTranspose"
-    if transposed:
-        M = w[1] * group
-        if w[0] != C:
-            raise FrontendError(f"node '{node.name}': weight has {w[0]} input channels, input has {C}", where)
-        out_pad = _int_list(a.get("output_padding"), spatial, "output_padding", node, where, 0)
-        if spatial == 1:
-            out_pad = [0, out_pad[0]]
-        # A transposed convolution is a stride-1 convolution over the input with
-        # (stride - 1) zeros inserted between pixels and the complementary padding.
-        H, W = (H - 1) * strides[0] + 1, (W - 1) * strides[1] + 1
-        full = [dilations[0] * (kernel[0] - 1), dilations[1] * (kernel[1] - 1)]
-        pads = [full[0] - pads[0], full[1] - pads[1], full[0] - pads[2] + out_pad[0], full[1] - pads[3] + out_pad[1]]
-        if min(pads) < 0:
-            raise FrontendError(f"node '{node.name}': transposed-convolution padding larger than the kernel is not supported", where)
-        strides = [1, 1]
-    else:
-        M = w[0]
-        if w[1] * group != C:
-            raise FrontendError(f"node '{node.name}': group={group} with weight {list(w)} does not match "
-                                f"{C} input channels", where)
-    if M % group:
-        raise FrontendError(f"node '{node.name}': group={group} does not divide the {M} output channels", where)
+        x, w, strides, dilations = (*x[:2], 1, x[2]), (*w[:2], 1, w[2]), [1, *strides], [1, *dilations]
+    return _Geometry(tuple(x), tuple(w), spatial, strides, dilations, group, a)
+
+
+def _widen(pads: list[int], spatial: int) -> list[int]:
+    """ONNX (begin..., end...) pads as (top, left, bottom, right); 1-D pads the width only."""
+    return [0, pads[0], 0, pads[1]] if spatial == 1 else pads
+
+
+def lower_conv(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where: str) -> Lowered:
+    geo = _geometry(node, shapes, where)
+    x_slot, w_slot = CONV_OPS[node.op_type]
+    inputs = ((node.input[x_slot],), node.input[w_slot])
+    if node.op_type == "ConvTranspose":
+        return Lowered(_transposed_parts(node, geo, shapes, where), "ConvTranspose", *inputs, "CMRS")
+    N, C, H, W = geo.x
+    M = geo.w[0]
+    if geo.w[1] * geo.group != C:
+        raise FrontendError(f"node '{node.name}': group={geo.group} with weight {list(geo.w)} does not match "
+                            f"{C} input channels", where)
+    pads = _widen(_pads(node, geo.attrs, geo.x[4 - geo.spatial:], geo.w[4 - geo.spatial:],
+                        geo.strides[2 - geo.spatial:], geo.dilations[2 - geo.spatial:], where), geo.spatial)
+    kind = "depthwise" if geo.group == C and geo.group > 1 else "conv"
+    layer = _checked(node, where, lambda: LayerShape(
+        N=N, M=M, C=C, H=H, W=W, R=geo.w[2], S=geo.w[3], stride=tuple(geo.strides), pads=tuple(pads),
+        dilation=tuple(geo.dilations), groups=geo.group, kind=kind))
+    op = "ConvDepthwise" if node.op_type == "Conv" and layer.kind == "depthwise" else node.op_type
+    if patch_convolution(layer):  # 2. disjoint windows: exactly a matrix product over patches
+        patches = Patches(layer, geo.spatial)
+        return Lowered((Part(node.name, _checked(node, where, patches.layer), patches),), op, *inputs)
+    return Lowered((Part(node.name, layer),), op, *inputs)
+
+
+def _checked(node: onnx.NodeProto, where: str, build: Callable[[], LayerShape]) -> LayerShape:
+    """``build()``'s LayerShape, its ShapeError named after the node."""
     try:
-        layer = LayerShape(N=N, M=M, C=C, H=H, W=W, R=kernel[0], S=kernel[1], stride=(strides[0], strides[1]),
-                           pads=tuple(pads), dilation=(dilations[0], dilations[1]), groups=group,
-                           kind="depthwise" if group == C and group > 1 else "conv")
+        return build()
     except ShapeError as error:
         raise FrontendError(f"node '{node.name}': {error.message}", where) from None
-    op = node.op_type
-    if op == "Conv" and layer.kind == "depthwise":
-        op = "ConvDepthwise"
-    return Lowered(layer, op, (node.input[x_slot],), node.input[w_slot], "CMRS" if transposed else "MCRS")
+
+
+def _transposed_parts(node: onnx.NodeProto, geo: _Geometry, shapes: dict, where: str) -> tuple[Part, ...]:
+    """3. A ConvTranspose as its stride x stride phase sub-convolutions (frontends.decompose)."""
+    C = geo.x[1]
+    if geo.w[0] != C:
+        raise FrontendError(f"node '{node.name}': weight has {geo.w[0]} input channels, input has {C}", where)
+    if C % geo.group:
+        raise FrontendError(f"node '{node.name}': group={geo.group} does not divide the {C} input channels", where)
+    begin, end, out = _transposed_pads(node, geo, where)
+    expected = shapes.get(node.output[0]) if node.output else None
+    if expected is not None and tuple(expected[2:]) != tuple(out[2 - geo.spatial:]):
+        raise FrontendError(f"node '{node.name}': the attributes give an output of {out[2 - geo.spatial:]}, "
+                            f"shape inference says {list(expected[2:])}", where)
+    attributes = {k: v for k, v in geo.attrs.items() if k not in ("output_shape", "auto_pad", "pads")}
+    attributes["pads"] = [*begin[2 - geo.spatial:], *end[2 - geo.spatial:]]  # output_shape resolved (see docs)
+    plan = Transposed(geo.x, geo.w, geo.group, tuple(geo.strides), tuple(geo.dilations), (*begin, *end), tuple(out),
+                      tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in attributes.items())),
+                      geo.spatial)
+    parts = phases(plan)
+    if not parts:
+        raise FrontendError(f"ConvTranspose node '{node.name}': the padding crops away every product", where)
+    suffix = (lambda p: f"/phase{p.index[1]}") if geo.spatial == 1 else (lambda p: f"/phase{p.index[0]}{p.index[1]}")
+    return tuple(Part(node.name + suffix(p), _checked(node, where, p.layer), p) for p in parts)
+
+
+def _transposed_pads(node: onnx.NodeProto, geo: _Geometry, where: str) -> tuple[list[int], list[int], list[int]]:
+    """Begin pads, end pads and output size (height, width) of a ConvTranspose, as the ONNX operator defines them.
+
+    ``output_shape`` (or SAME_* auto_pad, output = input * stride) fixes the total
+    padding; SAME_UPPER puts the odd row at the end, NOTSET and SAME_LOWER at the start.
+    """
+    a, n = geo.attrs, geo.spatial
+    sizes, kernel = geo.x[2:], geo.w[2:]
+    out_pad = [0] * (2 - n) + _int_list(a.get("output_padding"), n, "output_padding", node, where, 0)
+    if any(p < 0 or p >= max(s, d) for p, s, d in zip(out_pad, geo.strides, geo.dilations)):
+        raise FrontendError(f"node '{node.name}': output_padding {out_pad[2 - n:]} must be non-negative and smaller "
+                            "than the stride or the dilation", where)
+    full = [s * (i - 1) + p + (k - 1) * d + 1
+            for i, k, s, d, p in zip(sizes, kernel, geo.strides, geo.dilations, out_pad)]
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if "output_shape" in a or auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = _output_shape(node, a, n, where) if "output_shape" in a else [
+            i * s for i, s in zip(sizes, geo.strides)]
+        target = [1] * (2 - n) + target if len(target) == n else target
+        total = [f - t for f, t in zip(full, target)]
+        if min(total) < 0:
+            raise FrontendError(f"ConvTranspose node '{node.name}': output_shape {target[2 - n:]} is larger than "
+                                f"the full transposed output {full[2 - n:]} (stride, kernel, output_padding)", where)
+        small = [t // 2 for t in total]
+        big = [t - t // 2 for t in total]
+        begin, end = (small, big) if auto == "SAME_UPPER" else (big, small)
+    elif auto == "VALID" or auto in ("NOTSET", ""):
+        pads = [0] * (2 * n) if auto == "VALID" else _int_list(a.get("pads"), 2 * n, "pads", node, where, 0)
+        if min(pads) < 0:
+            raise FrontendError(f"node '{node.name}': negative pads {pads}", where)
+        begin, end = [0] * (2 - n) + pads[:n], [0] * (2 - n) + pads[n:]
+    else:
+        raise FrontendError(f"node '{node.name}': unknown auto_pad {auto!r}", where)
+    out = [f - b - e for f, b, e in zip(full, begin, end)]
+    if min(out) < 1:
+        raise FrontendError(f"ConvTranspose node '{node.name}': pads {begin[2 - n:] + end[2 - n:]} leave no output "
+                            f"(full output {full[2 - n:]})", where)
+    return begin, end, out
+
+
+def _output_shape(node: onnx.NodeProto, a: dict, n: int, where: str) -> list[int]:
+    values = list(a["output_shape"])
+    if len(values) == n + 2:
+        values = values[2:]
+    if len(values) != n or not all(isinstance(v, int) and v >= 1 for v in values):
+        raise FrontendError(f"ConvTranspose node '{node.name}': output_shape {list(a['output_shape'])} must give "
+                            f"{n} positive spatial sizes", where)
+    return values
 
 
 def _pads(node, a: dict, spatial_in, kernel, strides, dilations, where) -> list[int]:
@@ -169,10 +273,10 @@ def lower_matmul(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where:
         if b_weight and len(B) == 2:  # activation x weight: fully connected
             layer = LayerShape(N=prod(A[:-1]), M=B[-1], C=K, H=1, W=1, R=1, S=1, kind="fc")
             layout = "MC" if node.op_type == "Gemm" and attrs.get("transB", 0) else "CM"
-            return Lowered(layer, node.op_type, (a_name,), b_name, layout)
+            return Lowered((Part(node.name, layer),), node.op_type, (a_name,), b_name, layout)
         if a_weight and len(A) == 2:  # weight x activation: the transposed product is fully connected
             layer = LayerShape(N=prod(B[:-2]) * B[-1], M=A[-2], C=K, H=1, W=1, R=1, S=1, kind="fc")
-            return Lowered(layer, node.op_type, (b_name,), a_name, "MC")
+            return Lowered((Part(node.name, layer),), node.op_type, (b_name,), a_name, "MC")
         batch_a, batch_b = A[:-2], B[:-2]
         batch = _broadcast(batch_a, batch_b, node, where)
         G = prod(batch) if batch else 1
@@ -180,7 +284,7 @@ def lower_matmul(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where:
     except ShapeError as error:
         raise FrontendError(f"node '{node.name}': {error.message}", where) from None
     op = "BatchedMatMul" if node.op_type == "MatMul" else node.op_type
-    return Lowered(layer, op, (a_name, b_name), None)
+    return Lowered((Part(node.name, layer),), op, (a_name, b_name), None)
 
 
 def _broadcast(a: list[int], b: list[int], node, where) -> list[int]:

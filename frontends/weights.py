@@ -77,7 +77,22 @@ def _prepared(tensors: dict[str, onnx.TensorProto], producers: dict[str, onnx.No
 
 
 def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
-    """The layer's weights as float64 [M, C/groups, R, S], BatchNormalization folded in; None if the model has none."""
+    """The layer's weights as float64 [M, C/groups, R, S], BatchNormalization folded in; None if the model has none.
+
+    A part of a rewritten node (a ConvTranspose phase, a patch convolution's
+    matrix) gets its share of the node's weights through the part's transform.
+    """
+    source = load_node_weights(graph, name)
+    if source is None:
+        return None
+    transform = graph.nodes[name].get("transform")
+    weights = source if transform is None else transform.weights(source)
+    return np.ascontiguousarray(weights)
+
+
+def load_node_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
+    """The weights of the ONNX node that array layer ``name`` computes, 4-D in the node's own layout
+    ([M, C/g, R, S]; a ConvTranspose's [C, M/g, R, S]), BatchNormalization folded in."""
     data = graph.nodes[name]
     path = graph.graph.get("path")
     if data.get("kind") != "array" or data.get("weight") is None or path is None:
@@ -87,32 +102,27 @@ def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
     if weights is None:
         return None
     weights = weights.astype(np.float64)
-    layer = data["layer"]
     layout = data.get("weight_layout", "MCRS")
     if layout in ("MC", "CM"):
+        layer = data["layer"]
         matrix = weights.reshape((layer.M, layer.C) if layout == "MC" else (layer.C, layer.M))
         weights = (matrix if layout == "MC" else matrix.T).reshape(layer.M, layer.C, 1, 1)
-    elif layout == "CMRS":  # ConvTranspose: [C, M/g, ...] -> the equivalent convolution's [M, C/g, ...], flipped
-        g, c_in = layer.groups, weights.shape[0]
-        spatial = weights.shape[2:]
-        w = weights.reshape(g, c_in // g, layer.M // g, *spatial).swapaxes(1, 2)
-        weights = np.flip(w.reshape(layer.M, c_in // g, *spatial), axis=tuple(range(2, 2 + len(spatial))))
-    if weights.ndim == 3:  # 1-D convolution
+    if weights.ndim == 3:  # 1-D convolution: height 1
         weights = weights[:, :, None, :]
-    for fused_name, fused_op in data.get("fused", ()):
-        if fused_op == "BatchNormalization":
-            weights = _fold_bn(weights, tensors, graph, fused_name)
-    return np.ascontiguousarray(weights)
+    for batchnorm in data.get("batchnorm", ()):
+        weights = _fold_bn(weights, tensors, batchnorm, path, transposed=layout == "CMRS")
+    return weights
 
 
-def _fold_bn(weights: np.ndarray, tensors: dict, graph: nx.DiGraph, bn_name: str) -> np.ndarray:
-    path = graph.graph["path"]
-    proto = onnx.load(path, load_external_data=False)
-    node = next((n for n in proto.graph.node if n.name == bn_name), None)
-    if node is None:
-        return weights
-    scale, _, _, var = (_array(tensors, n, path) for n in node.input[1:5])
-    eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+def _fold_bn(weights: np.ndarray, tensors: dict, bn, path: str, transposed: bool) -> np.ndarray:
+    """Scale each output channel by gamma / sqrt(var + eps) (the shift is a bias: not the array's work)."""
+    scale, var = _array(tensors, bn.scale, path), _array(tensors, bn.var, path)
     if scale is None or var is None:
         return weights
-    return weights * (scale / np.sqrt(var + eps))[:, None, None, None]
+    factor = scale / np.sqrt(var + bn.epsilon)
+    if transposed:  # [C, M/g, R, S]: output channel m = group * M/g + j
+        C, Mg = weights.shape[:2]
+        groups = factor.size // Mg
+        w = weights.reshape(groups, C // groups, Mg, *weights.shape[2:])
+        return (w * factor.reshape(groups, 1, Mg, 1, 1)).reshape(weights.shape)
+    return weights * factor[:, None, None, None]

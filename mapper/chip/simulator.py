@@ -366,6 +366,7 @@ class LayerCheck:
     counts: dict[str, int]
     model: dict[str, int]
     seconds: float
+    accumulator: np.ndarray | None = None  # the simulated int64 ofmap [N, M, E, F], before the shift
 
     @property
     def count_deltas(self) -> dict[str, int]:
@@ -399,7 +400,7 @@ def check_config(config: Config, hw: Hardware, weights: np.ndarray, ifmap: np.nd
     model = model_counts(config.layer, config.mapping, hw)
     matched = (not result.faults and np.array_equal(acc, result.accumulator)
                and np.array_equal(saturate(acc, config.shift), result.ofmap) and result.counts == model)
-    return LayerCheck(matched, result.faults, result.counts, model, seconds)
+    return LayerCheck(matched, result.faults, result.counts, model, seconds, result.accumulator)
 
 
 def quantize_weights(weights: np.ndarray) -> np.ndarray:

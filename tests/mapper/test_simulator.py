@@ -233,3 +233,51 @@ def test_simulate_cli(capsys) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["matched"] and len(data["layers"]) == 5
     assert main(["simulate", str(path), "--layer", "nope"]) == 2
+
+
+def test_simulate_cli_recombines_rewritten_nodes_bit_exact(tmp_path, capsys) -> None:
+    """ConvTranspose phases and a patch convolution's matrix: each part simulated, then put back together and
+    compared with onnx's reference evaluator on the whole node (docs/bitstream.md section 6)."""
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    nodes = [helper.make_node("ConvTranspose", ["x", "wt"], ["u"], strides=[2, 2], pads=[1, 1, 1, 1],
+                              output_padding=[1, 1]),
+             helper.make_node("Relu", ["u"], ["r"]),
+             helper.make_node("Conv", ["r", "wp"], ["y"], strides=[4, 4])]
+    inits = [numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "wt"),
+             numpy_helper.from_array(rng.normal(size=(5, 3, 4, 4)).astype(np.float32), "wp")]
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    path = tmp_path / "rewrites.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert main(["simulate", str(path), "--time-limit", "5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    names = [row["name"] for row in data["layers"]]
+    assert names == [f"ConvTranspose_0/phase{i}{j}" for i in (0, 1) for j in (0, 1)] + ["Conv_2"]
+    assert data["matched"] and all(row["recombined"] and row["weights"] == "model" for row in data["layers"])
+    # 12 x 12 output of the deconvolution: real MACs 4*3*9*36, none on inserted zeros.
+    assert sum(row["macs"] for row in data["layers"][:4]) == 4 * 3 * 9 * 6 * 6
+    assert main(["simulate", str(path), "--time-limit", "5", "--layer", "ConvTranspose_0"]) == 0
+    assert capsys.readouterr().out.count("match") == 4
+
+
+def test_simulate_cli_fails_when_phases_recombine_wrong(tmp_path, capsys, monkeypatch) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from frontends.decompose import Phase
+
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", strides=[2, 2])
+    w = numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")
+    graph = helper.make_graph([node], "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    path = tmp_path / "up.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    place = Phase.place
+    monkeypatch.setattr(Phase, "place", lambda self, y, out: place(self, y, out) if self.index != (1, 0) else None)
+    assert main(["simulate", str(path), "--time-limit", "5"]) == 1
+    assert "recombined output differs" in capsys.readouterr().out

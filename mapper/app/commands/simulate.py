@@ -18,9 +18,10 @@ from rich.table import Table
 
 from cost_models.errors import InputError
 from cost_models.hardware import default_hardware, load_hardware
-from frontends import array_layers, load_layer_weights, load_onnx
+from frontends import array_layers, load_layer_weights, load_node_weights, load_onnx
 from mapper.chip.bitstream import config_for, decode, encode
 from mapper.app.commands.inspect import compact
+from mapper.app.untrusted import text
 from mapper.chip.simulator import check_config, choose_shift, quantize_weights, random_operands, reference
 
 
@@ -49,51 +50,99 @@ def _operands(graph, name: str, layer, seed: int) -> tuple[np.ndarray, np.ndarra
     return quantize_weights(real), ifmap, "model"
 
 
+def _node_operands(graph, name: str, source, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """int16 weights and ifmap of a rewritten ONNX node, in the node's own layout (its parts slice them)."""
+    rng = np.random.default_rng(seed)
+    ifmap = rng.integers(-2**15, 2**15, source.ifmap_shape, dtype=np.int64).astype(np.int16)
+    real = load_node_weights(graph, name)
+    if real is None:
+        return rng.integers(-2**15, 2**15, source.weight, dtype=np.int64).astype(np.int16), ifmap, "random"
+    return quantize_weights(real), ifmap, "model"
+
+
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "layer"
 
 
-def run(args: argparse.Namespace) -> int:
+def _groups(graph, wanted: list[str] | None, where: str) -> list[list[tuple[int, str, object]]]:
+    """Array layers (index, name, shape) grouped by the ONNX node they compute; ``wanted`` names layers or nodes."""
+    groups: dict[str, list[tuple[int, str, object]]] = {}
+    for index, (name, layer) in enumerate(array_layers(graph)):
+        groups.setdefault(graph.nodes[name].get("onnx_node", name), []).append((index, name, layer))
+    if not wanted:
+        return list(groups.values())
+    known = {name for parts in groups.values() for _, name, _ in parts} | set(groups)
+    for name in wanted:
+        if name not in known:
+            raise InputError(f"no array layer named {name!r} (have: {', '.join(sorted(known))})", where=where)
+    return [parts for node, parts in groups.items() if node in wanted or any(n in wanted for _, n, _ in parts)]
+
+
+def _simulate_layer(args, hw, graph, index: int, name: str, layer, operands, shift: int | None):
+    """Map, encode, decode and simulate one array layer; the row for the table and the simulated accumulator."""
     from mapper.search.cpsat import map_layer
 
+    result = map_layer(layer, hw, args.objective, time_limit=args.time_limit)
+    if result.mapping is None:
+        return {"name": name, "matched": False, "reason": result.reason or result.status}, None
+    weights, ifmap, source = operands
+    shift = choose_shift(reference(layer, weights, ifmap)) if shift is None else shift
+    config = config_for(layer, result.mapping, hw, shift)
+    data = encode(config, hw, index)
+    if args.emit:
+        from mapper.app.atomic import atomic_write_bytes
+
+        Path(args.emit).mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(Path(args.emit) / f"{index:03d}_{_safe(name)}.bin", data)
+    decoded = decode(data, hw, where=name).config
+    if decoded != config:
+        return {"name": name, "matched": False, "reason": "decode(encode(config)) != config"}, None
+    check = check_config(decoded, hw, weights, ifmap)
+    return {"name": name, "matched": check.matched, "mapping": result.mapping.as_dict(), "shift": shift,
+            "weights": source, "seconds": round(check.seconds, 3), "faults": check.faults,
+            "macs": check.counts["macs"], "count_deltas": check.count_deltas}, check.accumulator
+
+
+def _simulate_group(args, hw, graph, parts) -> list[dict]:
+    """Every part of one ONNX node; a rewritten node's parts are recombined and checked against onnx's reference."""
+    index, name, layer = parts[0]
+    transform = graph.nodes[name].get("transform")
+    if transform is None:
+        return [_simulate_layer(args, hw, graph, index, name, layer, _operands(graph, name, layer, args.seed + index),
+                                None)[0]]
+    source = transform.source
+    weights, ifmap, origin = _node_operands(graph, name, source, args.seed + index)
+    expected = source.reference(ifmap, weights)
+    shift = choose_shift(expected)  # one shift for the whole node: its parts write one ofmap
+    recombined = np.zeros(source.output_shape, dtype=np.int64)
+    rows = []
+    for index, name, layer in parts:
+        part = graph.nodes[name]["transform"]
+        row, acc = _simulate_layer(args, hw, graph, index, name, layer,
+                                   (part.weights(weights), part.ifmap(ifmap), origin), shift)
+        rows.append(row)
+        if acc is not None:
+            part.place(recombined, acc)
+    exact = bool(np.array_equal(recombined, expected))
+    for row in rows:
+        row["recombined"] = exact
+        row["matched"] = row["matched"] and exact
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
     hw = load_hardware(args.hardware) if args.hardware else default_hardware()
     graph = load_onnx(args.model, batch=args.batch)
-    layers = array_layers(graph)
-    if args.layer:
-        known = {name for name, _ in layers}
-        for wanted in args.layer:
-            if wanted not in known:
-                raise InputError(f"no array layer named {wanted!r} (have: {', '.join(sorted(known))})", where=args.model)
-        layers = [(name, layer) for name, layer in layers if name in args.layer]
-    rows = []
-    for index, (name, layer) in enumerate(array_layers(graph)):
-        if (name, layer) not in layers:
-            continue
-        result = map_layer(layer, hw, args.objective, time_limit=args.time_limit)
-        if result.mapping is None:
-            rows.append({"name": name, "matched": False, "reason": result.reason or result.status})
-            continue
-        weights, ifmap, source = _operands(graph, name, layer, args.seed + index)
-        shift = choose_shift(reference(layer, weights, ifmap))
-        config = config_for(layer, result.mapping, hw, shift)
-        data = encode(config, hw, index)
-        if args.emit:
-            from mapper.app.atomic import atomic_write_bytes
-
-            Path(args.emit).mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(Path(args.emit) / f"{index:03d}_{_safe(name)}.bin", data)
-        decoded = decode(data, hw, where=name).config
-        if decoded != config:
-            rows.append({"name": name, "matched": False, "reason": "decode(encode(config)) != config"})
-            continue
-        check = check_config(decoded, hw, weights, ifmap)
-        rows.append({"name": name, "matched": check.matched, "mapping": result.mapping.as_dict(), "shift": shift,
-                     "weights": source, "seconds": round(check.seconds, 3), "faults": check.faults,
-                     "macs": check.counts["macs"], "count_deltas": check.count_deltas})
+    rows = [row for parts in _groups(graph, args.layer, args.model) for row in _simulate_group(args, hw, graph, parts)]
     ok = all(row["matched"] for row in rows)
     if args.json:
         print(json.dumps({"model": graph.graph["name"], "matched": ok, "layers": rows}, sort_keys=True))
         return 0 if ok else 1
+    _print_table(graph, rows)
+    return 0 if ok else 1
+
+
+def _print_table(graph, rows: list[dict]) -> None:
     table = Table(title=f"{graph.graph['name']}: simulated {len(rows)} layer(s)", box=box.SIMPLE_HEAD, padding=(0, 1),
                   caption="counts: simulated minus cost model where they differ (array level and MACs; "
                           "spad counts follow); docs/bitstream.md section 6")
@@ -101,14 +150,15 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, no_wrap=column != "counts vs cost model")
     for row in rows:
         if "mapping" not in row:
-            table.add_row(row["name"], "[red]FAIL[/red]", row["reason"], "", "", "", "")
+            table.add_row(text(row["name"]), "[red]FAIL[/red]", text(row["reason"]), "", "", "", "")
             continue
         deltas = row["count_deltas"]
         shown = {k.replace("array_", ""): v for k, v in deltas.items() if not k.startswith("rf_")} or deltas
         counts = "equal" if not deltas else " ".join(f"{k} {'+' if v > 0 else '-'}{compact(abs(v))}"
                                                      for k, v in shown.items())
         result = "[green]match[/green]" if row["matched"] else "[red]MISMATCH[/red] " + "; ".join(row["faults"])
-        table.add_row(row["name"], result, " ".join(str(v) for v in row["mapping"].values()), str(row["shift"]),
+        if row.get("recombined") is False:
+            result += " [red](recombined output differs from onnx's reference)[/red]"
+        table.add_row(text(row["name"]), result, " ".join(str(v) for v in row["mapping"].values()), str(row["shift"]),
                       row["weights"], f"{row['seconds']:.2f}", counts)
     Console().print(table)
-    return 0 if ok else 1
