@@ -210,25 +210,75 @@ def hardware_from_dict(data: Any, where: str = "hardware") -> Hardware:
     return hw
 
 
-def load_hardware(path: str | Path) -> Hardware:
-    """Load and validate a hardware YAML file (safe loader: no code execution)."""
+# A hardware description is about 60 scalars five levels deep (data/eyeriss.yaml); these bounds are far
+# above any real one (assumed) and keep a hostile file from costing time or memory: the size before a
+# byte is parsed, the nesting and the number of YAML events before anything is constructed.
+MAX_HARDWARE_BYTES = 1_000_000
+MAX_YAML_DEPTH = 32
+MAX_YAML_EVENTS = 20_000
+
+
+def _yaml_loader():
+    """A SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
     import yaml
 
-    path = Path(path)
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:  # an unhashable key; the base class reports it
+                    break
+                if first is not key_node.start_mark:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first given on line {first.line + 1})", key_node.start_mark)
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
+def _check_yaml_shape(text: str, where: str) -> None:
+    """Refuse deep nesting or a flood of events from the event stream (iterative: no recursion to blow)."""
+    import yaml
+
+    depth = events = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        events += 1
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise HardwareError(f"nested more than {MAX_YAML_DEPTH} levels deep (line {event.start_mark.line + 1}); "
+                                    "not a hardware description", where)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        if events > MAX_YAML_EVENTS:
+            raise HardwareError(f"more than {MAX_YAML_EVENTS} YAML nodes; not a hardware description", where)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Safe-load a hardware file's text: no tags, no duplicate keys, bounded depth and size."""
+    import yaml
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HardwareError("no such file", str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise HardwareError(f"cannot read: {error}", str(path)) from None
-    if len(text) > 1_000_000:
-        raise HardwareError("file is larger than 1 MB; not a hardware description", str(path))
-    try:
-        data = yaml.safe_load(text)
+        _check_yaml_shape(text, where)
+        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise HardwareError(f"not valid YAML{line}: {getattr(error, 'problem', error)}", str(path)) from None
+        raise HardwareError(f"not valid YAML{line}: {getattr(error, 'problem', error)}", where) from None
+
+
+def load_hardware(path: str | Path) -> Hardware:
+    """Load and validate a hardware YAML file (regular file of at most 1 MB, strict safe loader)."""
+    from cost_models.files import read_text_bounded
+
+    try:
+        text = read_text_bounded(path, MAX_HARDWARE_BYTES, "hardware description")
+    except InputError as error:
+        raise HardwareError(error.message, error.where) from None
+    data = parse_yaml(text, str(path))
     try:
         return hardware_from_dict(data, where=str(path))
     except HardwareError as error:

@@ -27,6 +27,7 @@ from cost_models.layer import LayerShape
 from frontends.graph import build_graph
 from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
 from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, infer, static_shapes
+from frontends.validate import check_model
 from frontends.weights import load_layer_weights, load_node_weights
 
 __all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_node_weights", "load_onnx"]
@@ -42,6 +43,7 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS)
     where = str(path) if path is not None else "<model>"
     opset = opset_of(proto, where)
+    check_model(proto, where, MAX_FOLD_ELEMENTS)
     work, stripped = strip_weights(proto, MAX_FOLD_ELEMENTS)
     del proto  # the caller's copy or the file's: never duplicated
     check_structure(work, where)

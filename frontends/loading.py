@@ -15,6 +15,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from cost_models.errors import InputError
+from cost_models.files import checked_size, open_regular
 from frontends.wire import ITEMSIZE, WireError, read_without_weights
 
 MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message
@@ -36,90 +37,85 @@ def read_model(model: str | os.PathLike | onnx.ModelProto,
         return model, None, hashlib.sha256(model.SerializeToString()).hexdigest()
     path = Path(model)
     where = str(path)
-    if not path.exists():
-        raise FrontendError("no such file", where)
-    if not path.is_file():
-        raise FrontendError("not a regular file", where)
-    size = path.stat().st_size
-    if size == 0:
-        raise FrontendError("empty file, not an ONNX model", where)
-    if size > MAX_MODEL_BYTES:
-        raise FrontendError(f"file is {size} bytes, larger than ONNX's 2 GB protobuf limit", where)
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    handle, size = open_regular(path, MAX_MODEL_BYTES, "ONNX model")
+    with handle:
+        if size == 0:
+            raise FrontendError("empty file, not an ONNX model", where)
+        digest = hashlib.sha256()
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    try:
-        if keep_elements is None:
-            proto = onnx.load(str(path), load_external_data=False)
-        else:
-            with path.open("rb") as handle:
+        handle.seek(0)
+        try:
+            if keep_elements is None:
+                proto = onnx.load_model_from_string(handle.read())
+            else:
                 proto = onnx.load_model_from_string(read_without_weights(handle, size, keep_elements))
-    except WireError as error:
-        raise FrontendError(f"not a valid ONNX model: {error}", where) from None
-    except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError, OSError) as error:
-        raise FrontendError(f"not a valid ONNX model (truncated or corrupt protobuf: {type(error).__name__})",
-                            where) from None
+        except WireError as error:
+            raise FrontendError(f"not a valid ONNX model: {error}", where) from None
+        except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError, OSError) as error:
+            raise FrontendError(f"not a valid ONNX model (truncated or corrupt protobuf: {type(error).__name__})",
+                                where) from None
     if not proto.HasField("graph") or not proto.graph.node:
         raise FrontendError("not a valid ONNX model (no graph or no nodes)", where)
     check_external_data(proto, path)
-    check_tensor_sizes(proto, where, keep_elements)
     return proto, path, digest.hexdigest()
 
 
-# Typed value fields and the data types that store one element per entry in them.
-_TYPED_FIELDS = {
-    "float_data": {1},
-    "double_data": {11},
-    "int64_data": {7},
-    "uint64_data": {12, 13},
-    "int32_data": {2, 3, 4, 5, 6, 9, 10, 16, 17, 18, 19, 20},
-}
-
-
-def check_tensor_sizes(proto: onnx.ModelProto, where: str, stripped_above: int | None = None) -> None:
-    """Refuse embedded tensors whose data disagrees with their dims (before anything reshapes them).
-
-    Tensors with more than ``stripped_above`` elements had their values left
-    out by the wire reader (which checked their size itself).
-    """
-    for tensor in _all_tensors(proto):
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            continue
-        elements = 1
-        for d in tensor.dims:
-            elements *= d
-        if tensor.raw_data:
-            size = ITEMSIZE.get(tensor.data_type)
-            found, need, unit = len(tensor.raw_data), elements * (size or 0), "bytes of data"
-            if size is None:
-                continue
-        else:
-            field = next((f for f, types in _TYPED_FIELDS.items() if tensor.data_type in types), None)
-            if field is None or (stripped_above is not None and elements > stripped_above):
-                continue  # a type we do not size-check, or values left out on purpose
-            found, need, unit = len(getattr(tensor, field)), elements, "values"
-        if found != need:
-            raise FrontendError(f"initializer '{tensor.name}' has {found} {unit}, its dims {list(tensor.dims)} need {need}",
-                                where)
-
-
 def check_external_data(proto: onnx.ModelProto, path: Path | None) -> None:
-    """Refuse external-data locations outside the model's folder; never open them."""
+    """Refuse external data outside the model's folder, or that its file cannot hold; never read it.
+
+    The location must be a relative path inside the model's folder (no URL, no
+    ``..``, no symlink out); the file there a regular file (not a FIFO, a folder
+    or a device) holding ``offset + length`` bytes, the length the tensor's
+    dims and type need.  A missing file is no error here: compiling needs
+    shapes only (the simulator, which reads the data, refuses it).
+    """
     base = (path.parent if path is not None else Path.cwd()).resolve()
-    for tensor in _all_tensors(proto):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        entries = {entry.key: entry.value for entry in tensor.external_data}
-        location = entries.get("location", "")
-        where = f"{path}: initializer '{tensor.name}'" if path else f"initializer '{tensor.name}'"
-        if not location:
-            raise FrontendError("external data without a location", where)
-        if os.path.isabs(location) or location.startswith(("/", "\\")) or ":" in location[:3]:
-            raise FrontendError(f"external data location '{location}' is absolute; it must be inside the model's folder", where)
-        target = (base / location)
-        if ".." in Path(location).parts or not _inside(target.resolve(), base):
-            raise FrontendError(f"external data location '{location}' points outside the model's folder", where)
+    for tensor in all_tensors(proto):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            external_span(tensor, base, path, must_exist=False)
+
+
+def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None,
+                  must_exist: bool = True) -> tuple[Path, int, int]:
+    """(file, offset, length) of an external tensor's data, every part checked (FrontendError)."""
+    entries = {entry.key: entry.value for entry in tensor.external_data}
+    location = entries.get("location", "")
+    where = f"{path}: initializer '{tensor.name[:80]}'" if path else f"initializer '{tensor.name[:80]}'"
+    if not location:
+        raise FrontendError("external data without a location", where)
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or ":" in location:
+        raise FrontendError(f"external data location '{location[:200]}' is absolute or a URL; it must be a relative "
+                            "path inside the model's folder", where)
+    try:
+        target = (base / location).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        raise FrontendError(f"external data location '{location[:200]}' is a symlink loop", where) from None
+    if ".." in Path(location).parts or not _inside(target, base):
+        raise FrontendError(f"external data location '{location[:200]}' points outside the model's folder", where)
+    try:
+        offset, length = (int(entries.get(key) or 0) for key in ("offset", "length"))
+    except ValueError:
+        raise FrontendError("external data offset and length must be integers", where) from None
+    elements = 1
+    for d in tensor.dims:
+        elements *= max(0, d)
+    need = elements * ITEMSIZE.get(tensor.data_type, 0)
+    if "length" not in entries:
+        length = need
+    if offset < 0 or length < 0 or (tensor.data_type in ITEMSIZE and length != need):
+        raise FrontendError(f"external data length {length} (offset {offset}) does not match the {need} bytes its "
+                            f"dims {list(tensor.dims)} need", where)
+    if not must_exist and not os.path.lexists(base / location):
+        return base / location, offset, length
+    try:
+        size = checked_size(base / location, 2**63 - 1, "external data")
+    except InputError as error:
+        raise FrontendError(f"external data '{location[:200]}': {error.message}", where) from None
+    if offset + length > size:
+        raise FrontendError(f"external data file '{location[:200]}' is {size} bytes; the tensor needs {length} at "
+                            f"offset {offset}", where)
+    return base / location, offset, length
 
 
 def _inside(target: Path, base: Path) -> bool:
@@ -130,7 +126,7 @@ def _inside(target: Path, base: Path) -> bool:
         return False
 
 
-def _all_tensors(proto: onnx.ModelProto):
+def all_tensors(proto: onnx.ModelProto):
     yield from proto.graph.initializer
     for node in proto.graph.node:
         for attribute in node.attribute:

@@ -53,10 +53,15 @@ def weight_inputs(proto: onnx.ModelProto) -> set[str]:
     return {v.name for v in proto.graph.input if v.name not in initializers and weight_like(v.name)}
 
 
+# Largest batch a symbolic batch dimension may be bound to (assumed: the chip's papers run N <= 16;
+# 4096 leaves room for studies while keeping every count far inside int64).
+MAX_BATCH = 4096
+
+
 def bind_batch(proto: onnx.ModelProto, batch: int, where: str) -> list[str]:
     """Fix a symbolic leading dimension of every graph input to ``batch``; refuse other symbolic dims."""
-    if batch < 1:
-        raise FrontendError(f"batch must be >= 1, got {batch}", where)
+    if not 1 <= batch <= MAX_BATCH:
+        raise FrontendError(f"batch must be between 1 and {MAX_BATCH}, got {batch}", where)
     skip = {tensor.name for tensor in proto.graph.initializer} | weight_inputs(proto)
     bound = []
     for value in proto.graph.input:
@@ -100,7 +105,7 @@ def fixed_batch(proto: onnx.ModelProto) -> int | None:
 
 def infer(proto: onnx.ModelProto, where: str) -> onnx.ModelProto:
     try:
-        return shape_inference.infer_shapes(proto, check_type=False, strict_mode=False, data_prop=True)
+        return shape_inference.infer_shapes(proto, check_type=True, strict_mode=False, data_prop=True)
     except (onnx.shape_inference.InferenceError, RuntimeError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FrontendError(f"shape inference failed: {first}", where) from None

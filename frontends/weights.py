@@ -10,28 +10,45 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from frontends.loading import FrontendError, check_external_data
+from cost_models.files import read_bounded, read_range
+from frontends.loading import MAX_MODEL_BYTES, FrontendError, check_external_data, external_span
 from frontends.shapes import WEIGHT_PREP, evaluate_node
+
+
+# Largest weight tensor read for simulation (assumed: 256 MB holds VGG-16's fc6, the largest layer of the
+# bundled models, at 16 bits; the simulator refuses larger layers before it gets here).
+MAX_WEIGHT_BYTES = 256 * 2**20
 
 
 @lru_cache(maxsize=2)
 def _initializers(path: str, mtime: float) -> tuple[dict[str, onnx.TensorProto], dict[str, onnx.NodeProto]]:
-    """The model's initializers (external data read) and, by output name, the nodes that may prepare weights."""
-    proto = onnx.load(path, load_external_data=False)
+    """The model's initializers (external data not read yet) and, by output name, the nodes that may prepare weights."""
+    proto = onnx.load_model_from_string(read_bounded(path, MAX_MODEL_BYTES, "ONNX model"))
     check_external_data(proto, Path(path))
-    try:
-        onnx.external_data_helper.load_external_data_for_model(proto, str(Path(path).parent))
-    except (OSError, ValueError) as error:
-        raise FrontendError(f"cannot read external weight data: {error}", path) from None
     producers = {node.output[0]: node for node in proto.graph.node
                  if node.domain in ("", "ai.onnx") and node.op_type in WEIGHT_PREP | {"Constant"} and node.output}
     return {t.name: t for t in proto.graph.initializer}, producers
+
+
+def _loaded(tensor: onnx.TensorProto, path: str) -> onnx.TensorProto:
+    """``tensor`` with its external data read in (bounded, from the checked span of a regular file)."""
+    if tensor.data_location != onnx.TensorProto.EXTERNAL:
+        return tensor
+    file, offset, length = external_span(tensor, Path(path).parent.resolve(), Path(path))
+    data = read_range(file, offset, length, MAX_WEIGHT_BYTES, f"weight tensor '{tensor.name[:80]}'")
+    copy = onnx.TensorProto()
+    copy.CopyFrom(tensor)
+    copy.ClearField("external_data")
+    copy.data_location = onnx.TensorProto.DEFAULT
+    copy.raw_data = data
+    return copy
 
 
 def _raw(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.ndarray | None:
     tensor = tensors.get(name)
     if tensor is None:
         return None
+    tensor = _loaded(tensor, path)
     try:
         values = numpy_helper.to_array(tensor)
     except (ValueError, TypeError, KeyError) as error:  # data that disagrees with its dims or type

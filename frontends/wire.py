@@ -24,6 +24,7 @@ TENSOR_DATA_TYPE = 2
 TENSOR_NAME = 8
 TENSOR_RAW_DATA = 9
 TENSOR_VALUE_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
+TENSOR_DATA_LOCATION = 14
 # Bytes per element of raw_data by TensorProto.DataType (onnx.proto); types not
 # listed (strings, complex, 4-bit) are not size-checked.
 ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1}
@@ -127,10 +128,9 @@ def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int) -> bytes
     for d in dims:
         elements *= d
     drop = elements > keep_elements
-    if drop and raw_bytes is not None and data_type in ITEMSIZE and raw_bytes != elements * ITEMSIZE[data_type]:
-        # Checked here because the values are skipped: nothing later could notice.
-        raise WireError(f"initializer '{name.decode('utf-8', 'replace')}' has {raw_bytes} bytes of data, "
-                        f"its dims {dims} need {elements * ITEMSIZE[data_type]}")
+    if drop:
+        _check_dropped(name.decode("utf-8", "replace")[:80], dims, elements, data_type, raw_bytes,
+                       {field for field, *_ in fields})
     out = bytearray()
     for field, _, field_start, _, stop in fields:
         if drop and field in TENSOR_VALUE_FIELDS:
@@ -138,6 +138,19 @@ def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int) -> bytes
         out += _copy(handle, field_start, stop)
     handle.seek(end)
     return bytes(out)
+
+
+def _check_dropped(name: str, dims: list[int], elements: int, data_type: int, raw_bytes: int | None,
+                   present: set[int]) -> None:
+    """What frontends.validate checks on a tensor, for one whose values are skipped: nothing later could notice."""
+    values = present & TENSOR_VALUE_FIELDS
+    if len(values) > 1:
+        raise WireError(f"initializer '{name}' holds its values in {len(values)} fields; ONNX allows one")
+    if not values and TENSOR_DATA_LOCATION not in present:
+        raise WireError(f"initializer '{name}' declares {elements} elements {dims} but holds no data")
+    if raw_bytes is not None and data_type in ITEMSIZE and raw_bytes != elements * ITEMSIZE[data_type]:
+        raise WireError(f"initializer '{name}' has {raw_bytes} bytes of data, its dims {dims} need "
+                        f"{elements * ITEMSIZE[data_type]}")
 
 
 def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: int) -> bytes:

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from cost_models.errors import InputError
 from mapper.app.commands import COMMANDS
+from mapper.app.untrusted import printable
 
 EXIT_OK, EXIT_UNMAPPED, EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -36,6 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# An error line quotes names and paths from the input; past this many characters it is cut (a 1 MB
+# op_type must not become a 1 MB line).  Assumed: long enough for any real path and name.
+MAX_ERROR_CHARS = 2000
+
+
+def error_line(error: BaseException) -> str:
+    """The error as one line of printable text: control characters escaped, newlines too, length bounded."""
+    line = printable(str(error))
+    return line if len(line) <= MAX_ERROR_CHARS else f"{line[:MAX_ERROR_CHARS]}... ({len(line)} characters)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -44,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -54,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the contract is "bugs exit 3"
         if args.debug:
             traceback.print_exc()
-        print(f"internal error: {type(error).__name__}: {error} -- this is a bug in eyeriss; "
+        print(f"internal error: {type(error).__name__}: {error_line(error)} -- this is a bug in eyeriss; "
               "please file an issue with the model attached (rerun with --debug for a traceback)", file=sys.stderr)
         return EXIT_BUG
 

@@ -29,6 +29,7 @@ from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES, RATIO_ONE, DataRatios
 from frontends import array_layers, load_onnx
 from mapper.app.atomic import atomic_write_bytes
+from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
 from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, spad_fill, totals
 from mapper.chip.bitstream import config_for, encode, total_bits
 
@@ -37,6 +38,9 @@ if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is know
     from mapper.search.cpsat import LayerResult
 
 DEFAULT_MAX_BATCH = 16  # --batch auto scans 1..16 (assumed; covers JSSC's N=4 AlexNet and N=3 VGG-16)
+# --batch auto maps the whole network once per batch it tries: the scan is bounded, not the user's
+# patience (assumed: 64 tries of the largest bundled model stay within minutes).
+MAX_BATCH_SCAN = 64
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,9 @@ class CompileResult:
 
         Everything goes into a sibling temporary folder first, which then
         replaces ``outdir``.  An existing ``outdir`` is only replaced if it is
-        empty or an earlier eyeriss output (so ``-o ~`` cannot delete a home).
+        empty or holds exactly the files an earlier run listed in its manifest
+        (mapper.app.outdir: so ``-o ~`` cannot delete a home, nor a user's file
+        put next to ours).
         """
         out = Path(outdir)
         check_output_dir(out)
@@ -188,10 +194,11 @@ class CompileResult:
         shutil.rmtree(staging, ignore_errors=True)
         try:
             (staging / BITSTREAM_DIR).mkdir(parents=True)
-            for entry in self.layers:
-                if entry.bitstream is not None:
-                    atomic_write_bytes(staging / entry.bitstream_file, entry.bitstream)
-            atomic_write_bytes(staging / REPORT_FILE, self.report_bytes())
+            files = {entry.bitstream_file: entry.bitstream for entry in self.layers if entry.bitstream is not None}
+            files[REPORT_FILE] = self.report_bytes()
+            for name, data in files.items():
+                atomic_write_bytes(staging / name, data)
+            atomic_write_bytes(staging / MANIFEST_FILE, manifest_bytes(files))
             if out.exists():
                 os.replace(out, old)
             os.replace(staging, out)
@@ -202,26 +209,6 @@ class CompileResult:
             raise
         shutil.rmtree(old, ignore_errors=True)
         return out
-
-
-def check_output_dir(out: Path) -> None:
-    """Refuse to replace a folder that is not ours (raises InputError)."""
-    if not out.exists():
-        return
-    if not out.is_dir() or out.is_symlink():
-        raise InputError("exists and is not a folder; choose another -o", where=str(out))
-    names = {child.name for child in out.iterdir()}
-    if not names:
-        return
-    ours = names <= {REPORT_FILE, BITSTREAM_DIR} and REPORT_FILE in names
-    if ours:
-        try:
-            ours = json.loads((out / REPORT_FILE).read_text()).get("schema", "").startswith("eyeriss-report/")
-        except (OSError, ValueError, AttributeError):
-            ours = False
-    if not ours:
-        raise InputError("exists and is not an eyeriss output folder (it holds other files); refusing to "
-                         "replace it, choose another -o", where=str(out))
 
 
 def _remove_stale(parent: Path, name: str) -> None:
@@ -294,8 +281,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                       "network_latency_ms": network_latency_ms, "zero_fraction": zero_fraction}
 
     if batch == "auto":
-        if max_batch < 1:
-            raise InputError(f"the largest batch to try must be >= 1, got {max_batch}")
+        if not isinstance(max_batch, int) or isinstance(max_batch, bool) or not 1 <= max_batch <= MAX_BATCH_SCAN:
+            raise InputError(f"the largest batch to try must be between 1 and {MAX_BATCH_SCAN}, got {max_batch!r}")
         graph = load_onnx(model, batch=None)
         candidates = range(1, max_batch + 1) if graph.graph["batch_symbolic"] else [graph.graph["batch"]]
         graphs = {graph.graph["batch"]: graph}

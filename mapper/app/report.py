@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from cost_models.cost import Cost
 from cost_models.errors import InputError
+from cost_models.files import read_text_bounded
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
@@ -125,26 +126,27 @@ def load_report(path: str | Path) -> dict[str, Any]:
         path = path / "report.json"
     where = str(path)
     try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            raise InputError("larger than 256 MB; not an eyeriss report", where=where)
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file (give a compile output folder or its report.json)", where=where) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read: {error}", where=where) from None
+        text = read_text_bounded(path, MAX_REPORT_BYTES, "report")
+    except InputError as error:
+        if error.message == "no such file":
+            error.message = "no such file (give a compile output folder or its report.json)"
+        raise
     try:
         report = json.loads(text)
     except (ValueError, RecursionError) as error:
         raise InputError(f"not valid JSON: {error}", where=where) from None
     if not isinstance(report, dict):
         raise InputError("not an eyeriss report (the top level is not an object)", where=where)
-    match = SCHEMA_RE.match(str(report.get("schema", "")))
+    schema = report.get("schema")
+    match = SCHEMA_RE.match(schema) if isinstance(schema, str) else None
     if not match:
-        raise InputError(f"not an eyeriss report (schema is {report.get('schema')!r}, expected 'eyeriss-report/1')",
-                         where=where)
-    if int(match.group(1)) > READS:
-        raise InputError(f"report schema {report['schema']} is newer than this eyeriss reads (eyeriss-report/{READS}); "
-                         "upgrade eyeriss", where=where)
+        shown = repr(schema)[:60] + ("..." if len(repr(schema)) > 60 else "")
+        raise InputError(f"not an eyeriss report (schema is {shown}, expected 'eyeriss-report/1')", where=where)
+    version = match.group(1)  # compared as digits: a 5000-digit version is newer, not an int() overflow
+    if len(version.lstrip("0")) > len(str(READS)) or int(version) > READS:
+        shown = version if len(version) <= 12 else f"{version[:12]}... ({len(version)} digits)"
+        raise InputError(f"report schema eyeriss-report/{shown} is newer than this eyeriss reads "
+                         f"(eyeriss-report/{READS}); upgrade eyeriss", where=where)
     _require(report, TOP_KEYS, where)
     for index, entry in enumerate(report["layers"]):
         at = f"{where}: layers[{index}]"

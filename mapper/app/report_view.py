@@ -20,6 +20,7 @@ from cost_models.hardware import hardware_from_dict
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, pe_roles
 from mapper.app.report import FAR_FROM_BOUND
+from mapper.app.untrusted import printable, text
 
 SET_LETTERS = string.ascii_uppercase + string.ascii_lowercase + string.digits
 SET_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
@@ -82,8 +83,8 @@ def layer_table(report: dict[str, Any], sort: str | None = None) -> Table:
     table.add_column("", no_wrap=True, width=1)
     for entry in layers:
         if not entry.get("mapping"):
-            table.add_row(entry["name"], Text("no mapping", style="bold red"), "", "", "", "", "", "",
-                          entry["solver"]["status"][:5].lower(), "!", style="red")
+            table.add_row(text(entry["name"]), Text("no mapping", style="bold red"), "", "", "", "", "", "",
+                          text(str(entry["solver"]["status"])[:5].lower()), "!", style="red")
             continue
         far = far_from_bound(entry)
         status = entry["solver"]["status"]
@@ -91,7 +92,7 @@ def layer_table(report: dict[str, Any], sort: str | None = None) -> Table:
         if entry["solver"].get("shared_with"):
             solver += "="
         table.add_row(
-            entry["name"], _mapping_text(entry["mapping"]), str(entry["active_pes"]),
+            text(entry["name"]), text(_mapping_text(entry["mapping"])), str(entry["active_pes"]),
             _energy_j(entry["energy"]["total_pj"]), f"{100 * entry['energy']['total_pj'] / total_pj:.0f}",
             f"{entry['latency']['total_ms']:.3g}",
             f"{entry['lower_bound']['cycles_ratio']:.1f}", f"{entry['lower_bound']['dram_ratio']:.1f}",
@@ -115,17 +116,17 @@ def _totals_line(report: dict[str, Any]) -> Text:
         parts.append(f"{t['pj_per_mac']:.3g} pJ/MAC")
     if t["average_active_pes"] is not None:
         parts.append(f"{t['average_active_pes']:.0f}/{report['hardware']['pes']} PEs active on average")
-    text = Text()
-    text.append(f"batch {report['batch']}: ", style="bold")
-    text.append(", ".join(parts))
+    line = Text()
+    line.append(f"batch {report['batch']}: ", style="bold")
+    line.append(printable(", ".join(parts)))
     if t["unmapped"]:
-        text.append(f"; {t['unmapped']} layer(s) with no mapping", style="bold red")
-    return text
+        line.append(printable(f"; {t['unmapped']} layer(s) with no mapping"), style="bold red")
+    return line
 
 
 def _title(report: dict[str, Any]) -> Text:
     hw = report["hardware"]
-    return Text(f"{report['model']['name']} on {hw['name']} ({hw['rows']}x{hw['cols']} PEs), "
+    return text(f"{report['model']['name']} on {hw['name']} ({hw['rows']}x{hw['cols']} PEs), "
                 f"objective {report['objective']}", style="bold")
 
 
@@ -142,7 +143,8 @@ def _bars(title: str, shares: dict[str, float]) -> Table:
     table.add_column(justify="right")
     total = sum(shares.values()) or 1.0
     for key, value in shares.items():
-        table.add_row(key, Text(_bar(value / total), style="cyan"), f"{100 * value / total:.1f}%", _energy_j(value))
+        table.add_row(text(key), Text(_bar(value / total), style="cyan"), f"{100 * value / total:.1f}%",
+                      _energy_j(value))
     return table
 
 
@@ -155,10 +157,10 @@ def network_view(report: dict[str, Any], sort: str | None = None) -> RenderableT
     far = [(entry["name"], far_from_bound(entry)) for entry in report["layers"] if entry.get("mapping")]
     far = [(name, reasons) for name, reasons in far if reasons]
     if far:
-        parts.append(Text("far from their lower bound: " + "; ".join(f"{n} ({', '.join(r)})" for n, r in far),
+        parts.append(text("far from their lower bound: " + "; ".join(f"{n} ({', '.join(r)})" for n, r in far),
                           style="yellow"))
     for entry in report.get("unmapped", []):
-        parts.append(Text(f"no mapping for {entry['name']}: {entry['reason']}", style="bold red"))
+        parts.append(text(f"no mapping for {entry['name']}: {entry['reason']}", style="bold red"))
     parts.append(_totals_line(report))
     return Group(*parts)
 
@@ -218,7 +220,7 @@ def _fill_table(entry: dict[str, Any]) -> Table:
     names = {"filter_spad": "filter spad", "ifmap_spad": "ifmap spad", "psum_spad": "psum spad",
              "glb_ifmap_words": "GLB ifmap", "glb_psum_words": "GLB psum", "filter_buffer": "filter buffer"}
     for key, (used, capacity) in entry["spads"].items():
-        table.add_row(names.get(key, key), f"{used}/{capacity}", Text(_bar(used / capacity, 20), style="green"))
+        table.add_row(text(names.get(key, key)), f"{used}/{capacity}", Text(_bar(used / capacity, 20), style="green"))
     banks = entry["glb_banks"]
     table.add_row("GLB banks", f"{banks['ifmap']}+{banks['psum']}", f"ifmap + psum, {banks['free']} free")
     return table
@@ -257,23 +259,24 @@ def loop_nest(entry: dict[str, Any]) -> str:
 
 def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     s = entry["shape"]
-    head = Text(f"{entry['name']} ({entry['op']}, {entry['kind']}{', ReLU' if entry.get('relu') else ''})\n",
+    head = text(f"{entry['name']} ({entry['op']}, {entry['kind']}{', ReLU' if entry.get('relu') else ''})",
                 style="bold")
+    head.append("\n")
     head.append(f"N={s['N']} M={s['M']} C={s['C']} HxW={s['H']}x{s['W']} RxS={s['R']}x{s['S']} "
                 f"ExF={s['E']}x{s['F']} stride {s['stride'][0]}x{s['stride'][1]} groups {s['groups']}; "
                 f"{entry['macs']:,} MACs", style="none")
     if not entry.get("mapping"):
-        return Group(head, Text(f"no valid mapping: {entry.get('reason')}", style="bold red"))
+        return Group(head, text(f"no valid mapping: {entry.get('reason')}", style="bold red"))
     m = entry["mapping"]
-    params = Text("mapping: " + "  ".join(f"{k}={m[k]}" for k in ("n", "e", "p", "q", "r", "t", "g", "m")))
-    place = Text(f"placement: {m['placement']['description']}; {entry['active_pes']} PEs active, "
+    params = text("mapping: " + "  ".join(f"{k}={m[k]}" for k in ("n", "e", "p", "q", "r", "t", "g", "m")))
+    place = text(f"placement: {m['placement']['description']}; {entry['active_pes']} PEs active, "
                  f"{entry['passes']} passes")
     solver = entry["solver"]
-    proof = Text(f"solver: {solver['status']}" + (f", gap {solver['gap']:.2%}" if solver["gap"] else "")
+    proof = text(f"solver: {solver['status']}" + (f", gap {solver['gap']:.2%}" if solver["gap"] else "")
                  + (f" (solved once with {solver['shared_with']})" if solver.get("shared_with") else ""))
     energy = entry["energy"]
     lat = entry["latency"]
-    timing = Text(f"energy {_energy_j(energy['total_pj'])}, {energy['total_pj'] / entry['macs']:.3g} pJ/MAC; "
+    timing = text(f"energy {_energy_j(energy['total_pj'])}, {energy['total_pj'] / entry['macs']:.3g} pJ/MAC; "
                   f"latency {lat['total_ms']:.4g} ms total, {lat['processing_ms']:.4g} ms processing "
                   f"({lat['total_cycles']:,} cycles; bound {entry['lower_bound']['cycles']:,})")
     far = far_from_bound(entry)
@@ -282,5 +285,5 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
         parts.append(Text("far from its lower bound: " + ", ".join(far), style="yellow"))
     parts += [pe_grid(report, entry), _fill_table(entry),
               _bars("energy by level", energy["by_level"]["pj"]), _bars("energy by data type", energy["by_type"]["pj"]),
-              Text("loop nest (outermost first)", style="bold"), Text(loop_nest(entry))]
+              Text("loop nest (outermost first)", style="bold"), Text("\n").join(text(line) for line in loop_nest(entry).splitlines())]
     return Group(*parts)

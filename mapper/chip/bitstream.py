@@ -258,9 +258,8 @@ def decode(data: bytes, hw: Hardware, where: str = "bitstream") -> Decoded:
 
 
 def read_file(path: str | Path, hw: Hardware) -> Decoded:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror or error}", where=str(path)) from None
+    """Read and decode a bitstream file; only a regular file the size of ``hw``'s layout is read."""
+    from cost_models.files import read_bounded
+
+    data = read_bounded(path, HEADER.size + (total_bits(hw) + 7) // 8, "bitstream")
     return decode(data, hw, where=str(path))

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from mapper.app.compiler import DEFAULT_MAX_BATCH, compile_model
+from mapper.app.untrusted import printable, text
 
 
 def _batch(text: str) -> int | str:
@@ -66,13 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mapper.app.compiler import check_output_dir
+    from mapper.app.outdir import check_output_dir
     from mapper.app.report_view import network_summary
 
     out = Path(args.output) if args.output else Path.cwd() / Path(args.model).stem
     check_output_dir(out)  # refuse before minutes of search, not after
     err = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
     with progress:
         task = progress.add_task("mapping", total=None)
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             progress.update(task, description=f"batch {batch}", completed=0, total=layers)
 
         def on_layer(name: str, result) -> None:
-            progress.update(task, advance=1, description=f"{name[:24]}: {result.status.lower()}")
+            progress.update(task, advance=1, description=printable(f"{name[:24]}: {result.status.lower()}"))
 
         result = compile_model(
             args.model, batch=args.batch, objective=args.objective, hardware=args.hardware,
@@ -95,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         console = Console()
         console.print(network_summary(report))
-        console.print(f"wrote {out / 'report.json'} and {sum(1 for e in result.layers if e.ok)} bitstream(s); "
-                      f"view with: eyeriss report {out}")
+        console.print(text(f"wrote {out / 'report.json'} and {sum(1 for e in result.layers if e.ok)} bitstream(s); "
+                           f"view with: eyeriss report {out}"))
     for entry in result.unmapped:
-        print(f"error: layer {entry.name!r} has no valid mapping: {entry.result.reason or entry.result.status}",
+        print(printable(f"error: layer '{entry.name}' has no valid mapping: {entry.result.reason or entry.result.status}"),
               file=sys.stderr)
     return 1 if result.unmapped else 0

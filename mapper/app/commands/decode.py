@@ -12,6 +12,7 @@ from rich.table import Table
 from cost_models.hardware import Hardware, default_hardware, load_hardware
 from mapper.chip.allocation import NETWORKS
 from mapper.chip.bitstream import CHIP_BITS, Config, Decoded, layout_id, read_file
+from mapper.app.untrusted import printable, text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cfg = decoded.config
     console = Console()
-    console.print(f"[bold]{args.file}[/bold]: layer {decoded.layer_index}, {decoded.bits} payload bits "
-                  f"(chip: {CHIP_BITS}), layout {layout_id(hw):08x} for hardware {hw.name!r}, CRC ok")
+    head = text(args.file, style="bold")
+    head.append(printable(f": layer {decoded.layer_index}, {decoded.bits} payload bits (chip: {CHIP_BITS}), "
+                          f"layout {layout_id(hw):08x} for hardware '{hw.name}', CRC ok"))
+    console.print(head)
     L, m = cfg.layer, cfg.mapping
     console.print(f"layer: {L.kind} N={L.N} M={L.M} C={L.C} H={L.H} W={L.W} R={L.R} S={L.S} stride={L.stride} "
                   f"pads={L.pads} dilation={L.dilation} groups={L.groups}  (E={L.E} F={L.F})")

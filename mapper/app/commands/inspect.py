@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from frontends import array_layers, host_ops, load_onnx
+from mapper.app.untrusted import text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, sort_keys=True, indent=1))
         return 0
     console = Console()
-    table = Table(title=f"{data['model']}: {data['totals']['layers']} array layers, batch {data['batch']}",
+    table = Table(title=text(f"{data['model']}: {data['totals']['layers']} array layers, batch {data['batch']}"),
                   caption="U = stride; /gN = N groups", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     for column in ("name", "kind", "M", "C", "HxW", "RxS", "ExF", "U", "MACs", "wts"):
         table.add_column(column, justify="left" if column in ("name", "op") else "right", no_wrap=True,
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     for entry in data["layers"]:
         s = entry["shape"]
         op = {"depthwise": "dw"}.get(entry["kind"], entry["kind"]) + (f"/g{s['groups']}" if s["groups"] > 1 else "")
-        table.add_row(entry["name"], op, str(s["M"]), str(s["C"]), f"{s['H']}x{s['W']}",
+        table.add_row(text(entry["name"]), op, str(s["M"]), str(s["C"]), f"{s['H']}x{s['W']}",
                       f"{s['R']}x{s['S']}", f"{s['E']}x{s['F']}", str(s["stride"][0]) if s["stride"][0] == s["stride"][1] else "x".join(map(str, s["stride"])),
                       compact(entry["macs"]), compact(entry["weights"]))
     console.print(table)
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         ops: dict[str, int] = {}
         for entry in data["host_ops"]:
             ops[entry["op"]] = ops.get(entry["op"], 0) + 1
-        console.print("host ops: " + ", ".join(f"{op} x{count}" for op, count in sorted(ops.items())))
+        console.print(text("host ops: " + ", ".join(f"{op} x{count}" for op, count in sorted(ops.items()))))
     console.print(f"total: {data['totals']['macs']:,} MACs, {data['totals']['weights']:,} weights, "
                   f"{data['folded']} shape-computation nodes folded")
     sys.stdout.flush()

@@ -15,6 +15,7 @@ import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cost_models.errors import InputError
 from cost_models.hardware import default_hardware, load_hardware
@@ -143,22 +144,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_table(graph, rows: list[dict]) -> None:
-    table = Table(title=f"{graph.graph['name']}: simulated {len(rows)} layer(s)", box=box.SIMPLE_HEAD, padding=(0, 1),
+    table = Table(title=text(f"{graph.graph['name']}: simulated {len(rows)} layer(s)"), box=box.SIMPLE_HEAD,
+                  padding=(0, 1),
                   caption="counts: simulated minus cost model where they differ (array level and MACs; "
                           "spad counts follow); docs/bitstream.md section 6")
     for column in ("layer", "result", "n e p q r t g m", "shift", "wts", "sim s", "counts vs cost model"):
         table.add_column(column, no_wrap=column != "counts vs cost model")
     for row in rows:
         if "mapping" not in row:
-            table.add_row(text(row["name"]), "[red]FAIL[/red]", text(row["reason"]), "", "", "", "")
+            table.add_row(text(row["name"]), Text("FAIL", style="red"), text(row["reason"]), "", "", "", "")
             continue
         deltas = row["count_deltas"]
         shown = {k.replace("array_", ""): v for k, v in deltas.items() if not k.startswith("rf_")} or deltas
         counts = "equal" if not deltas else " ".join(f"{k} {'+' if v > 0 else '-'}{compact(abs(v))}"
                                                      for k, v in shown.items())
-        result = "[green]match[/green]" if row["matched"] else "[red]MISMATCH[/red] " + "; ".join(row["faults"])
+        result = Text("match", style="green") if row["matched"] else text("MISMATCH " + "; ".join(row["faults"]),
+                                                                          style="red")
         if row.get("recombined") is False:
-            result += " [red](recombined output differs from onnx's reference)[/red]"
+            result.append(" (recombined output differs from onnx's reference)", style="red")
         table.add_row(text(row["name"]), result, " ".join(str(v) for v in row["mapping"].values()), str(row["shift"]),
                       row["weights"], f"{row['seconds']:.2f}", counts)
     Console().print(table)
