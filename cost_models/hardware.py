@@ -291,3 +291,13 @@ def default_hardware() -> Hardware:
     """The Eyeriss chip as fabricated (bundled ``eyeriss.yaml``)."""
     with resources.as_file(resources.files("cost_models") / "data" / "eyeriss.yaml") as path:
         return load_hardware(path)
+
+
+def bundled_hardware() -> list[tuple[str, Hardware]]:
+    """Every hardware description shipped in ``cost_models/data`` as (path, Hardware), by file name."""
+    out = []
+    for entry in sorted(resources.files("cost_models").joinpath("data").iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".yaml"):
+            with resources.as_file(entry) as path:
+                out.append((str(path), load_hardware(path)))
+    return out

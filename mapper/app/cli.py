@@ -26,9 +26,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
 
 
+def version() -> str:
+    """The installed package's version (pyproject.toml), as pip recorded it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("eyeriss-compiler")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="eyeriss", description="Dataflow mapping compiler for the Eyeriss accelerator.")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    parser.add_argument("--version", action="version", version=f"eyeriss {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"mapper.app.commands.{name}").register(sub)

@@ -75,6 +75,7 @@ def energy_entry(cost: Cost, hw: Hardware) -> dict[str, Any]:
 
 def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s: float) -> dict[str, Any]:
     """Network totals over the mapped layers (host operations run on the host and are not counted)."""
+    layers = list(layers)
     mapped = [entry for entry in layers if entry.ok]
     costs = [entry.result.cost for entry in mapped]
     pj = sum(cost.energy_pj for cost in costs)
@@ -93,6 +94,7 @@ def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s:
     return {
         "layers": len(mapped),
         "unmapped": sum(1 for entry in layers if not entry.ok),
+        "missing": [entry.name for entry in layers if not entry.ok],
         "macs": macs,
         "energy": {"total_pj": round(pj, 3), "total_units": sum(cost.energy_total_units for cost in costs),
                    "per_inference_pj": round(pj / batch, 3),
@@ -107,6 +109,36 @@ def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s:
         "average_active_pes": round(weighted_pes / total, 2) if total else None,
         "compile_s": round(compile_s, 3),
     }
+
+
+def failures(unmapped: Iterable[dict[str, str]]) -> list[tuple[list[str], str]]:
+    """The report's ``unmapped`` entries grouped by reason, first appearance first: a network-level
+    failure (every layer carries the same reason) is then said once."""
+    groups: dict[str, list[str]] = {}
+    for entry in unmapped:
+        groups.setdefault(str(entry["reason"]), []).append(str(entry["name"]))
+    return [(names, reason) for reason, names in groups.items()]
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested keys as one level, ``energy.by_level.pj.dram``; list items by position, ``spads.ifmap_spad.0``."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else None
+    if items is None:
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for key, value in items:
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def layer_rows(report: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every figure of every layer entry, one flat row per layer; columns in first-appearance order
+    (a layer with no mapping leaves the mapped layers' columns empty)."""
+    rows = [flatten(entry) for entry in report["layers"]]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns), rows
 
 
 def _require(node: dict, keys: dict[str, type | tuple[type, ...]], where: str) -> None:

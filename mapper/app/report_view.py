@@ -16,10 +16,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from cost_models.errors import InputError
 from cost_models.hardware import hardware_from_dict
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, pe_roles
-from mapper.app.report import FAR_FROM_BOUND
+from mapper.app.report import FAR_FROM_BOUND, failures
 from mapper.app.untrusted import printable, text
 
 SET_LETTERS = string.ascii_uppercase + string.ascii_lowercase + string.digits
@@ -118,10 +119,24 @@ def _totals_line(report: dict[str, Any]) -> Text:
         parts.append(f"{t['average_active_pes']:.0f}/{report['hardware']['pes']} PEs active on average")
     line = Text()
     line.append(f"batch {report['batch']}: ", style="bold")
-    line.append(printable(", ".join(parts)))
     if t["unmapped"]:
-        line.append(printable(f"; {t['unmapped']} layer(s) with no mapping"), style="bold red")
+        missing = t.get("missing") or [e["name"] for e in report["layers"] if not e.get("mapping")]
+        line.append(printable(f"PARTIAL, {t['layers']} of {t['layers'] + t['unmapped']} layers mapped "
+                              f"(no mapping: {name_list(missing, len(report['layers']))})"), style="bold red")
+        if not t["layers"]:
+            return line
+        line.append(printable(f"; totals over the {t['layers']} mapped only: "), style="bold red")
+    line.append(printable(", ".join(parts)))
     return line
+
+
+def name_list(names: list[str], of: int, shown: int = 6) -> str:
+    """``conv1, conv2`` / ``all 8 layers`` / ``a, b, ... and 12 more``: a failure list that stays one line."""
+    if len(names) == of and of > 2:
+        return f"all {of} layers"
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" and {len(names) - shown} more"
 
 
 def _title(report: dict[str, Any]) -> Text:
@@ -159,8 +174,8 @@ def network_view(report: dict[str, Any], sort: str | None = None) -> RenderableT
     if far:
         parts.append(text("far from their lower bound: " + "; ".join(f"{n} ({', '.join(r)})" for n, r in far),
                           style="yellow"))
-    for entry in report.get("unmapped", []):
-        parts.append(text(f"no mapping for {entry['name']}: {entry['reason']}", style="bold red"))
+    for names, reason in failures(report.get("unmapped", [])):
+        parts.append(text(f"no mapping for {name_list(names, len(report['layers']))}: {reason}", style="bold red"))
     parts.append(_totals_line(report))
     return Group(*parts)
 
@@ -171,6 +186,26 @@ def find_layer(report: dict[str, Any], name: str) -> dict[str, Any] | None:
         if entry["name"] == name:
             return entry
     return None
+
+
+def resolve_layer(report: dict[str, Any], key: str, where: str = "report") -> dict[str, Any]:
+    """The layer ``key`` names: its full name, a suffix only it ends with, or its row number (the table's #)."""
+    layers = report["layers"]
+    exact = find_layer(report, key)
+    if exact is not None:
+        return exact
+    if key.isdigit() and 1 <= int(key) <= len(layers):
+        return layers[int(key) - 1]
+    ending = [entry for entry in layers if str(entry["name"]).endswith(key)]
+    if len(ending) == 1:
+        return ending[0]
+    if ending:
+        shown = ", ".join(printable(e["name"]) for e in ending[:6]) + (", ..." if len(ending) > 6 else "")
+        raise InputError(f"{len(ending)} layers end with '{printable(key)}' ({shown}); give more of the name "
+                         "or the row number", where=where)
+    names = ", ".join(printable(e["name"]) for e in layers[:20]) + (", ..." if len(layers) > 20 else "")
+    raise InputError(f"no layer named '{printable(key)}' and none ends with it; rows 1-{len(layers)} "
+                     f"(have: {names})", where=where)
 
 
 def layer_shape(entry: dict[str, Any]) -> LayerShape:

@@ -241,11 +241,11 @@ def decode(data: bytes, hw: Hardware, where: str = "bitstream") -> Decoded:
         raise InputError(f"format version {version} is not supported (this build reads version {VERSION})", where=where)
     expected = total_bits(hw)
     if nbits != expected:
+        hint = f"; {wrong_hardware(lid, hw)}" if lid != layout_id(hw) else ""
         raise InputError(f"payload length {nbits} bits does not match the {expected}-bit layout of hardware "
-                         f"{hw.name!r}", where=where)
+                         f"{hw.name!r}{hint}", where=where)
     if lid != layout_id(hw):
-        raise InputError(f"layout id {lid:08x} differs from hardware {hw.name!r}'s {layout_id(hw):08x}: "
-                         "written for another array", where=where)
+        raise InputError(wrong_hardware(lid, hw), where=where)
     payload = data[HEADER.size:]
     if len(payload) != (nbits + 7) // 8:
         raise InputError(f"payload is {len(payload)} bytes, the header's {nbits} bits need {(nbits + 7) // 8}",
@@ -259,7 +259,24 @@ def decode(data: bytes, hw: Hardware, where: str = "bitstream") -> Decoded:
 
 def read_file(path: str | Path, hw: Hardware) -> Decoded:
     """Read and decode a bitstream file; only a regular file the size of ``hw``'s layout is read."""
-    from cost_models.files import read_bounded
+    from cost_models.files import checked_size, read_bounded, read_range
 
+    if checked_size(path, 2**63 - 1, "bitstream") >= HEADER.size:  # the header first: the size limit is hw's
+        magic, version, _, _, lid, _ = HEADER.unpack(read_range(Path(path), 0, HEADER.size, HEADER.size, "bitstream"))
+        if magic == MAGIC and version == VERSION and lid != layout_id(hw):
+            raise InputError(wrong_hardware(lid, hw), where=str(path))
     data = read_bounded(path, HEADER.size + (total_bits(hw) + 7) // 8, "bitstream")
     return decode(data, hw, where=str(path))
+
+
+def wrong_hardware(lid: int, hw: Hardware) -> str:
+    """Why a file with layout ``lid`` does not decode on ``hw``: the bundled hardware it was made for, if any."""
+    from cost_models.hardware import bundled_hardware
+
+    matches = [(path, other) for path, other in bundled_hardware() if layout_id(other) == lid]
+    if not matches:
+        return (f"made for another hardware (layout id {lid:08x}; hardware '{hw.name}' has {layout_id(hw):08x}), "
+                "none of the bundled ones: decode with the --hardware FILE.yaml it was compiled for")
+    path, other = matches[0]
+    return (f"made for hardware '{other.name}' ({other.rows}x{other.cols} PEs, layout id {lid:08x}), "
+            f"not '{hw.name}' ({hw.rows}x{hw.cols}): decode with --hardware {path}")

@@ -220,7 +220,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
         reason = ("no mapping satisfies every hardware limit" if status == cp_model.INFEASIBLE
                   else f"no mapping found within the {time_limit:g} s time limit")
         if status == cp_model.INFEASIBLE and max_cycles is not None:
-            reason = f"no mapping meets the latency bound of {max_cycles} cycles within every hardware limit"
+            reason = f"no mapping meets the layer latency bound of {as_ms(max_cycles, hardware)} within every hardware limit"
         return LayerResult(None, None, name, objective, None, None, wall, reason=reason)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         value = int(round(solver.ObjectiveValue()))
@@ -243,6 +243,11 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
         # The mapping is what the user gets: report its cost.
         value = cost.objective_units[objective]
     return LayerResult(mapping, cost, name, objective, value, bound if name != "OPTIMAL" else value, wall)
+
+
+def as_ms(cycles: int, hw: Hardware) -> str:
+    """A cycle count in the unit the user gave the bound in: ``20 ms (4,000,000 cycles at 200 MHz)``."""
+    return f"{cycles / (hw.core_mhz * 1e3):.6g} ms ({cycles:,} cycles at {hw.core_mhz} MHz)"
 
 
 def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[str, int],

@@ -18,7 +18,7 @@ from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE, DataRatios
 from mapper.search.symbolic import Tracer
-from mapper.search.cpsat import KEYS, LayerResult, add_layer, map_layer, solve, stop_all_searches
+from mapper.search.cpsat import KEYS, LayerResult, add_layer, as_ms, map_layer, solve, stop_all_searches
 from mapper.search.space import to_mapping
 
 NETWORK_GAP_LIMIT = 1e-3
@@ -218,8 +218,8 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     fastest_total = sum(fast[key].cost.total_cycles * len(names) for key, names in groups.items())
     if fastest_total > max_cycles:
         proven = all(result.status == "OPTIMAL" for result in fast.values())
-        reason = (f"no set of mappings meets the network latency bound of {max_cycles} cycles: the fastest "
-                  f"mappings {'need' if proven else 'found need'} {fastest_total}")
+        reason = (f"no set of mappings meets the network latency bound of {as_ms(max_cycles, hw)}: the fastest "
+                  f"mappings {'need' if proven else 'found need'} {as_ms(fastest_total, hw)}")
         return spread(lambda key: LayerResult(None, None, "INFEASIBLE" if proven else "UNKNOWN", "energy", None, None,
                                               fast[key].wall_s, reason=reason))
     frugal = solve_each(list(groups), lambda key: map_layer(key[0], hw, "energy", ratios=key[1], time_limit=budget()))

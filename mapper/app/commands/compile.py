@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mapper.app.outdir import check_output_dir
-    from mapper.app.report_view import network_summary
+    from mapper.app.report import failures
+    from mapper.app.report_view import name_list, network_summary
 
     out = Path(args.output) if args.output else Path.cwd() / Path(args.model).stem
     check_output_dir(out)  # refuse before minutes of search, not after
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(network_summary(report))
         console.print(text(f"wrote {out / 'report.json'} and {sum(1 for e in result.layers if e.ok)} bitstream(s); "
                            f"view with: eyeriss report {out}"))
-    for entry in result.unmapped:
-        print(printable(f"error: layer '{entry.name}' has no valid mapping: {entry.result.reason or entry.result.status}"),
-              file=sys.stderr)
+    for names, reason in failures(report["unmapped"]):
+        which = f"layer '{names[0]}' has" if len(names) == 1 else f"{name_list(names, len(result.layers))} have"
+        print(printable(f"error: {which} no valid mapping: {reason}"), file=sys.stderr)
     return 1 if result.unmapped else 0

@@ -1,0 +1,113 @@
+"""The report's tools for users and other programs: --csv, --layer by suffix or row, --version, units,
+partial compiles said in the totals line, and decode naming the hardware a bitstream was made for."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from cost_models.hardware import load_hardware
+from mapper import compile_model
+from mapper.app import cli
+from mapper.app.report import flatten
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+LARGE = ROOT / "cost_models" / "data" / "large.yaml"
+
+
+@pytest.fixture(scope="module")
+def lenet(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("lenet") / "out"
+    compile_model(EXAMPLES / "lenet5.onnx").save(out)
+    return out
+
+
+def test_csv_has_one_row_per_layer_with_every_figure(lenet, capsys):
+    assert cli.main(["report", str(lenet), "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    report = json.loads((lenet / "report.json").read_text())
+    assert [row["name"] for row in rows] == [layer["name"] for layer in report["layers"]]
+    for row, layer in zip(rows, report["layers"]):
+        flat = flatten(layer)
+        assert set(flat) <= set(row)  # every figure of the entry has a column
+        assert row["energy.by_level.pj.dram"] == str(layer["energy"]["by_level"]["pj"]["dram"])
+        assert row["spads.filter_spad.0"] == str(layer["spads"]["filter_spad"][0])
+        assert all(row[key] == ("" if value is None else str(value)) for key, value in flat.items())
+
+
+def test_layer_by_unique_suffix_or_row_number(lenet, capsys):
+    assert cli.main(["report", str(lenet), "--layer", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "conv2"
+    assert cli.main(["report", str(lenet), "--layer", "m3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "gemm3"
+    assert cli.main(["report", str(lenet), "--layer", "1", "--json"]) == 0  # a row number, not a suffix
+    assert json.loads(capsys.readouterr().out)["name"] == "conv1"
+    assert cli.main(["report", str(lenet), "--layer", "v2"]) == 0
+    assert cli.main(["report", str(lenet), "--layer", "nope"]) == 2
+    assert "rows 1-5" in capsys.readouterr().err
+
+
+def test_an_ambiguous_suffix_is_refused_with_the_candidates():
+    from cost_models.errors import InputError
+    from mapper.app.report_view import resolve_layer
+
+    report = {"layers": [{"name": "/inception3a/branch1/conv/Conv"}, {"name": "/inception3b/branch1/conv/Conv"},
+                         {"name": "/inception3b/branch2/conv/Conv"}]}
+    assert resolve_layer(report, "3a/branch1/conv/Conv")["name"].startswith("/inception3a")
+    assert resolve_layer(report, "branch2/conv/Conv") is report["layers"][2]
+    with pytest.raises(InputError, match="2 layers end with 'branch1/conv/Conv'.*inception3a.*inception3b"):
+        resolve_layer(report, "branch1/conv/Conv")
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    from importlib.metadata import version
+
+    assert capsys.readouterr().out.strip() == f"eyeriss {version('eyeriss-compiler')}"
+
+
+def test_decode_names_the_hardware_a_bitstream_was_made_for(lenet, tmp_path, capsys):
+    bits = sorted((lenet / "bitstreams").iterdir())[0]
+    assert cli.main(["decode", str(bits), "--hardware", str(LARGE)]) == 2
+    err = capsys.readouterr().err
+    assert "made for hardware 'eyeriss' (12x14 PEs" in err and "--hardware" in err and "eyeriss.yaml" in err
+    large = tmp_path / "large"
+    compile_model(EXAMPLES / "lenet5.onnx", hardware=LARGE).save(large)
+    other = sorted((large / "bitstreams").iterdir())[0]
+    assert cli.main(["decode", str(other)]) == 2  # larger than the default chip's file: the header is read first
+    err = capsys.readouterr().err
+    assert f"made for hardware '{load_hardware(LARGE).name}' (32x32 PEs" in err and str(LARGE.name) in err
+    assert cli.main(["decode", str(other), "--hardware", str(LARGE)]) == 0
+
+
+def test_network_latency_failure_is_said_once_in_ms(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert cli.main(["compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out), "--network-latency-ms", "0.001"]) == 1
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "all 5 layers have no valid mapping" in errors[0]
+    assert "latency bound of 0.001 ms (200 cycles at 200 MHz)" in errors[0] and " ms (" in errors[0]
+    assert "latency bound" not in captured.out  # said once, on stderr
+    assert "PARTIAL, 0 of 5 layers mapped" in captured.out
+
+
+def test_partial_compile_says_so_in_its_totals(tmp_path, capsys):
+    result = compile_model(EXAMPLES / "lenet5.onnx", layer_latency_ms=0.02)
+    missing = [entry.name for entry in result.layers if not entry.ok]
+    mapped = [entry for entry in result.layers if entry.ok]
+    assert missing and mapped  # the bound is between the fastest and the slowest layer
+    report = result.report()
+    assert report["totals"]["missing"] == missing and report["totals"]["layers"] == len(mapped)
+    assert report["totals"]["energy"]["total_pj"] == pytest.approx(sum(e.cost.energy_pj for e in mapped), abs=0.01)
+    result.save(tmp_path / "o")
+    assert cli.main(["report", str(tmp_path / "o")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"PARTIAL, {len(mapped)} of 5 layers mapped (no mapping: {', '.join(missing)}); totals over the " \
+           f"{len(mapped)} mapped only:" in out
