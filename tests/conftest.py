@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -27,13 +24,3 @@ EXAMPLES = ROOT / "examples"
 @pytest.fixture(scope="session")
 def hw() -> Hardware:
     return default_hardware()
-
-
-@pytest.fixture(scope="session")
-def jssc() -> ModuleType:
-    """benchmarks/jssc_alexnet.py: AlexNet CONV1-5, the published mappings [JSSC Table III] and Table V."""
-    spec = importlib.util.spec_from_file_location("jssc_alexnet", ROOT / "benchmarks" / "jssc_alexnet.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import pytest
 
+from cost_models import calibration, silicon
 from cost_models.cost import evaluate
 
 
-def test_bundled_energy_constants_are_the_fit(jssc, hw):
-    scale, static = jssc.fit_energy(hw)
+def test_bundled_energy_constants_are_the_fit(hw):
+    scale, static = calibration.fit_energy(hw)
     assert (hw.pj_per_unit, hw.energy_static_per_cycle) == (scale, static)
 
 
-def test_published_mappings_give_measured_active_pes(jssc, hw):
-    for name in jssc.ORDER:
-        cost = evaluate(jssc.LAYERS[name], jssc.PUBLISHED[name], hw, jssc.ratios(name))
-        assert cost.active_pes == jssc.MEASURED[name].active_pes
+def test_published_mappings_give_measured_active_pes(hw):
+    for name in silicon.ORDER:
+        cost = evaluate(silicon.LAYERS[name], silicon.PUBLISHED[name], hw, calibration.ratios(name))
+        assert cost.active_pes == silicon.MEASURED[name].active_pes
 
 
 @pytest.mark.parametrize("figure", ["dram", "processing", "total"])
-def test_model_within_band_of_silicon(jssc, hw, figure):
+def test_model_within_band_of_silicon(hw, figure):
     """DRAM traffic and both latencies within 0.85-1.15 of JSSC Table V on every layer."""
-    for name in jssc.ORDER:
-        cost = evaluate(jssc.LAYERS[name], jssc.PUBLISHED[name], hw, jssc.ratios(name))
-        measured = jssc.MEASURED[name]
+    for name in silicon.ORDER:
+        cost = evaluate(silicon.LAYERS[name], silicon.PUBLISHED[name], hw, calibration.ratios(name))
+        measured = silicon.MEASURED[name]
         ours, theirs = {
             "dram": (cost.level_total("dram") * 2 / 1e6, measured.dram_mb),
             "processing": (cost.processing_ms, measured.processing_ms),

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from cost_models import silicon
 from cost_models import LayerShape, Mapping, check, evaluate
 from cost_models.layer import ShapeError
 from cost_models.rowstationary import RATIO_ONE, DataRatios, RowStationary, Vars
@@ -100,8 +101,8 @@ def test_zero_gating_lowers_energy_not_latency(hw, layer, seed, nonzero):
     assert evaluate(layer, mapping, ungated, DataRatios(ifmap_nonzero=nonzero)).energy_units == dense.energy_units
 
 
-def test_compression_scales_only_fmap_dram_traffic(hw, jssc):
-    layer, mapping = jssc.LAYERS["CONV3"], jssc.PUBLISHED["CONV3"]
+def test_compression_scales_only_fmap_dram_traffic(hw):
+    layer, mapping = silicon.LAYERS["CONV3"], silicon.PUBLISHED["CONV3"]
     raw = evaluate(layer, mapping, hw)
     half = evaluate(layer, mapping, hw, DataRatios(ifmap_dram=RATIO_ONE // 2, ofmap_dram=RATIO_ONE // 4))
     assert half.accesses["dram"]["ifmap"] == raw.accesses["dram"]["ifmap"] // 2
@@ -127,9 +128,9 @@ def test_numpy_and_int_evaluations_agree(hw, layer, seeds):
         assert np.broadcast_to(values, (len(mappings),)).tolist() == expected, key
 
 
-def test_published_conv1_counts_by_hand(hw, jssc):
+def test_published_conv1_counts_by_hand(hw):
     """Spot values of CONV1 (N=4, published mapping n=1 e=7 p=16 q=1 r=1 t=2 m=96) worked out on paper."""
-    layer, mapping = jssc.LAYERS["CONV1"], jssc.PUBLISHED["CONV1"]
+    layer, mapping = silicon.LAYERS["CONV1"], silicon.PUBLISHED["CONV1"]
     cost = evaluate(layer, mapping, hw)
     # Filters: read from DRAM once per (image block, strip): N/n = 4 blocks x ceil(55/7) = 8 strips.
     assert cost.accesses["dram"]["filter"] == layer.weights() * 4 * 8

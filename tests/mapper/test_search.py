@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
+from cost_models import calibration, silicon
 from cost_models.cost import check, evaluate
 from cost_models.layer import LayerShape, ShapeError
 from cost_models.mapping import Mapping
@@ -186,12 +187,12 @@ def test_depthwise_uses_group_sets_under_latency(hw):
     assert result.cost.active_pes >= 100
 
 
-def test_mapper_beats_or_ties_the_published_alexnet_mappings(jssc, hw):
+def test_mapper_beats_or_ties_the_published_alexnet_mappings(hw):
     """Under our own model, the proven optimum costs no more than the JSSC Table III mapping of each layer."""
-    for name in jssc.ORDER:
-        layer, ratios = jssc.LAYERS[name], jssc.ratios(name)
+    for name in silicon.ORDER:
+        layer, ratios = silicon.LAYERS[name], calibration.ratios(name)
         result = map_layer(layer, hw, "energy", ratios=ratios)
-        published = evaluate(layer, jssc.PUBLISHED[name], hw, ratios)
+        published = evaluate(layer, silicon.PUBLISHED[name], hw, ratios)
         assert result.status == "OPTIMAL"
         assert result.cost.energy_total_units <= published.energy_total_units, name
 

@@ -1,0 +1,63 @@
+"""What the Eyeriss chip was measured to do: AlexNet CONV1-5 at N = 4, the published mappings, Table V.
+
+Pure data, each number with its source (the tags are those of /work/shared/eyeriss.md, section 0);
+the calibration (`cost_models.calibration`), its tests and `benchmarks/jssc_alexnet.py` read it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One row of JSSC Table V (= ISSCC Fig. 14.5.6; eyeriss.md section 7.1): 1 V, 200 MHz core, N = 4."""
+
+    power_mw: float  # chip power, DRAM excluded
+    total_ms: float
+    processing_ms: float  # latency with DRAM traffic fully overlapped [JSSC Table V only, via FODLAM]
+    active_pes: int
+    glb_mb: float  # GLB accesses, 16-b words x 2 bytes
+    dram_mb: float  # DRAM accesses with RLC on, 16-b words x 2 bytes
+    ifmap_zeros: float  # fraction of zeros in the layer's input [JSSC Table V only, via FODLAM]
+
+
+# Grouped AlexNet as measured: shapes [ISCA Table II] (H padded), N = 4 [JSSC Table III]; eyeriss.md section 5.4.
+LAYERS = {
+    "CONV1": LayerShape(4, 96, 3, 227, 227, 11, 11, stride=(4, 4)),
+    "CONV2": LayerShape(4, 256, 96, 27, 27, 5, 5, pads=(2, 2, 2, 2), groups=2),
+    "CONV3": LayerShape(4, 384, 256, 13, 13, 3, 3, pads=(1, 1, 1, 1)),
+    "CONV4": LayerShape(4, 384, 384, 13, 13, 3, 3, pads=(1, 1, 1, 1), groups=2),
+    "CONV5": LayerShape(4, 256, 384, 13, 13, 3, 3, pads=(1, 1, 1, 1), groups=2),
+}
+ORDER = tuple(LAYERS)
+
+# The mappings the chip ran [JSSC Table III] via [PARAMS] (m, n, e, p, q, r, t; eyeriss.md section 5.4).
+# CONV1's m = 96 is derived, not published (UNVERIFIED in eyeriss.md section 10, item 6): it is the only m
+# for which our DRAM model meets the measured traffic (m = 64 would read the ifmap twice), and it fits the
+# buffer (19 + 4 banks).
+PUBLISHED = {
+    "CONV1": Mapping(n=1, e=7, p=16, q=1, r=1, t=2, g=1, m=96),
+    "CONV2": Mapping(n=1, e=27, p=16, q=2, r=1, t=1, g=1, m=64),
+    "CONV3": Mapping(n=4, e=13, p=16, q=4, r=1, t=4, g=1, m=64),
+    "CONV4": Mapping(n=4, e=13, p=16, q=3, r=2, t=2, g=1, m=64),
+    "CONV5": Mapping(n=4, e=13, p=16, q=3, r=2, t=2, g=1, m=64),
+}
+
+# [JSSC Table V] (= [ISSCC Fig. 14.5.6]; the processing latency and zeros columns via [FODLAM], the CONV3
+# processing latency 21.8 and not an early OCR's 21.3): eyeriss.md section 7.1.
+MEASURED = {
+    "CONV1": Measured(332, 20.9, 16.5, 154, 18.5, 5.0, 0.0001),
+    "CONV2": Measured(288, 41.9, 39.2, 135, 77.6, 4.0, 0.387),
+    "CONV3": Measured(266, 23.6, 21.8, 156, 50.2, 3.0, 0.725),
+    "CONV4": Measured(235, 18.4, 16.0, 156, 37.4, 2.1, 0.793),
+    "CONV5": Measured(236, 10.5, 10.0, 156, 24.9, 1.3, 0.776),
+}
+
+# [JSSC Fig. 16] (post-layout power of CONV1): ALUs < 10 %, data movement (spads, buffer, NoC) up to 45 %,
+# the rest clock network and control (eyeriss.md section 7.1, power breakdown).  Read as 54 % dynamic (what
+# the access counts model) and 46 % static per cycle: assumed, the figure gives no finer split.
+CONV1_STATIC_SHARE = 0.46
