@@ -35,7 +35,7 @@ def _si(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-def _energy_j(pj: float) -> str:
+def energy_j(pj: float) -> str:
     for scale, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ")):
         if pj >= scale:
             return f"{pj / scale:.3g} {unit}"
@@ -94,7 +94,7 @@ def layer_table(report: dict[str, Any], sort: str | None = None) -> Table:
             solver += "="
         table.add_row(
             text(entry["name"]), text(_mapping_text(entry["mapping"])), str(entry["active_pes"]),
-            _energy_j(entry["energy"]["total_pj"]), f"{100 * entry['energy']['total_pj'] / total_pj:.0f}",
+            energy_j(entry["energy"]["total_pj"]), f"{100 * entry['energy']['total_pj'] / total_pj:.0f}",
             f"{entry['latency']['total_ms']:.3g}",
             f"{entry['lower_bound']['cycles_ratio']:.1f}", f"{entry['lower_bound']['dram_ratio']:.1f}",
             solver, "!" if far else "",
@@ -109,7 +109,7 @@ LEGEND = Text("mapping = n e p q r t.  lat x, DRAM x = latency over MACs/PEs cyc
 
 def _totals_line(report: dict[str, Any]) -> Text:
     t = report["totals"]
-    parts = [f"{_energy_j(t['energy']['total_pj'])} ({_energy_j(t['energy']['per_inference_pj'])}/inference)",
+    parts = [f"{energy_j(t['energy']['total_pj'])} ({energy_j(t['energy']['per_inference_pj'])}/inference)",
              f"{t['latency']['total_ms']:.4g} ms total ({t['latency']['processing_ms']:.4g} ms processing)"]
     if t["inferences_per_s"]:
         parts.append(f"{t['inferences_per_s']:.3g} fps, {t['gmacs_per_s']:.3g} GMAC/s")
@@ -159,7 +159,7 @@ def _bars(title: str, shares: dict[str, float]) -> Table:
     total = sum(shares.values()) or 1.0
     for key, value in shares.items():
         table.add_row(text(key), Text(_bar(value / total), style="cyan"), f"{100 * value / total:.1f}%",
-                      _energy_j(value))
+                      energy_j(value))
     return table
 
 
@@ -311,7 +311,7 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
                  + (f" (solved once with {solver['shared_with']})" if solver.get("shared_with") else ""))
     energy = entry["energy"]
     lat = entry["latency"]
-    timing = text(f"energy {_energy_j(energy['total_pj'])}, {energy['total_pj'] / entry['macs']:.3g} pJ/MAC; "
+    timing = text(f"energy {energy_j(energy['total_pj'])}, {energy['total_pj'] / entry['macs']:.3g} pJ/MAC; "
                   f"latency {lat['total_ms']:.4g} ms total, {lat['processing_ms']:.4g} ms processing "
                   f"({lat['total_cycles']:,} cycles; bound {entry['lower_bound']['cycles']:,})")
     far = far_from_bound(entry)
