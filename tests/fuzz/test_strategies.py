@@ -1,6 +1,6 @@
 """Hypothesis strategies for hostile input: random convolution attributes and hardware fields.
 
-The seeded corpus (``corpus.py``, run in subprocesses) holds the named cases;
+The seeded corpus (``corpus.py``, run in-process by ``harness.py``) holds the named cases;
 these properties search the space around them.  They call the CLI's ``main``
 in-process (the same code path minus interpreter start-up) so hypothesis can
 afford many examples.  For convolutions an independent validity rule (the ONNX

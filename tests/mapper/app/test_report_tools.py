@@ -15,7 +15,7 @@ from mapper import compile_model
 from mapper.app import cli
 from mapper.app.report import flatten
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
 LARGE = ROOT / "cost_models" / "data" / "large.yaml"
 

@@ -22,7 +22,7 @@ from mapper.search.exhaustive import enumerate_best
 from mapper.search.cpsat import build_model, map_layer
 from mapper.search.space import ranges
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 EXAMPLE_FILES = ("lenet5.onnx", "alexnet.onnx", "vgg16.onnx", "resnet18.onnx", "resnet50.onnx", "mobilenet_v2.onnx")
 
 

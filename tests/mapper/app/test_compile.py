@@ -17,7 +17,7 @@ from onnx import TensorProto, helper
 from cost_models.hardware import default_hardware
 from mapper.chip.bitstream import read_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
 ENV = dict(os.environ, NO_COLOR="1", COLUMNS="80")
 TIMING = {("solver", "wall_s"), ("totals", "compile_s")}

@@ -26,13 +26,13 @@ from mapper.app.cli import main
 from mapper.chip.simulator import (
     check_config, choose_shift, quantize_weights, random_operands, reference, saturate, simulate,
 )
-try:  # tests/mapper is a plain folder (prepend import mode) or, if it gains __init__.py, a package
+try:  # tests/mapper/chip is a plain folder (prepend import mode) or, if it gains __init__.py, a package
     from test_allocation import PUBLISHED, layer_and_mapping
 except ImportError:  # pragma: no cover
-    from tests.mapper.test_allocation import PUBLISHED, layer_and_mapping
+    from tests.mapper.chip.test_allocation import PUBLISHED, layer_and_mapping
 
 HW = default_hardware()
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def ceil(a: int, b: int) -> int:
