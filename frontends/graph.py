@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import onnx
 
+from frontends.host import host_reason
 from frontends.loading import FrontendError
 from frontends.lowering import ARRAY_OPS, Lowered, lower
 from frontends.shapes import WEIGHT_PREP, weight_inputs
@@ -188,8 +189,8 @@ def _add_nodes(g: nx.DiGraph, t: _Tensors, f: _Fusion) -> dict[str, list[str]]:
         if key is not None and key == node.name:
             low = f.lowered[key]
             for index, part in enumerate(low.parts):
-                g.add_node(part.key, kind="array", op=low.op, layer=part.layer, onnx_node=key,
-                           part=getattr(part.transform, "label", None), transform=part.transform,
+                g.add_node(part.key, kind="array", op=low.op, onnx_op=node.op_type, layer=part.layer, onnx_node=key,
+                           part=getattr(part.transform, "label", None), transform=part.transform, reason=None,
                            fused=tuple(f.fused[key]),
                            onnx_nodes=(key, *(n for n, _ in f.fused[key])) if index == 0 else (),
                            order=len(g), relu=f.relu[key], weight=low.weight, weight_layout=low.weight_layout,
@@ -197,9 +198,11 @@ def _add_nodes(g: nx.DiGraph, t: _Tensors, f: _Fusion) -> dict[str, list[str]]:
             keys[key] = [part.key for part in low.parts]
         elif key is None:
             f.owner[node.name] = node.name
-            g.add_node(node.name, kind="host", op=node.op_type, layer=None, onnx_node=node.name, part=None,
-                       transform=None, fused=(), onnx_nodes=(node.name,), order=len(g), relu=False, weight=None,
-                       batchnorm=(), output=node.output[0] if node.output else None)
+            constant = not any(name in t.activation for name in node.input if name)
+            g.add_node(node.name, kind="host", op=node.op_type, onnx_op=node.op_type, layer=None, onnx_node=node.name,
+                       part=None, transform=None, reason=host_reason(node, constant), fused=(),
+                       onnx_nodes=(node.name,), order=len(g), relu=False, weight=None, batchnorm=(),
+                       output=node.output[0] if node.output else None)
             keys[node.name] = [node.name]
     for name, owner in f.owner.items():
         keys.setdefault(name, keys[owner])

@@ -56,6 +56,8 @@ class CompiledLayer:
     shared_with: str | None
     bitstream: bytes | None
     relu: bool = False
+    onnx_node: str | None = None  # the ONNX node this layer computes (a ConvTranspose has one layer per phase)
+    part: str | None = None  # which part of it ("phase 0,1 of 4", "16x16 patches"); None: the whole node
 
     @property
     def mapping(self) -> Mapping | None:
@@ -84,6 +86,7 @@ class CompiledLayer:
     def report(self, hw: Hardware) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "index": self.index, "name": self.name, "op": self.op, "kind": self.layer.kind, "relu": self.relu,
+            "onnx_node": self.onnx_node or self.name, "part": self.part,
             "shape": self.layer.as_dict(), "macs": self.layer.macs(), "weights": self.layer.weights(),
             "dram_ratios": {"ifmap": self.ratios.ifmap_dram / RATIO_ONE, "ofmap": self.ratios.ofmap_dram / RATIO_ONE,
                             "ifmap_nonzero": self.ratios.ifmap_nonzero / RATIO_ONE},
@@ -344,6 +347,8 @@ def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware) -> 
             # shift 0: the ofmap keeps the accumulator's low 16 bits; a model's
             # fixed-point scale is set at run time (docs/report.md).
             bits = encode(config_for(data.layer, data.result.mapping, hw, shift=0), hw, index)
+        node = graph.nodes[data.name]
         out.append(CompiledLayer(index, data.name, data.op, data.layer, data.ratios, data.result, data.shared_with,
-                                 bits, relu=bool(graph.nodes[data.name].get("relu"))))
+                                 bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
+                                 part=node.get("part")))
     return tuple(out)

@@ -23,17 +23,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+SHORT_OP = {"Conv": "conv", "ConvDepthwise": "dw", "ConvTranspose": "convT", "ConvInteger": "iconv",
+            "QLinearConv": "qconv", "Gemm": "gemm", "MatMul": "mm", "MatMulInteger": "imm", "QLinearMatMul": "qmm",
+            "BatchedMatMul": "bmm", "QGemm": "qgemm"}
+SHORT_FUSED = {"BatchNormalization": "b", "Relu": "r", "Clip": "c", "QuantizeLinear": "q", "DequantizeLinear": "d"}
+OP_CAPTION = ("op: convT = ConvTranspose phase, conv>fc = patch convolution as a matrix product, /gN = N groups; "
+              "fused: b BatchNorm, r ReLU, c Clip, q/d (de)quantize, w weight preparation; U = stride")
+
+
 def layer_entry(name: str, data: dict) -> dict:
-    """The per-layer keys the inspect and compile reports share."""
+    """The per-layer keys of the inspect report: the shape, and which ONNX node (and nodes fused into it) it computes."""
     layer = data["layer"]
-    return {"name": name, "op": data["op"], "shape": layer.as_dict(), "macs": layer.macs(),
-            "weights": layer.weights(), "kind": layer.kind, "relu": bool(data.get("relu")),
-            "fused": [op for _, op in data.get("fused", ())]}
+    return {"name": name, "op": data["op"], "onnx_op": data.get("onnx_op", data["op"]),
+            "onnx_node": data.get("onnx_node", name), "part": data.get("part"), "shape": layer.as_dict(),
+            "macs": layer.macs(), "weights": layer.weights(), "kind": layer.kind, "relu": bool(data.get("relu")),
+            "fused": [op for _, op in data.get("fused", ())],
+            "fused_nodes": [{"name": node, "op": op} for node, op in data.get("fused", ())]}
 
 
 def summary(graph: nx.DiGraph) -> dict:
     layers = [layer_entry(name, graph.nodes[name]) for name, _ in array_layers(graph)]
-    hosts = [{"name": name, "op": op} for name, op in host_ops(graph)]
+    hosts = [{"name": name, "op": op, "reason": graph.nodes[name].get("reason")} for name, op in host_ops(graph)]
     return {
         "model": graph.graph["name"], "sha256": graph.graph["sha256"], "batch": graph.graph["batch"],
         "opset": graph.graph["opset"], "layers": layers, "host_ops": hosts,
@@ -51,6 +61,18 @@ def compact(value: int) -> str:
     return str(value)
 
 
+def short_op(entry: dict) -> str:
+    """conv, dw/g32, convT, conv>fc, ... with the fused nodes as a suffix (+br: BatchNorm, ReLU)."""
+    s = entry["shape"]
+    op = SHORT_OP.get(entry["op"], entry["op"][:6].lower())
+    if entry["part"] and "patches" in entry["part"]:
+        op += ">fc"
+    if s["groups"] > 1:
+        op += f"/g{s['groups']}"
+    fused = "".join(SHORT_FUSED.get(node["op"], "w") for node in entry["fused_nodes"])
+    return op + (f"+{fused}" if fused else "")
+
+
 def run(args: argparse.Namespace) -> int:
     graph = load_onnx(args.model, batch=args.batch)
     data = summary(graph)
@@ -58,24 +80,41 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, sort_keys=True, indent=1))
         return 0
     console = Console()
+    rows = [[entry["name"], short_op(entry), *_shape_cells(entry["shape"]), compact(entry["macs"]),
+             compact(entry["weights"])] for entry in data["layers"]]
     table = Table(title=text(f"{data['model']}: {data['totals']['layers']} array layers, batch {data['batch']}"),
-                  caption="U = stride; /gN = N groups", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    for column in ("name", "kind", "M", "C", "HxW", "RxS", "ExF", "U", "MACs", "wts"):
-        table.add_column(column, justify="left" if column in ("name", "op") else "right", no_wrap=True,
-                         min_width=8 if column == "name" else None)
-    for entry in data["layers"]:
-        s = entry["shape"]
-        op = {"depthwise": "dw"}.get(entry["kind"], entry["kind"]) + (f"/g{s['groups']}" if s["groups"] > 1 else "")
-        table.add_row(text(entry["name"]), op, str(s["M"]), str(s["C"]), f"{s['H']}x{s['W']}",
-                      f"{s['R']}x{s['S']}", f"{s['E']}x{s['F']}", str(s["stride"][0]) if s["stride"][0] == s["stride"][1] else "x".join(map(str, s["stride"])),
-                      compact(entry["macs"]), compact(entry["weights"]))
+                  caption=OP_CAPTION, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    columns = ("name", "op", "M", "C", "HxW", "RxS", "ExF", "U", "MACs", "wts")
+    widths = [max([len(column)] + [len(row[index]) for row in rows]) for index, column in enumerate(columns)]
+    # Every column but the name keeps its width; a long name is cut with an ellipsis (JSON has it whole).
+    # Each column takes one space of padding either side and one of rule (SIMPLE_HEAD), less the outer pads.
+    name_width = max(8, min(console.width, 80) - sum(widths[1:]) - 3 * len(columns) + 1)
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if index < 2 else "right", no_wrap=True)
+    for row in rows:
+        name = row[0] if len(row[0]) <= name_width else row[0][:name_width - 1] + "…"
+        table.add_row(text(name), text(row[1]), *row[2:])
     console.print(table)
-    if data["host_ops"]:
-        ops: dict[str, int] = {}
-        for entry in data["host_ops"]:
-            ops[entry["op"]] = ops.get(entry["op"], 0) + 1
-        console.print(text("host ops: " + ", ".join(f"{op} x{count}" for op, count in sorted(ops.items()))))
+    _print_host_ops(console, data["host_ops"])
     console.print(f"total: {data['totals']['macs']:,} MACs, {data['totals']['weights']:,} weights, "
                   f"{data['folded']} shape-computation nodes folded")
     sys.stdout.flush()
     return 0
+
+
+def _shape_cells(s: dict) -> list[str]:
+    stride = str(s["stride"][0]) if s["stride"][0] == s["stride"][1] else "x".join(map(str, s["stride"]))
+    return [str(s["M"]), str(s["C"]), f"{s['H']}x{s['W']}", f"{s['R']}x{s['S']}", f"{s['E']}x{s['F']}", stride]
+
+
+def _print_host_ops(console: Console, hosts: list[dict]) -> None:
+    """Host ops grouped by why they are not on the array, each group's op types counted."""
+    by_reason: dict[str, dict[str, int]] = {}
+    for entry in hosts:
+        ops = by_reason.setdefault(entry["reason"] or "", {})
+        ops[entry["op"]] = ops.get(entry["op"], 0) + 1
+    if by_reason:
+        console.print(f"host ops ({len(hosts)}), not on the array:")
+    for reason, ops in sorted(by_reason.items()):
+        console.print(text(f"  {reason}:"))
+        console.print(text("    " + ", ".join(f"{op} x{count}" for op, count in sorted(ops.items()))))
