@@ -27,6 +27,7 @@ from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, placement
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES, RATIO_ONE, DataRatios
+from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
@@ -58,6 +59,7 @@ class CompiledLayer:
     relu: bool = False
     onnx_node: str | None = None  # the ONNX node this layer computes (a ConvTranspose has one layer per phase)
     part: str | None = None  # which part of it ("phase 0,1 of 4", "16x16 patches"); None: the whole node
+    statistics: LayerStatistics | None = None
 
     @property
     def mapping(self) -> Mapping | None:
@@ -90,6 +92,7 @@ class CompiledLayer:
             "shape": self.layer.as_dict(), "macs": self.layer.macs(), "weights": self.layer.weights(),
             "dram_ratios": {"ifmap": self.ratios.ifmap_dram / RATIO_ONE, "ofmap": self.ratios.ofmap_dram / RATIO_ONE,
                             "ifmap_nonzero": self.ratios.ifmap_nonzero / RATIO_ONE},
+            "statistics": None if self.statistics is None else self.statistics.as_dict(),
             "solver": {"status": self.result.status, "objective": self.result.objective,
                        "objective_value": self.result.objective_value, "bound": self.result.bound,
                        "gap": None if self.result.gap is None else round(self.result.gap, 6),
@@ -250,7 +253,9 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   objective: str = "energy", hardware: Hardware | str | os.PathLike | None = None,
                   time_limit: float = 60.0, total_time_limit: float | None = None,
                   layer_latency_ms: float | None = None, network_latency_ms: float | None = None,
-                  zero_fraction: float = DEFAULT_ZERO_FRACTION, max_batch: int = DEFAULT_MAX_BATCH,
+                  zero_fraction: float | None = None,
+                  layer_zero_fractions: dict[str, tuple[float, float | None]] | None = None,
+                  calibration: str | os.PathLike | None = None, max_batch: int = DEFAULT_MAX_BATCH,
                   on_layer: Callable[[str, LayerResult], None] | None = None,
                   on_graph: Callable[[int, int], None] | None = None) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
@@ -264,12 +269,17 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     in ``result.unmapped`` and the rest still compile.  Progress: ``on_graph(batch,
     layers)`` before each graph is mapped (once per batch tried), then
     ``on_layer(name, result)`` for each of its layers.
+
+    Data statistics per layer (zeros for gating, RLC size in DRAM): measured on
+    the ``calibration`` samples (.npy/.npz, run in onnxruntime), else
+    ``layer_zero_fractions[name]`` = (ifmap zeros, ofmap zeros or None), else
+    ``zero_fraction`` for every ReLU output (default 0.5); a per-layer figure
+    wins over a measured one.  The report names each figure's source.
     """
     start = time.perf_counter()
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if not 0.0 <= zero_fraction < 1.0:
-        raise InputError(f"zero fraction must be in [0, 1), got {zero_fraction}")
+    _check_zero_fractions(zero_fraction, layer_zero_fractions)
     if not time_limit > 0 or (total_time_limit is not None and not total_time_limit > 0):
         raise InputError("time limits must be positive numbers of seconds")
     hw = _hardware(hardware)
@@ -277,16 +287,21 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     max_network = _ms_to_cycles(network_latency_ms, hw, "the network latency bound")
     if (max_layer or max_network) and objective != "energy":
         raise InputError("latency bounds apply to the energy objective; drop --objective or the bound")
-    options = {"time_limit": time_limit, "total_time_limit": total_time_limit, "max_layer_cycles": max_layer,
-               "max_network_cycles": max_network, "zero_fraction": zero_fraction}
+    options: dict[str, Any] = {"time_limit": time_limit, "total_time_limit": total_time_limit,
+                               "max_layer_cycles": max_layer, "max_network_cycles": max_network}
     report_options = {"batch": batch if batch is not None else "model", "time_limit_s": time_limit,
                       "total_time_limit_s": total_time_limit, "layer_latency_ms": layer_latency_ms,
-                      "network_latency_ms": network_latency_ms, "zero_fraction": zero_fraction}
+                      "network_latency_ms": network_latency_ms,
+                      "zero_fraction": DEFAULT_ZERO_FRACTION if zero_fraction is None else zero_fraction,
+                      "layer_zero_fractions": {name: list(pair) for name, pair in (layer_zero_fractions or {}).items()},
+                      "calibration": None}
 
     if batch == "auto":
         if not isinstance(max_batch, int) or isinstance(max_batch, bool) or not 1 <= max_batch <= MAX_BATCH_SCAN:
             raise InputError(f"the largest batch to try must be between 1 and {MAX_BATCH_SCAN}, got {max_batch!r}")
         graph = load_onnx(model, batch=None)
+        options["statistics"] = _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
+                                            report_options)
         candidates = range(1, max_batch + 1) if graph.graph["batch_symbolic"] else [graph.graph["batch"]]
         graphs = {graph.graph["batch"]: graph}
 
@@ -308,6 +323,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
             raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")
         graph = load_onnx(model, batch=batch)
+        options["statistics"] = _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
+                                            report_options)
         if on_graph is not None:
             on_graph(graph.graph["batch"], len(array_layers(graph)))
         from mapper.search.network import map_network
@@ -324,6 +341,38 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         model_name=graph.graph["name"], opset=int(graph.graph["opset"]), batch=network.batch,
         objective=objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
         compile_s=time.perf_counter() - start, batch_scan=network.batch_scan)
+
+
+def _check_zero_fractions(zero_fraction: float | None,
+                          per_layer: dict[str, tuple[float, float | None]] | None) -> None:
+    figures = [] if zero_fraction is None else [("the zero fraction", zero_fraction)]
+    for name, pair in (per_layer or {}).items():
+        figures += [(f"layer '{name}'s zero fraction", z) for z in pair if z is not None]
+    for what, z in figures:
+        if not (isinstance(z, (int, float)) and 0.0 <= z < 1.0):
+            raise InputError(f"{what} must be in [0, 1), got {z}")
+
+
+def _statistics(model: str | os.PathLike | onnx.ModelProto, graph: nx.DiGraph, zero_fraction: float | None,
+                per_layer: dict[str, tuple[float, float | None]] | None, calibration: str | os.PathLike | None,
+                report_options: dict[str, Any]) -> dict[str, LayerStatistics]:
+    """Each layer's zeros and RLC sizes: measured on the calibration samples, given, or defaults."""
+    from mapper.search.network import layer_statistics
+
+    names = {name for name, _ in array_layers(graph)}
+    unknown = sorted(set(per_layer or {}) - names)
+    if unknown:
+        raise InputError(f"--zero-fraction names no array layer: {', '.join(unknown)} (layers: "
+                         f"{', '.join(sorted(names)[:8])}{', ...' if len(names) > 8 else ''})")
+    measured = None
+    if calibration is not None:
+        from frontends.calibration import calibrate
+
+        result = calibrate(model, graph, calibration)
+        measured = result.layers
+        report_options["calibration"] = {"file": result.file, "samples": result.samples}
+    return layer_statistics(graph, DEFAULT_ZERO_FRACTION if zero_fraction is None else zero_fraction,
+                            zero_fraction_given=zero_fraction is not None, given=per_layer, measured=measured)
 
 
 def _refuse_hardware_that_fits_nothing(network: NetworkResult, source: object, bounded: bool) -> None:
@@ -350,5 +399,5 @@ def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware) -> 
         node = graph.nodes[data.name]
         out.append(CompiledLayer(index, data.name, data.op, data.layer, data.ratios, data.result, data.shared_with,
                                  bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
-                                 part=node.get("part")))
+                                 part=node.get("part"), statistics=data.statistics))
     return tuple(out)

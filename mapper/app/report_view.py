@@ -292,6 +292,17 @@ def loop_nest(entry: dict[str, Any]) -> str:
     return "\n".join(code if note is None else f"{code:<{width}}  # {note}" for code, note in rows)
 
 
+def statistics_line(stats: dict[str, Any]) -> Text:
+    """The layer's data statistics and their sources: ``ifmap 72.5 % zeros, RLC 0.41 (measured)``."""
+    def one(kind: str) -> str:
+        d = stats[kind]
+        coded = d.get("rlc_coded", True)
+        rlc = f"RLC {d['rlc_ratio']:.3f} of raw" if coded else "not RLC-coded"
+        return f"{kind} {100 * d['zero_fraction']:.2f} % zeros, {rlc} ({d['source']}: {d['basis']})"
+
+    return text("data: " + "; ".join(one(kind) for kind in ("ifmap", "ofmap")))
+
+
 def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     s = entry["shape"]
     head = text(f"{entry['name']} ({entry['op']}, {entry['kind']}{', ReLU' if entry.get('relu') else ''})",
@@ -316,6 +327,8 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
                   f"({lat['total_cycles']:,} cycles; bound {entry['lower_bound']['cycles']:,})")
     far = far_from_bound(entry)
     parts: list[RenderableType] = [head, params, place, proof, timing]
+    if entry.get("statistics"):
+        parts.append(statistics_line(entry["statistics"]))
     if far:
         parts.append(Text("far from its lower bound: " + ", ".join(far), style="yellow"))
     parts += [pe_grid(report, entry), _fill_table(entry),

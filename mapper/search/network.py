@@ -16,7 +16,8 @@ from cost_models.cost import evaluate, variables
 from cost_models.hardware import Hardware
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
-from cost_models.rowstationary import RATIO_ONE, DataRatios
+from cost_models.rowstationary import DataRatios
+from cost_models.statistics import FmapStatistic, LayerStatistics
 from mapper.search.symbolic import Tracer
 from mapper.search.cpsat import KEYS, LayerResult, add_layer, as_ms, map_layer, solve, stop_all_searches
 from mapper.search.space import to_mapping
@@ -33,6 +34,7 @@ class MappedLayer:
     ratios: DataRatios
     result: LayerResult
     shared_with: str | None = None  # the first layer of the same shape, whose solve this reuses
+    statistics: LayerStatistics | None = None  # the zeros and RLC sizes behind ``ratios``, with their sources
 
 
 @dataclass(frozen=True)
@@ -56,32 +58,54 @@ def _first_layers(graph: nx.DiGraph) -> set[str]:
     return {n for n in array if not (nx.ancestors(graph, n) & array)}
 
 
-def layer_ratios(graph: nx.DiGraph, zero_fraction: float,
-                 overrides: Mapping[str, tuple[float, float]] | None = None) -> dict[str, DataRatios]:
-    """DRAM compression and zero-gating figures per array layer.
+def layer_statistics(graph: nx.DiGraph, zero_fraction: float = DEFAULT_ZERO_FRACTION, *,
+                     zero_fraction_given: bool = False,
+                     given: Mapping[str, tuple[float, float | None]] | None = None,
+                     measured: Mapping[str, tuple[FmapStatistic, FmapStatistic]] | None = None
+                     ) -> dict[str, LayerStatistics]:
+    """Zeros and RLC sizes per array layer, each with its source (cost_models.statistics).
 
-    Every fmap is RLC-coded in DRAM except the network input [JSSC IV-B]; the
-    network input has no zeros; an ofmap after the chip's ReLU has
-    ``zero_fraction`` zeros, any other none.  ``overrides`` maps a layer name to
-    measured (ifmap, ofmap) zero fractions, e.g. from real tensors.
+    Precedence per fmap: a per-layer ``given`` figure (``--zero-fraction
+    NAME=Z``), then a ``measured`` one (calibration inputs), then the rule:
+    the network input has no zeros, an ofmap after the chip's ReLU has
+    ``zero_fraction`` zeros (given when ``zero_fraction_given``, else the
+    default), any other ofmap none.  Every fmap is RLC-coded in DRAM except the
+    network input [JSSC IV-B].
     """
-    from cost_models.rlc import ratio_from_zero_fraction
-
     first = _first_layers(graph)
-    out: dict[str, DataRatios] = {}
+    given, measured = given or {}, measured or {}
+    relu_source = "given" if zero_fraction_given else "default"
+    out: dict[str, LayerStatistics] = {}
     for name, data in graph.nodes(data=True):
         if data.get("kind") != "array":
             continue
-        z_in = 0.0 if name in first else zero_fraction
-        z_out = zero_fraction if data.get("relu") else 0.0
-        if overrides and name in overrides:
-            z_in, z_out = overrides[name]
-        out[name] = DataRatios(
-            ifmap_dram=RATIO_ONE if name in first else ratio_from_zero_fraction(z_in),
-            ofmap_dram=ratio_from_zero_fraction(z_out),
-            ifmap_nonzero=int(round(RATIO_ONE * (1 - z_in))),
-        )
+        z_in, z_out = given.get(name, (None, None))
+        seen = measured.get(name)
+        if z_in is not None:
+            ifmap = FmapStatistic(z_in, "given", basis="--zero-fraction for this layer")
+        elif seen is not None:
+            ifmap = seen[0]
+        elif name in first:
+            ifmap = FmapStatistic(0.0, "default", basis="network input: no zeros assumed")
+        else:
+            ifmap = FmapStatistic(zero_fraction, relu_source, basis="zeros of a ReLU output")
+        if z_out is not None:
+            ofmap = FmapStatistic(z_out, "given", basis="--zero-fraction for this layer")
+        elif seen is not None:
+            ofmap = seen[1]
+        elif data.get("relu"):
+            ofmap = FmapStatistic(zero_fraction, relu_source, basis="zeros of a ReLU output")
+        else:
+            ofmap = FmapStatistic(0.0, "default", basis="no ReLU on the ofmap path: no zeros assumed")
+        out[name] = LayerStatistics(ifmap, ofmap, ifmap_coded=name not in first)
     return out
+
+
+def layer_ratios(graph: nx.DiGraph, zero_fraction: float,
+                 overrides: Mapping[str, tuple[float, float]] | None = None) -> dict[str, DataRatios]:
+    """DRAM compression and zero-gating figures per array layer (``layer_statistics`` without sources)."""
+    stats = layer_statistics(graph, zero_fraction, given=overrides)
+    return {name: s.ratios() for name, s in stats.items()}
 
 
 def array_nodes(graph: nx.DiGraph) -> list[tuple[str, dict]]:
@@ -135,10 +159,17 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 max_layer_cycles: int | None = None, max_network_cycles: int | None = None,
                 zero_fraction: float = DEFAULT_ZERO_FRACTION,
                 zero_fractions: Mapping[str, tuple[float, float]] | None = None,
+                statistics: Mapping[str, LayerStatistics] | None = None,
                 on_layer: Callable[[str, LayerResult], None] | None = None) -> NetworkResult:
-    """Map every array layer of ``graph`` (as built by ``frontends.load_onnx``)."""
+    """Map every array layer of ``graph`` (as built by ``frontends.load_onnx``).
+
+    ``statistics`` (``layer_statistics``: measured, given or default zeros and
+    RLC sizes per layer) replaces ``zero_fraction`` / ``zero_fractions``.
+    """
     start = time.perf_counter()
-    ratios = layer_ratios(graph, zero_fraction, zero_fractions)
+    if statistics is None:
+        statistics = layer_statistics(graph, zero_fraction, given=zero_fractions)
+    ratios = {name: stats.ratios() for name, stats in statistics.items()}
     nodes = array_nodes(graph)
     if max_network_cycles is not None:
         results = _map_with_network_budget(nodes, ratios, hardware, max_network_cycles, time_limit, total_time_limit)
@@ -174,7 +205,8 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
         solved = solve_each(list(first), solve_one, report)
         results = {name: (solved[key], None if first[key] == name else first[key])
                    for name, data in nodes for key in [(data["layer"], ratios[name])]}
-    layers = tuple(MappedLayer(name, data["op"], data["layer"], ratios[name], *results[name]) for name, data in nodes)
+    layers = tuple(MappedLayer(name, data["op"], data["layer"], ratios[name], *results[name], statistics[name])
+                   for name, data in nodes)
     host = tuple((n, d["op"]) for n, d in sorted(graph.nodes(data=True), key=lambda item: item[1].get("order", 0))
                  if d.get("kind") == "host")
     return NetworkResult(layers, host, int(graph.graph.get("batch", 1)), objective, hardware,

@@ -46,6 +46,18 @@ _positive = _number(0.0, float("inf"), False, "a positive number")
 _fraction = _number(0.0, 1.0, True, "a number in [0, 1)")
 
 
+def _zero_fraction(text: str) -> tuple[str | None, float, float | None]:
+    """``Z`` (every ReLU output), ``NAME=Z`` (that layer's ifmap) or ``NAME=Z,ZO`` (its ifmap and ofmap)."""
+    name, sep, figures = text.rpartition("=")
+    if sep and not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=Z, got {text!r}")
+    parts = figures.split(",")
+    if len(parts) > (2 if sep else 1):
+        raise argparse.ArgumentTypeError(f"expected Z, NAME=Z or NAME=Z,ZO, got {text!r}")
+    values = [_fraction(part) for part in parts]
+    return (name if sep else None, values[0], values[1] if len(values) > 1 else None)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("compile", help="map an ONNX model onto the array; write report.json and bitstreams")
     parser.add_argument("model", help="ONNX file")
@@ -60,8 +72,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--total-time-limit", type=_positive, metavar="S", help="search time for the whole network")
     parser.add_argument("--layer-latency-ms", type=_positive, metavar="MS", help="latency bound per layer")
     parser.add_argument("--network-latency-ms", type=_positive, metavar="MS", help="latency bound for the network")
-    parser.add_argument("--zero-fraction", type=_fraction, default=DEFAULT_ZERO_FRACTION, metavar="Z",
-                        help=f"share of zeros in ReLU outputs for RLC and gating (default {DEFAULT_ZERO_FRACTION})")
+    parser.add_argument("--zero-fraction", type=_zero_fraction, action="append", default=[], metavar="[NAME=]Z[,ZO]",
+                        help=f"share of zeros in ReLU outputs for RLC and gating (default {DEFAULT_ZERO_FRACTION}); "
+                        "NAME=Z gives layer NAME's ifmap zeros, NAME=Z,ZO its ifmap and ofmap zeros; repeatable")
+    parser.add_argument("--calibration", metavar="INPUTS", help="sample inputs (.npy, or .npz by input name): "
+                        "run the model in onnxruntime and measure every layer's zeros and RLC size")
     parser.add_argument("--json", action="store_true", help="print the report JSON instead of tables")
     parser.set_defaults(run=run)
 
@@ -72,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from mapper.app.report_view import name_list, network_summary
 
     out = Path(args.output) if args.output else Path.cwd() / Path(args.model).stem
+    overall = next((z for name, z, _ in reversed(args.zero_fraction) if name is None), None)
+    per_layer = {name: (z_in, z_out) for name, z_in, z_out in args.zero_fraction if name is not None}
     check_output_dir(out)  # refuse before minutes of search, not after
     err = Console(stderr=True)
     progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -89,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
             args.model, batch=args.batch, objective=args.objective, hardware=args.hardware,
             time_limit=args.time_limit, total_time_limit=args.total_time_limit,
             layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
-            zero_fraction=args.zero_fraction, max_batch=args.max_batch, on_layer=on_layer, on_graph=on_graph)
+            zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
+            max_batch=args.max_batch, on_layer=on_layer, on_graph=on_graph)
     result.save(out)
     report = result.report()
     if args.json:
