@@ -3,14 +3,22 @@
 Modules: ``loading`` (safe reading, external-data checks, weight stripping), ``wire``
 (reading a file without its large weight values),
 ``shapes`` (batch binding, shape inference, shape-subgraph folding),
-``lowering`` (operators the array computes -> LayerShape), ``graph`` (fusion
+``contrib`` (shapes of onnxruntime's com.microsoft quantized ops),
+``lowering`` (operators the array computes -> LayerShape), ``decompose``
+(ConvTranspose phases, patch convolutions), ``host`` (why a node is host
+work), ``graph`` (fusion
 and the networkx graph), ``weights`` (real weights, on demand).
 
 The graph: one node per array layer or host operation, keyed by its ONNX node
-name, in topological order (``order``).  Node attributes: ``kind`` ("array" or
-"host"), ``op``, ``layer`` (LayerShape or None), ``fused`` ((name, op_type) of
-ONNX nodes folded into it), ``onnx_nodes``, ``relu``, ``weight`` (weight
-tensor name), ``output`` (output tensor).  Edges carry ``tensor`` and ``shape``.
+name (a ConvTranspose's phases: ``<node>/phaseIJ``), in topological order
+(``order``).  Node attributes: ``kind`` ("array" or "host"), ``op``,
+``onnx_op``, ``onnx_node`` (the ONNX node it computes), ``part`` and
+``transform`` (a rewritten node's part: frontends.decompose; else None),
+``layer`` (LayerShape or None), ``fused`` ((name, op_type) of ONNX nodes
+folded into it), ``onnx_nodes``, ``relu``, ``batchnorm`` (what folding a fused
+BatchNormalization needs), ``weight`` (weight tensor name), ``output`` (output
+tensor), ``reason`` (a host op's: frontends.host).  Edges carry ``tensor`` and
+``shape``.
 Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``batch_symbolic``, ``opset``,
 ``inputs`` and ``outputs`` ((name, shape) lists; not nodes), ``folded`` (shape
 computation nodes evaluated at compile time).
@@ -24,6 +32,7 @@ import networkx as nx
 import onnx
 
 from cost_models.layer import LayerShape
+from frontends.contrib import infer_with_contrib
 from frontends.graph import build_graph
 from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
 from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, infer, static_shapes
@@ -55,7 +64,7 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
                                 "(re-export with a dynamic batch axis)", where)
         batch = fixed if fixed is not None else 1
     batch = 1 if batch is None else batch
-    work = infer(work, where)
+    work = infer_with_contrib(work, where)
     work, folded = fold_shape_subgraphs(work, opset, where)
     graph = build_graph(work, static_shapes(work), folded, where, stripped)
     name = path.stem if path is not None else (work.graph.name or "model")

@@ -17,8 +17,8 @@ import onnx
 
 from frontends.host import host_reason
 from frontends.loading import FrontendError
-from frontends.lowering import ARRAY_OPS, Lowered, lower
-from frontends.shapes import WEIGHT_PREP, weight_inputs
+from frontends.lowering import ARRAY_OPS, Lowered, MissingShape, is_array_op, lower
+from frontends.shapes import WEIGHT_PREP, shape_origin, weight_inputs
 
 OUTPUT_PATH = {"BatchNormalization", "Relu", "Clip", "QuantizeLinear", "DequantizeLinear"}
 
@@ -115,8 +115,12 @@ def _tensors(proto: onnx.ModelProto, nodes: list[onnx.NodeProto], stripped: set[
 def _lower_all(t: _Tensors, shapes: dict, where: str) -> dict[str, Lowered]:
     lowered: dict[str, Lowered] = {}
     for node in t.nodes:
-        if node.op_type in ARRAY_OPS and node.domain in ("", "ai.onnx"):
-            low = lower(node, shapes, t.is_weight, where)
+        if is_array_op(node):
+            try:
+                low = lower(node, shapes, t.is_weight, where)
+            except MissingShape as error:
+                raise FrontendError(f"{error.message}: {shape_origin(error.tensor, t.producer, shapes)}", where) \
+                    from None
             if not any(name in t.activation for name in low.data_inputs) and low.weight is None:
                 continue  # a product of constants: leave it to the host pass
             lowered[node.name] = low

@@ -19,8 +19,24 @@ from frontends.loading import FrontendError
 
 # op_type -> (activation input slot, weight input slot)
 CONV_OPS = {"Conv": (0, 1), "ConvInteger": (0, 1), "QLinearConv": (0, 3), "ConvTranspose": (0, 1)}
-MATMUL_OPS = {"MatMul": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3), "Gemm": (0, 1)}
+MATMUL_OPS = {"MatMul": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3), "Gemm": (0, 1), "QGemm": (0, 3)}
 ARRAY_OPS = set(CONV_OPS) | set(MATMUL_OPS)
+# onnxruntime's quantized ops outside the ONNX domain that are array layers (frontends/contrib.py gives shapes).
+CONTRIB_ARRAY_OPS = {"QGemm"}
+
+
+def is_array_op(node: onnx.NodeProto) -> bool:
+    if node.domain in ("", "ai.onnx"):
+        return node.op_type in ARRAY_OPS and node.op_type not in CONTRIB_ARRAY_OPS
+    return node.domain == "com.microsoft" and node.op_type in CONTRIB_ARRAY_OPS
+
+
+class MissingShape(FrontendError):
+    """A layer operand without a static shape; frontends.graph names the node it comes from and why."""
+
+    def __init__(self, message: str, where: str, tensor: str) -> None:
+        super().__init__(message, where)
+        self.tensor = tensor
 
 
 @dataclass(frozen=True)
@@ -65,10 +81,8 @@ def _attrs(node: onnx.NodeProto) -> dict:
 def _shape(shapes: dict, name: str, node: onnx.NodeProto, where: str, what: str) -> tuple[int, ...]:
     shape = shapes.get(name)
     if shape is None:
-        raise FrontendError(
-            f"{what} '{name}' of {node.op_type} node '{node.name}' has no static shape after shape inference; "
-            "export the model with fixed input sizes (only the batch dimension may be symbolic, set with --batch)",
-            where)
+        raise MissingShape(f"{what} '{name}' of {node.op_type} node '{node.name}' has no static shape", where,
+                           tensor=name)
     if any(d <= 0 for d in shape):
         raise FrontendError(f"{what} '{name}' of node '{node.name}' has a non-positive dimension {list(shape)}", where)
     return shape
@@ -254,7 +268,7 @@ def lower_matmul(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where:
     A = list(_shape(shapes, a_name, node, where, "input"))
     B = list(_shape(shapes, b_name, node, where, "input"))
     attrs = _attrs(node)
-    if node.op_type == "Gemm":
+    if node.op_type in ("Gemm", "QGemm"):
         if len(A) != 2 or len(B) != 2:
             raise FrontendError(f"Gemm node '{node.name}' needs 2-D inputs, got {A} and {B}", where)
         if attrs.get("transA", 0):
@@ -272,7 +286,7 @@ def lower_matmul(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where:
     try:
         if b_weight and len(B) == 2:  # activation x weight: fully connected
             layer = LayerShape(N=prod(A[:-1]), M=B[-1], C=K, H=1, W=1, R=1, S=1, kind="fc")
-            layout = "MC" if node.op_type == "Gemm" and attrs.get("transB", 0) else "CM"
+            layout = "MC" if node.op_type in ("Gemm", "QGemm") and attrs.get("transB", 0) else "CM"
             return Lowered((Part(node.name, layer),), node.op_type, (a_name,), b_name, layout)
         if a_weight and len(A) == 2:  # weight x activation: the transposed product is fully connected
             layer = LayerShape(N=prod(B[:-2]) * B[-1], M=A[-2], C=K, H=1, W=1, R=1, S=1, kind="fc")

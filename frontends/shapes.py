@@ -58,6 +58,35 @@ def weight_inputs(proto: onnx.ModelProto) -> set[str]:
 MAX_BATCH = 4096
 
 
+DATA_DEPENDENT = {"NonZero", "NonMaxSuppression", "TopK", "Unique", "Compress", "If", "Loop", "Scan"}
+
+
+def shape_origin(tensor: str, producer: dict[str, onnx.NodeProto], shapes: dict) -> str:
+    """Where a tensor's missing static shape comes from: the first node upstream whose inputs all have one, and why.
+
+    The graph inputs are static by then (bind_batch refuses any other symbolic
+    dimension), so the cause is always a node.
+    """
+    seen: set[str] = set()
+    node = producer.get(tensor)
+    while node is not None and node.name not in seen:
+        seen.add(node.name)
+        unknown = [name for name in node.input if name and shapes.get(name) is None and name in producer]
+        if not unknown:
+            break
+        node = producer[unknown[0]]
+    if node is None:
+        return "no node computes it"
+    label = f"{node.op_type} node '{node.name}'"
+    if node.domain not in ("", "ai.onnx"):
+        return (f"it comes from {label} of domain '{node.domain}', which onnx's shape inference does not know "
+                "(frontends/contrib.py gives shapes to onnxruntime's quantized ops only)")
+    if node.op_type in DATA_DEPENDENT:
+        return f"it comes from {label}, whose output size depends on the data (post-processing for the host)"
+    return (f"it comes from {label}, to which onnx's shape inference gives no static output shape (a shape it "
+            "reads as data, such as a Reshape target or Resize sizes, is computed at run time and was not folded)")
+
+
 def bind_batch(proto: onnx.ModelProto, batch: int, where: str) -> list[str]:
     """Fix a symbolic leading dimension of every graph input to ``batch``; refuse other symbolic dims."""
     if not 1 <= batch <= MAX_BATCH:

@@ -206,3 +206,13 @@ def test_batchnorm_of_unnamed_nodes_is_folded(tmp_path: Path):
     expected = numpy_helper.to_array(w) * (gamma / np.sqrt(var + np.float32(1e-3)))[:, None, None, None]
     assert np.allclose(load_layer_weights(g, name), expected, rtol=1e-6)
     assert not np.allclose(load_layer_weights(g, name), numpy_helper.to_array(w))
+
+
+@pytest.mark.parametrize("k,s", [(2, 2), (4, 2), (6, 2), (3, 1), (3, 3), (4, 4), (5, 1), (8, 4)])
+def test_transposed_macs_equal_torchs_count_for_the_usual_padding(k, s):
+    # torch counts N * C * M/g * K*K * H*W for a transposed convolution; with pads (K - S) / 2 the phases
+    # compute exactly that, on every input size.
+    for h in (3, 8):
+        graph = load_onnx(_model("ConvTranspose", [1, 2, h, h + 1], [2, 3, k, k], strides=[s, s],
+                                 pads=[(k - s) // 2] * 4))
+        assert sum(layer.macs() for _, layer in array_layers(graph)) == 2 * 3 * k * k * h * (h + 1)
