@@ -216,3 +216,24 @@ def test_transposed_macs_equal_torchs_count_for_the_usual_padding(k, s):
         graph = load_onnx(_model("ConvTranspose", [1, 2, h, h + 1], [2, 3, k, k], strides=[s, s],
                                  pads=[(k - s) // 2] * 4))
         assert sum(layer.macs() for _, layer in array_layers(graph)) == 2 * 3 * k * k * h * (h + 1)
+
+
+def test_batchnorm_folds_into_grouped_transposed_weights_per_output_channel(tmp_path: Path):
+    rng = np.random.default_rng(6)
+    C, Mg, g = 4, 3, 2
+    w = rng.normal(size=(C, Mg, 3, 3)).astype(np.float32)
+    gamma, var = rng.normal(size=Mg * g).astype(np.float32), rng.uniform(0.5, 2, Mg * g).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w")] + [numpy_helper.from_array(v, n) for v, n in (
+        (gamma, "s"), (np.zeros(6, np.float32), "b"), (np.zeros(6, np.float32), "mu"), (var, "var"))]
+    nodes = [helper.make_node("ConvTranspose", ["x", "w"], ["u"], strides=[2, 2], group=g),
+             helper.make_node("BatchNormalization", ["u", "s", "b", "mu", "var"], ["y"])]
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "bn.onnx")
+    g_ = load_onnx(tmp_path / "bn.onnx")
+    name = array_layers(g_)[0][0]
+    source = g_.nodes[name]["transform"].source
+    x = rng.normal(size=(1, C, 4, 4))
+    factor = gamma / np.sqrt(var + np.float32(1e-5))
+    folded = source.reference(x * 1e6, load_node_weights(g_, name) * 1e6) / 1e12  # the evaluator rounds to ints
+    assert np.allclose(folded, source.reference(x * 1e6, w * 1e6) / 1e12 * factor[None, :, None, None], atol=1e-5)

@@ -35,7 +35,6 @@ def _model(nodes, inputs, outputs, inits=(), opset=18, extra=()) -> onnx.ModelPr
 
 @pytest.fixture(scope="module")
 def qoperator_mobilenet(tmp_path_factory) -> Path:
-    pytest.importorskip("onnxruntime")
     return quantize(ROOT / "examples" / "mobilenet_v2.onnx", tmp_path_factory.mktemp("q") / "mobilenet_v2_q.onnx")
 
 
