@@ -19,7 +19,7 @@ MAX_FOLD_ELEMENTS = 4096
 FOLDABLE = {"Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast", "Mul", "Add", "Sub", "Div",
             "Floor", "Ceil", "ReduceProd", "Range", "Equal", "Where", "ConstantOfShape", "Expand", "Identity",
             "Constant", "Size", "Sqrt", "Max", "Min", "Neg", "Reshape", "Flatten", "Transpose", "Not", "Less",
-            "Greater", "Abs"}
+            "Greater", "Abs", "Round"}
 
 WEIGHT_PREP = {"DequantizeLinear", "QuantizeLinear", "Transpose", "Cast", "Identity", "Reshape", "Unsqueeze",
                "Squeeze", "Flatten"}
@@ -164,8 +164,7 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str) -> tupl
     shapes = static_shapes(proto)
     known: dict[str, np.ndarray] = {}
     for tensor in proto.graph.initializer:
-        if tensor.data_location != onnx.TensorProto.EXTERNAL and np.prod(tensor.dims, dtype=np.int64) <= MAX_FOLD_ELEMENTS \
-                and tensor.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL and _shape_constant(tensor):
             known[tensor.name] = numpy_helper.to_array(tensor)
     folded: list[str] = []
     new_constants: list[onnx.TensorProto] = []
@@ -212,6 +211,15 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str) -> tupl
     del out.graph.value_info[:]
     out.graph.value_info.extend(stale)
     return infer(out, where), folded
+
+
+def _shape_constant(tensor: onnx.TensorProto) -> bool:
+    """What shape arithmetic computes with: small integer tensors, and scalars of any type (the 2.0 of
+    ``floor(H * 2.0)`` for an upsampling size). A larger float is a weight: never folded away from its layer."""
+    size = int(np.prod(tensor.dims, dtype=np.int64))
+    integer = tensor.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
+    return size <= (MAX_FOLD_ELEMENTS if integer else 1) and (integer or tensor.data_type in (
+        onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16))
 
 
 def evaluate_node(evaluator, node: onnx.NodeProto, feeds: dict[str, np.ndarray], opset: int) -> np.ndarray | None:

@@ -158,3 +158,19 @@ def test_a_layer_fed_by_an_unknown_custom_op_names_it():
     with pytest.raises(FrontendError, match="Mystery node 'mystery' of domain 'com.example', which onnx's shape "
                                             "inference does not know"):
         load_onnx(model)
+
+
+def test_upsampling_size_from_float_shape_arithmetic_is_folded():
+    # floor(H * 2.0) as TorchScript writes F.interpolate(size=...) with a computed size: static once H is.
+    n = helper.make_node
+    nodes = [n("Shape", ["x"], ["s"]), n("Gather", ["s", "i23"], ["hw"]),
+             n("Cast", ["hw"], ["hwf"], to=TensorProto.FLOAT), n("Mul", ["hwf", "two"], ["hw2f"]), n("Floor", ["hw2f"], ["fl"]),
+             n("Cast", ["fl"], ["hw2"], to=TensorProto.INT64), n("Slice", ["s", "zero", "i23"], ["nc"]),
+             n("Concat", ["nc", "hw2"], ["sizes"], axis=0), n("Resize", ["x", "", "", "sizes"], ["up"], mode="nearest"),
+             n("Conv", ["up", "w"], ["y"], name="conv", pads=[1] * 4)]
+    inits = [_weight("w", [4, 8, 3, 3]), _int("i23", [2, 3]), _int("zero", [0]),
+             numpy_helper.from_array(np.array(2.0, np.float32), "two")]
+    graph = load_onnx(_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 10, 10])],
+                             [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits))
+    ((_, layer),) = array_layers(graph)
+    assert (layer.H, layer.W) == (20, 20) and {"hw2f", "sizes"} <= set(graph.graph["folded"])
