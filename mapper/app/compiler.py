@@ -31,7 +31,7 @@ from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
-from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, spad_fill, totals
+from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, spad_fill, totals
 from mapper.chip.bitstream import config_for, encode, total_bits
 
 if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
@@ -170,8 +170,7 @@ class CompileResult:
             "batch_scan": [{"batch": b, "energy_units_per_inference": round(e, 3)} for b, e in self.batch_scan],
             "objective": self.objective,
             "options": dict(self.options),
-            "hardware": {"name": hw.name, "pes": hw.pes, "rows": hw.rows, "cols": hw.cols,
-                         "description": hw.as_dict()},
+            "hardware": hardware_entry(hw),
             "layers": [entry.report(hw) for entry in self.layers],
             "unmapped": [{"name": e.name, "reason": e.result.reason or e.result.status} for e in self.unmapped],
             "host_ops": [{"name": name, "op": op} for name, op in self.host_ops],

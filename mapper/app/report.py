@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from cost_models.area import area
 from cost_models.cost import Cost
 from cost_models.errors import InputError
 from cost_models.files import read_text_bounded
@@ -60,6 +61,12 @@ def spad_fill(layer: LayerShape, mapping: Mapping, hw: Hardware) -> dict[str, li
         "filter_buffer": [mapping.g * mapping.p * mapping.t * mapping.q * mapping.r * layer.R * layer.S,
                           hw.filter_buffer_words],
     }
+
+
+def hardware_entry(hw: Hardware) -> dict[str, Any]:
+    """The report's ``hardware`` object: identity, the file as parsed, and its area (cost_models.area)."""
+    return {"name": hw.name, "pes": hw.pes, "rows": hw.rows, "cols": hw.cols, "area": area(hw).as_dict(),
+            "description": hw.as_dict()}
 
 
 def energy_entry(cost: Cost, hw: Hardware) -> dict[str, Any]:

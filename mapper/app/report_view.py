@@ -141,7 +141,10 @@ def name_list(names: list[str], of: int, shown: int = 6) -> str:
 
 def _title(report: dict[str, Any]) -> Text:
     hw = report["hardware"]
-    return text(f"{report['model']['name']} on {hw['name']} ({hw['rows']}x{hw['cols']} PEs), "
+    area = hw.get("area")   # reports written before the area model have none
+    core = area.get("core_mm2") if isinstance(area, dict) else None
+    size = f", {core:.2f} mm2 core" if isinstance(core, (int, float)) and not isinstance(core, bool) else ""
+    return text(f"{report['model']['name']} on {hw['name']} ({hw['rows']}x{hw['cols']} PEs{size}), "
                 f"objective {report['objective']}", style="bold")
 
 

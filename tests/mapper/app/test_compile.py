@@ -54,6 +54,9 @@ def test_compile_writes_report_and_decodable_bitstreams(alexnet):
     assert report["model"]["file"] == "alexnet.onnx" and len(report["model"]["sha256"]) == 64
     assert report["batch"] == 4 and report["objective"] == "energy"
     assert report["hardware"]["name"] == "eyeriss" and report["hardware"]["description"]["array"]["rows"] == 12
+    area = report["hardware"]["area"]
+    assert area["core_mm2"] == 12.25 and area["die_mm2"] == 16.0   # the chip at its published area
+    assert sum(area["components_mm2"].values()) == pytest.approx(12.25, abs=1e-5)
     assert [layer["name"] for layer in report["layers"]] == [f"conv{i}" for i in range(1, 6)] + ["gemm1", "gemm2", "gemm3"]
     assert {"name", "op"} <= set(report["host_ops"][0]) and any(h["op"] == "MaxPool" for h in report["host_ops"])
     hw = default_hardware()
