@@ -32,7 +32,7 @@ def main() -> None:
         table.add_column(column, justify="right")
     for name in ORDER:
         c, m = costs[name], MEASURED[name]
-        glb_mb = (c.accesses["glb"]["ifmap"] + c.accesses["glb"]["psum"]) * 2 / 1e6  # the banked 100 kB buffer
+        glb_mb = (c.accesses.glb.ifmap + c.accesses.glb.psum) * 2 / 1e6  # the banked 100 kB buffer
         dram_mb = c.level_total("dram") * 2 / 1e6
         chip_mj = (c.energy_pj - c.energy_pj_by_level["dram"]) / 1e9  # the chip's power excludes DRAM
         meas_mj = m.power_mw * m.total_ms / 1e3

@@ -10,10 +10,9 @@ from cost_models.errors import InputError
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, placement
-from cost_models.rowstationary import DataRatios, RowStationary, Vars, layer_limits
-
-LEVELS = ("dram", "glb", "array", "rf")
-DATA_TYPES = ("ifmap", "filter", "psum")
+from cost_models.accesses import DATA_TYPES, LEVELS, Accesses
+from cost_models.rowstationary import (OBJECTIVES, Counts, DataRatios, RowStationary, Usage, Vars, layer_limits,
+                                       per_access_units)
 
 
 class InvalidMapping(InputError):
@@ -59,7 +58,7 @@ class Cost:
 
     macs: int  # the layer's MACs (useful work)
     idle_macs: int  # MACs idle columns perform in a last strip narrower than e (wasted work, charged)
-    accesses: MappingT[str, MappingT[str, int]]  # level -> data type -> 16-bit words
+    accesses: Accesses  # level x data type -> 16-bit words
     energy_units: MappingT[str, int]  # dram, glb, array, rf, mac, static -> normalized energy, MAC = 1
     energy_units_by_type: MappingT[str, int]  # ifmap / filter / psum / mac / static
     energy_pj_by_level: MappingT[str, float]  # dram, glb, array, rf, mac, static (clock + leakage)
@@ -71,6 +70,7 @@ class Cost:
     pes: int
     passes: int
     glb_banks: MappingT[str, int]  # ifmap / psum / free
+    utilisation: MappingT[str, Usage]  # each spad and buffer: used / capacity (RowStationary.utilisation)
     objective_units: MappingT[str, int] = field(default_factory=dict)
 
     @property
@@ -94,7 +94,7 @@ class Cost:
         return self.active_pes / self.pes
 
     def level_total(self, level: str) -> int:
-        return sum(self.accesses[level].values())
+        return self.accesses.level(level).total
 
     def as_dict(self) -> dict:
         """JSON-ready form (the report's per-layer ``energy``/``latency``/``accesses`` keys)."""
@@ -106,7 +106,7 @@ class Cost:
             "passes": self.passes,
             "glb_banks": dict(self.glb_banks),
             "accesses": {level: self.level_total(level) for level in LEVELS},
-            "accesses_by_type": {level: dict(self.accesses[level]) for level in LEVELS},
+            "accesses_by_type": self.accesses.as_dict(),
             "energy": {
                 "total_pj": round(self.energy_pj, 3),
                 "total_units": self.energy_total_units,
@@ -129,47 +129,41 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
     problems = check(layer, mapping, hardware)
     if problems:
         raise InvalidMapping(problems)
-    model = RowStationary(layer, hardware, ratios)
+    hw = hardware
+    model = RowStationary(layer, hw, ratios)
     v = variables(mapping)
     c = model.counts(v)
     units = model.energy(c)
-    hw = hardware
-    accesses = {level: {dt: int(c[f"{level}_{dt}"]) for dt in DATA_TYPES} for level in LEVELS}
-    gate_saved = units_gate_saved(c, units, hw)
-    by_type = {
-        dt: hw.energy_dram * accesses["dram"][dt] + hw.energy_glb * accesses["glb"][dt]
-        + hw.energy_array * accesses["array"][dt] + hw.energy_rf * accesses["rf"][dt]
-        for dt in DATA_TYPES
-    }
-    by_type["filter"] -= gate_saved
+    accesses = c.accesses.map(int)
+    per = per_access_units(hw)
+    by_type = {dt: sum(per[level] * accesses.level(level).of(dt) for level in LEVELS) for dt in DATA_TYPES}
+    by_type["filter"] -= units_gate_saved(c, units, hw)
     by_type["mac"] = units["mac"]
     by_type["static"] = units["static"]
     pj = {level: units[level] * hw.pj_per_unit for level in ("dram", "glb", "array", "rf", "mac", "static")}
-    place = placement(layer, mapping, hw)
-    ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * int(model.t_rows[mapping.e]) * layer.Wp
-    psum_words = mapping.g * mapping.n * min(mapping.m, layer.Mg) * mapping.e * layer.F
-    banks_i = -(-ifmap_words // hw.bank_words)
-    banks_p = -(-psum_words // hw.bank_words)
+    glb = model.glb_footprint(v)
+    banks_i, banks_p = int(glb.ifmap_banks), int(glb.psum_banks)
     return Cost(
         macs=layer.macs(),
-        idle_macs=int(c["macs"]) - layer.macs(),
-        accesses=_frozen({k: _frozen(v) for k, v in accesses.items()}),
+        idle_macs=int(c.macs) - layer.macs(),
+        accesses=accesses,
         energy_units=_frozen({k: int(v) for k, v in units.items()}),
         energy_units_by_type=_frozen({k: int(v) for k, v in by_type.items()}),
         energy_pj_by_level=_frozen(pj),
-        compute_cycles=int(c["compute_cycles"]),
-        processing_cycles=int(c["processing_cycles"]),
-        total_cycles=int(c["total_cycles"]),
+        compute_cycles=int(c.cycles.compute),
+        processing_cycles=int(c.cycles.processing),
+        total_cycles=int(c.cycles.total),
         core_mhz=hw.core_mhz,
-        active_pes=place.active_pes,
+        active_pes=placement(layer, mapping, hw).active_pes,
         pes=hw.pes,
-        passes=int(c["passes"]),
+        passes=int(c.cycles.passes),
         glb_banks=_frozen({"ifmap": banks_i, "psum": banks_p, "free": hw.glb_banks - banks_i - banks_p}),
-        objective_units=_frozen({kind: int(model.objective_from_counts(c, kind)) for kind in ("energy", "latency", "edp")}),
+        utilisation=_frozen({name: Usage(int(use.used), int(use.capacity))
+                             for name, use in model.utilisation(v).items()}),
+        objective_units=_frozen({kind: int(model.objective_from_counts(c, kind)) for kind in OBJECTIVES}),
     )
 
 
-def units_gate_saved(c: dict, units: dict, hw: Hardware) -> int:
+def units_gate_saved(c: Counts, units: dict, hw: Hardware) -> int:
     """Filter-spad read energy that zero gating saved (it is charged to the filter data type)."""
-    ungated_rf = hw.energy_rf * (c["rf_filter"] + c["rf_ifmap"] + c["rf_psum"])
-    return int(ungated_rf - units["rf"])
+    return int(hw.energy_rf * c.accesses.rf.total - units["rf"])

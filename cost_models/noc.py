@@ -33,7 +33,8 @@ class IfmapGroups:
         raise KeyError((segment, set_row))
 
 
-def _rows_needed(segment: int, i: int, e_used: int, cols: int, U: int, D: int) -> range:
+def rows_needed(segment: int, i: int, e_used: int, cols: int, U: int, D: int) -> range:
+    """Ifmap rows X-bus (segment, filter row i) needs when a strip's first ``e_used`` columns are live."""
     first = segment * cols
     last = min(e_used, first + cols) - 1
     if last < first:
@@ -58,7 +59,7 @@ def ifmap_groups(e: int, R: int, U: int, D: int, cols: int, budget: int) -> Ifma
     bases: list[int] = []
     lo = hi = residue_of_group = -1
     for residue, segment, i in buses:
-        rows = _rows_needed(segment, i, e, cols, U, D)
+        rows = rows_needed(segment, i, e, cols, U, D)
         if groups and residue == residue_of_group and (max(hi, rows[-1]) - min(lo, rows[0])) // U + 1 <= budget:
             groups[-1].append((segment, i))
             lo, hi = min(lo, rows[0]), max(hi, rows[-1])
@@ -69,18 +70,18 @@ def ifmap_groups(e: int, R: int, U: int, D: int, cols: int, budget: int) -> Ifma
             bases.append(lo)
     return IfmapGroups(tuple(tuple(g) for g in groups), tuple(bases), budget)
 
-    # col ID of PE (segment, i, j) in group k: (j*U + i*D - base[k]) // U
+
+def group_rows(members: tuple[tuple[int, int], ...], e_used: int, cols: int, U: int, D: int) -> list[int]:
+    """The rows one row-ID group's X-buses need in a strip of ``e_used`` live columns, ascending: each is sent once."""
+    rows: set[int] = set()
+    for segment, i in members:
+        rows.update(rows_needed(segment, i, e_used, cols, U, D))
+    return sorted(rows)
 
 
 def ifmap_sends(grouping: IfmapGroups, e_used: int, cols: int, U: int, D: int) -> int:
     """Ifmap rows the buffer sends for one channel of one image in one strip."""
-    total = 0
-    for members in grouping.groups:
-        rows: set[int] = set()
-        for segment, i in members:
-            rows.update(_rows_needed(segment, i, e_used, cols, U, D))
-        total += len(rows)
-    return total
+    return sum(len(group_rows(members, e_used, cols, U, D)) for members in grouping.groups)
 
 
 def idle_column_hits(grouping: IfmapGroups, e: int, e_last: int, cols: int, U: int, D: int) -> tuple[int, int, int]:
@@ -95,9 +96,7 @@ def idle_column_hits(grouping: IfmapGroups, e: int, e_last: int, cols: int, U: i
     """
     hits, lowest = 0, {}
     for members in grouping.groups:
-        sent: set[int] = set()
-        for segment, i in members:
-            sent.update(_rows_needed(segment, i, e_last, cols, U, D))
+        sent = set(group_rows(members, e_last, cols, U, D))
         for segment, i in members:
             for j in range(max(e_last, segment * cols), min(e, (segment + 1) * cols)):
                 if j * U + i * D in sent:

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from cost_models.accesses import Accesses, Words
 from cost_models.arith import Num, ceil_div, floor_div, is_positive, lookup, max_, min_
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
@@ -76,6 +79,78 @@ class Vars:
     k: Num  # m = k * p * t
 
 
+# The limits that bound a storage's fill (``RowStationary.utilisation``).
+STORAGE_LIMITS = ("filter_spad", "ifmap_spad", "psum_spad", "glb_banks", "filter_buffer")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How full one storage is: ``used`` words (or banks) of ``capacity``."""
+
+    used: Num
+    capacity: Num
+
+
+@dataclass(frozen=True)
+class GlbFootprint:
+    """The banked global buffer during a pass: ifmap and psum words, and the banks each part takes."""
+
+    ifmap_words: Num
+    psum_words: Num
+    bank_words: int
+
+    @property
+    def ifmap_banks(self) -> Num:
+        return ceil_div(self.ifmap_words, self.bank_words)
+
+    @property
+    def psum_banks(self) -> Num:
+        return ceil_div(self.psum_words, self.bank_words)
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Trip counts of the loop nest for one mapping (module docstring), shared by every count."""
+
+    multi: Num  # 1 when g > 1 (side-by-side group sets get distinct ifmap IDs), else 0
+    pt: Num  # filters in one pass, p*t
+    qr: Num  # channels in one pass, q*r
+    NB: Num
+    GB: Num
+    SB: Num
+    MB: Num
+    CB: Num
+    FBT: Num
+    sends: Num  # ifmap row sends per strip and channel (cost_models.noc)
+    ifmap_fills: Num  # ifmap words brought into the buffer from DRAM, uncompressed
+
+
+@dataclass(frozen=True)
+class Cycles:
+    """Processing passes and the latency terms."""
+
+    passes: Num
+    compute: Num  # the busiest PE's MACs, summed over passes
+    processing: Num  # compute or streaming, filter loads and pipeline ramps
+    total: Num  # processing plus the DRAM link's stalls
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Everything the model counts for one mapping (or many, or symbolically)."""
+
+    accesses: Accesses
+    macs: Num  # MACs the array performs: the layer's, plus idle columns' in a narrow last strip
+    cycles: Cycles
+
+    def flat(self) -> dict[str, Num]:
+        """Every count by a display name (``dram_ifmap``, ..., ``macs``, ``total_cycles``), for comparisons."""
+        out = {**self.accesses.named(), "macs": self.macs}
+        out.update({f"{name}_cycles" if name != "passes" else name: getattr(self.cycles, name)
+                    for name in ("passes", "compute", "processing", "total")})
+        return out
+
+
 def layer_limits(layer: LayerShape, hw: Hardware) -> list[str]:
     """Reasons the layer cannot run on this array at all, whatever the mapping."""
     problems = []
@@ -102,12 +177,11 @@ class RowStationary:
         self.N, self.G, self.Mg, self.Cg = L.N, L.groups, L.Mg, L.Cg
         self.R, self.S, self.E, self.F = L.R, L.S, L.E, L.F
         self.U, self.D, self.Wp = L.stride[0], L.dilation[0], L.Wp
+        self.out = self.N * self.G * self.Mg * self.E * self.F  # ofmap values
         # A set wider than cols * (rows // R) cannot be placed even segmented.
         self.e_max = max(1, min(self.E, hw.cols * (hw.rows // self.R)))
         self.tables = ifmap_tables(self.E, self.R, self.U, self.D, hw.cols, hw.col_id("ifmap"), self.e_max)
         # e-indexed tables of the strip geometry (index 0 unused).
-        import numpy as np
-
         es = np.arange(self.E + 1, dtype=np.int64)
         es[0] = 1
         strips = -(-self.E // es)
@@ -134,9 +208,7 @@ class RowStationary:
         stack_rows = v.r * segments * R
         bands = floor_div(hw.rows, stack_rows)
         across = lookup(self.t_across, v.e)
-        m = v.k * v.p * v.t
-        ifmap_words = v.g * v.n * v.q * v.r * lookup(self.t_rows, v.e) * self.Wp
-        psum_words = v.g * v.n * min_(m, self.Mg) * v.e * self.F
+        glb = self.glb_footprint(v)
         return [
             Limit("filter_spad", "filter spad: p*q*S filter weights per PE", v.p * v.q * S, hw.filter_spad),
             Limit("ifmap_spad", "ifmap spad: q*S ifmap values per PE", v.q * S, hw.ifmap_spad),
@@ -144,7 +216,7 @@ class RowStationary:
             Limit("pe_rows", "PE rows: r stacked sets x segments x R rows", stack_rows, hw.rows),
             Limit("pe_sets", "PE array: t*g stacks must fit the bands x across slots", v.t * v.g, bands * across),
             Limit("glb_banks", "global buffer banks: ifmap banks + psum banks",
-                  ceil_div(ifmap_words, hw.bank_words) + ceil_div(psum_words, hw.bank_words), hw.glb_banks),
+                  glb.ifmap_banks + glb.psum_banks, hw.glb_banks),
             Limit("filter_buffer", "filter buffer: g*p*t*q*r*R*S filter words per pass",
                   v.g * v.p * v.t * v.q * v.r * R * S, hw.filter_buffer_words),
             Limit("groups_or_filters", "group sets and filter sets are not combined (t = 1 or g = 1)",
@@ -160,16 +232,48 @@ class RowStationary:
             Limit("m_range", "no empty psum block: p*t*(k-1) < M/groups", v.p * v.t * (v.k - 1), self.Mg - 1),
         ]
 
-    # ------------------------------------------------------------------ counts
-    def counts(self, v: Vars) -> dict[str, Num]:
-        """Access counts (16-bit words) per level and data type, MACs, and cycles."""
-        hw, ratios = self.hw, self.ratios
-        N, G, Mg, Cg, R, S, E, F, Wp = self.N, self.G, self.Mg, self.Cg, self.R, self.S, self.E, self.F, self.Wp
-        macs = self.layer.macs()
-        weights = self.layer.weights()
-        out = N * G * Mg * E * F  # ofmap values
-        multi = is_positive(v.g - 1)
+    def glb_footprint(self, v: Vars) -> GlbFootprint:
+        """What the banked global buffer holds during a pass: n*q*r strip ifmap planes, n*m strip psum planes per group set."""
+        m = v.k * v.p * v.t
+        return GlbFootprint(
+            ifmap_words=v.g * v.n * v.q * v.r * lookup(self.t_rows, v.e) * self.Wp,
+            psum_words=v.g * v.n * min_(m, self.Mg) * v.e * self.F,
+            bank_words=self.hw.bank_words)
 
+    def utilisation(self, v: Vars) -> dict[str, Usage]:
+        """Used and capacity of every storage the mapping fills: the two sides of its limit.
+
+        The global buffer's limit is on banks; its entry here is split into the
+        ifmap and psum words it holds, each against the whole buffer.
+        """
+        use: dict[str, Usage] = {}
+        for limit in self.limits(v):
+            if limit.name == "glb_banks":
+                glb = self.glb_footprint(v)
+                use["glb_ifmap_words"] = Usage(glb.ifmap_words, self.hw.glb_words)
+                use["glb_psum_words"] = Usage(glb.psum_words, self.hw.glb_words)
+            elif limit.name in STORAGE_LIMITS:
+                use[limit.name] = Usage(limit.lhs, limit.rhs)
+        return use
+
+    # ------------------------------------------------------------------ counts
+    # One method per level, outermost first, then the cycles (as ZigZag's cost
+    # model has one method per cost term).  ``blocks`` computes the loop nest's
+    # trip counts once: every product, division and lookup is a CP-SAT
+    # constraint when the numbers are symbolic, so each is built once and shared.
+    def counts(self, v: Vars) -> Counts:
+        """Access counts (16-bit words) per level and data type, MACs performed, and cycles."""
+        b = self.blocks(v)
+        dram = self.dram(b)
+        glb = self.glb(b)
+        array, macs = self.array(v, b)
+        rf = self.rf(array, macs)
+        return Counts(Accesses(dram=dram, glb=glb, array=array, rf=rf), macs, self.cycles(v, b, dram))
+
+    def blocks(self, v: Vars) -> Blocks:
+        """Trip counts of the loop nest (module docstring) and the ifmap rows each strip brings."""
+        N, G, Mg, Cg, Wp = self.N, self.G, self.Mg, self.Cg, self.Wp
+        multi = is_positive(v.g - 1)
         m = v.k * v.p * v.t
         pt, qr = v.p * v.t, v.q * v.r
         NB, GB = ceil_div(N, v.n), ceil_div(G, v.g)
@@ -179,95 +283,111 @@ class RowStationary:
         FBT = ceil_div(Mg, pt)
         rows_total = lookup(self.t_rows_total, v.e)
         sends = lookup(self.t_sends, v.e + (self.E + 1) * multi)
+        return Blocks(multi=multi, pt=pt, qr=qr, NB=NB, GB=GB, SB=SB, MB=MB, CB=CB, FBT=FBT, sends=sends,
+                      ifmap_fills=G * N * Cg * Wp * rows_total * MB)
 
-        c: dict[str, Num] = {}
-        # DRAM (raw words, then as moved over the link: fmaps RLC-compressed)
-        ifmap_dram_raw = G * N * Cg * Wp * rows_total * MB
-        c["dram_ifmap"] = ifmap_dram_raw * ratios.ifmap_dram // RATIO_ONE
-        c["dram_filter"] = weights * NB * SB
-        c["dram_psum"] = out * ratios.ofmap_dram // RATIO_ONE  # ofmap write-back
-        # Global buffer (banked ifmap/psum part) and the filter buffer
-        c["glb_ifmap"] = ifmap_dram_raw + G * N * Cg * Wp * FBT * sends  # fills + reads to the array
-        c["glb_psum"] = 2 * out * CB  # a write per pass; reads: accumulation + final drain
-        c["glb_filter"] = 2 * weights * NB * SB  # filter buffer: fill + read to the array
-        # Array (NoC deliveries to PEs, local-link hops)
-        # IDs are fixed for the whole layer, so a multicast reaches every PE whose
-        # ID matches, busy or not (found by the simulator, mapper/simulator.py):
-        # filter rows reach all e columns even in a narrower last strip; the shared
-        # ifmap reaches all t sets even in a filter block that leaves some empty;
-        # a psum entering a chain bottom climbs through idle channel sets.
-        rem_c = max_(Cg - (CB - 1) * qr, 1)  # channels in the last channel block (>= 1; max_ tells the solver)
-        set_passes = min_(v.t * FBT, Mg + v.t)  # t*FBT < Mg/p + t
-        c["array_filter"] = weights * NB * SB * v.e
-        c["array_ifmap"] = N * G * Cg * R * Wp * E * set_passes
-        c["array_psum"] = (out * R * ceil_div(Cg, v.q) + out * (CB - 1)
-                           + is_positive(CB - 1) * out * R * (v.r - ceil_div(rem_c, v.q)))
-        performed = macs
+    def dram(self, b: Blocks) -> Words:
+        """Words over the DRAM link: fmaps RLC-compressed [JSSC IV-B], filters raw."""
+        ratios = self.ratios
+        return Words(ifmap=b.ifmap_fills * ratios.ifmap_dram // RATIO_ONE,  # once per m-block
+                     filter=self.layer.weights() * b.NB * b.SB,  # once per (n-block, strip)
+                     psum=self.out * ratios.ofmap_dram // RATIO_ONE)  # the ofmap, written back once
+
+    def glb(self, b: Blocks) -> Words:
+        """Global buffer (banked ifmap/psum part) and the filter buffer."""
+        G, N, Cg, Wp = self.G, self.N, self.Cg, self.Wp
+        return Words(ifmap=b.ifmap_fills + G * N * Cg * Wp * b.FBT * b.sends,  # fills + reads to the array
+                     filter=2 * self.layer.weights() * b.NB * b.SB,  # filter buffer: fill + read to the array
+                     psum=2 * self.out * b.CB)  # a write per pass; reads: accumulation + final drain
+
+    def array(self, v: Vars, b: Blocks) -> tuple[Words, Num]:
+        """NoC deliveries to PEs and local-link hops, and the MACs the array performs.
+
+        IDs are fixed for the whole layer, so a multicast reaches every PE whose
+        ID matches, busy or not (found by the simulator, mapper/chip/simulator.py):
+        filter rows reach all e columns even in a narrower last strip; the shared
+        ifmap reaches all t sets even in a filter block that leaves some empty;
+        a psum entering a chain bottom climbs through idle channel sets.
+        """
+        N, G, Mg, Cg, R, E, F, Wp, out = self.N, self.G, self.Mg, self.Cg, self.R, self.E, self.F, self.Wp, self.out
+        CB = b.CB
+        rem_c = max_(Cg - (CB - 1) * b.qr, 1)  # channels in the last channel block (>= 1; max_ tells the solver)
+        set_passes = min_(v.t * b.FBT, Mg + v.t)  # t*FBT < Mg/p + t
+        filters = self.layer.weights() * b.NB * b.SB * v.e
+        ifmaps = N * G * Cg * R * Wp * E * set_passes
+        psums = (out * R * ceil_div(Cg, v.q) + out * (CB - 1)
+                 + is_positive(CB - 1) * out * R * (v.r - ceil_div(rem_c, v.q)))
+        macs = self.layer.macs()
         if self.idle_work:
             # A last strip narrower than e: its idle columns receive the rows
             # their IDs match, compute on them, and pass psums up their chains
             # from the lowest such PE of the lowest set with channels (never read).
-            index = v.e + (self.E + 1) * multi
+            index = v.e + (self.E + 1) * b.multi
             hits, idle_cols, idle_depth = (lookup(t, index) for t in (self.t_idle_hits, self.t_idle_cols, self.t_idle_depth))
-            performed = macs + hits * (N * G * Mg * Cg * S * F)
-            c["array_ifmap"] = c["array_ifmap"] + hits * set_passes * (N * G * Cg * Wp)
+            macs = macs + hits * (N * G * Mg * Cg * self.S * F)
+            ifmaps = ifmaps + hits * set_passes * (N * G * Cg * Wp)
             low_sets = (CB - 1) * (v.r - 1) + ceil_div(rem_c, v.q) - 1  # sum over channel blocks of the lowest live set
-            c["array_psum"] = c["array_psum"] + (N * G * Mg * F) * (CB * idle_depth + idle_cols * R * low_sets)
-        # Register files (spads): spad writes of delivered data + reads per MAC
-        c["rf_filter"] = c["array_filter"] + performed
-        c["rf_ifmap"] = c["array_ifmap"] + performed
-        c["rf_psum"] = 2 * performed
-        c["macs"] = performed  # MACs the array performs: the layer's, plus idle columns' in a narrow last strip
+            psums = psums + (N * G * Mg * F) * (CB * idle_depth + idle_cols * R * low_sets)
+        return Words(ifmap=ifmaps, filter=filters, psum=psums), macs
 
-        # Cycles.  Compute: the busiest PE of each pass does n*p*q*S*F MACs.
-        # Sums over filter / channel blocks of the busiest PE's share; they never
-        # exceed Mg + p and Cg + q and are at least 1, which min_/max_ state so the
+    @staticmethod
+    def rf(array: Words, macs: Num) -> Words:
+        """Register files (spads): a write per word delivered, a read per MAC; psums read and written per MAC."""
+        return Words(ifmap=array.ifmap + macs, filter=array.filter + macs, psum=2 * macs)
+
+    def cycles(self, v: Vars, b: Blocks, dram: Words) -> Cycles:
+        """Passes and cycles: compute, operand streaming and filter loads, then DRAM stalls."""
+        hw, N, G, Mg, Cg, S, F, Wp, out = self.hw, self.N, self.G, self.Mg, self.Cg, self.S, self.F, self.Wp, self.out
+        NB, GB, SB, CB, FBT = b.NB, b.GB, b.SB, b.CB, b.FBT
+        # Compute: the busiest PE of each pass does n*p*q*S*F MACs.  Sums over
+        # filter / channel blocks of the busiest PE's share; they never exceed
+        # Mg + p and Cg + q and are at least 1, which min_/max_ state so the
         # solver's interval bounds stay tight (they change no value).
-        P_SUM = max_(min_((FBT - 1) * v.p + min_(v.p, Mg - (FBT - 1) * pt), Mg + v.p), 1)
-        Q_SUM = max_(min_((CB - 1) * v.q + min_(v.q, Cg - (CB - 1) * qr), Cg + v.q), 1)
+        P_SUM = max_(min_((FBT - 1) * v.p + min_(v.p, Mg - (FBT - 1) * b.pt), Mg + v.p), 1)
+        Q_SUM = max_(min_((CB - 1) * v.q + min_(v.q, Cg - (CB - 1) * b.qr), Cg + v.q), 1)
         passes = GB * NB * SB * FBT * CB
-        c["passes"] = passes
         compute = GB * N * SB * P_SUM * Q_SUM * S * F
-        ifmap_glb_reads = G * N * Cg * Wp * FBT * sends
+        ifmap_glb_reads = G * N * Cg * Wp * FBT * b.sends
         streaming = max_(
             compute,
             ceil_div(ifmap_glb_reads, hw.bus("ifmap")),
             ceil_div(out * (CB - 1), hw.bus("psum")),
             ceil_div(out * CB, hw.bus("output")),
         )
-        filter_load = ceil_div(weights * NB * SB, hw.bus("filter"))
-        ramp = passes * (hw.pipeline_stages + R)  # assumed: pipeline fill + psum chain up one set, per pass
+        filter_load = ceil_div(self.layer.weights() * NB * SB, hw.bus("filter"))
+        ramp = passes * (hw.pipeline_stages + self.R)  # assumed: pipeline fill + psum chain up one set, per pass
         processing = filter_load + streaming + ramp
         num, den = hw.link_words_per_cycle()
-        fmap_stall = ceil_div((c["dram_ifmap"] + c["dram_psum"]) * den, num)
-        filter_dram = ceil_div(c["dram_filter"] * den, num)
-        c["compute_cycles"] = compute
-        c["processing_cycles"] = processing
-        c["total_cycles"] = processing + fmap_stall + max_(filter_dram - processing, 0)
-        return c
+        fmap_stall = ceil_div((dram.ifmap + dram.psum) * den, num)
+        filter_dram = ceil_div(dram.filter * den, num)
+        return Cycles(passes=passes, compute=compute, processing=processing,
+                      total=processing + fmap_stall + max_(filter_dram - processing, 0))
 
-    def energy(self, c: dict[str, Num]) -> dict[str, Num]:
+    def energy(self, c: Counts) -> dict[str, Num]:
         """Normalized energy (MAC = 1) per level, integers."""
-        hw, gate = self.hw, self.ratios.ifmap_nonzero if self.hw.zero_gating else RATIO_ONE
-        macs = c["macs"]
-        gated = macs * gate // RATIO_ONE  # MACs (and filter-spad reads) not gated by a zero ifmap
-        rf_filter = c["rf_filter"] - macs + gated
+        hw, a, per = self.hw, c.accesses, per_access_units(self.hw)
+        gated = self.gated_macs(c)
         return {
-            "dram": hw.energy_dram * (c["dram_ifmap"] + c["dram_filter"] + c["dram_psum"]),
-            "glb": hw.energy_glb * (c["glb_ifmap"] + c["glb_psum"] + c["glb_filter"]),
-            "array": hw.energy_array * (c["array_filter"] + c["array_ifmap"] + c["array_psum"]),
-            "rf": hw.energy_rf * (rf_filter + c["rf_ifmap"] + c["rf_psum"]),
+            "dram": per["dram"] * a.dram.total,
+            "glb": per["glb"] * a.glb.total,
+            "array": per["array"] * a.array.total,
+            "rf": per["rf"] * (a.rf.total - c.macs + gated),  # a gated MAC skips its filter-spad read
             "mac": hw.energy_mac * gated,
-            "static": hw.energy_static_per_cycle * c["total_cycles"],
+            "static": hw.energy_static_per_cycle * c.cycles.total,
         }
+
+    def gated_macs(self, c: Counts) -> Num:
+        """MACs (and filter-spad reads) not skipped by zero gating on a zero ifmap [JSSC V-C]."""
+        gate = self.ratios.ifmap_nonzero if self.hw.zero_gating else RATIO_ONE
+        return c.macs * gate // RATIO_ONE
 
     def objective(self, v: Vars, kind: str) -> Num:
         """The integer the search minimises: normalized energy, total cycles, or their product."""
         return self.objective_from_counts(self.counts(v), kind)
 
-    def objective_from_counts(self, c: dict[str, Num], kind: str) -> Num:
+    def objective_from_counts(self, c: Counts, kind: str) -> Num:
         if kind == "latency":
-            return c["total_cycles"]
+            return c.cycles.total
         energy = sum(self.energy(c).values())
         if kind == "energy":
             return energy
@@ -276,8 +396,13 @@ class RowStationary:
             # 2**se normalized units and latency in units of 2**sc cycles (both 1
             # for small layers); see edp_scale().
             se, sc = edp_scale(self.layer.macs())
-            return floor_div(energy, 2**se) * floor_div(c["total_cycles"], 2**sc)
+            return floor_div(energy, 2**se) * floor_div(c.cycles.total, 2**sc)
         raise ValueError(f"unknown objective {kind!r} (energy, latency or edp)")
+
+
+def per_access_units(hw: Hardware) -> dict[str, int]:
+    """Normalized energy (MAC = 1) of one 16-bit access at each level, outermost first."""
+    return {"dram": hw.energy_dram, "glb": hw.energy_glb, "array": hw.energy_array, "rf": hw.energy_rf}
 
 
 def edp_scale(macs: int) -> tuple[int, int]:

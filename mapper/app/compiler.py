@@ -115,7 +115,7 @@ class CompiledLayer:
             active_pes=cost.active_pes, utilization=detail["utilization"], passes=cost.passes,
             idle_macs=cost.idle_macs,
             glb_banks=detail["glb_banks"],
-            spads=spad_fill(self.layer, mapping, hw),
+            spads=spad_fill(cost),
             energy=energy_entry(cost, hw),
             latency=detail["latency"],
             accesses=detail["accesses"], accesses_by_type=detail["accesses_by_type"],

@@ -17,8 +17,6 @@ from cost_models.cost import Cost
 from cost_models.errors import InputError
 from cost_models.files import read_text_bounded
 from cost_models.hardware import Hardware
-from cost_models.layer import LayerShape
-from cost_models.mapping import Mapping
 
 if TYPE_CHECKING:
     from mapper.app.compiler import CompiledLayer
@@ -45,22 +43,9 @@ MAPPED_KEYS = {"active_pes": int, "passes": int, "energy": dict, "latency": dict
 
 
 
-def spad_fill(layer: LayerShape, mapping: Mapping, hw: Hardware) -> dict[str, list[int]]:
-    """[used, capacity] of each scratchpad and buffer the mapping fills (the limits of rowstationary.limits)."""
-    from cost_models.rowstationary import RowStationary
-
-    rows = int(RowStationary(layer, hw).t_rows[mapping.e])
-    ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * rows * layer.Wp
-    psum_words = mapping.g * mapping.n * min(mapping.m, layer.Mg) * mapping.e * layer.F
-    return {
-        "filter_spad": [mapping.p * mapping.q * layer.S, hw.filter_spad],
-        "ifmap_spad": [mapping.q * layer.S, hw.ifmap_spad],
-        "psum_spad": [mapping.p, hw.psum_spad],
-        "glb_ifmap_words": [ifmap_words, hw.glb_words],
-        "glb_psum_words": [psum_words, hw.glb_words],
-        "filter_buffer": [mapping.g * mapping.p * mapping.t * mapping.q * mapping.r * layer.R * layer.S,
-                          hw.filter_buffer_words],
-    }
+def spad_fill(cost: Cost) -> dict[str, list[int]]:
+    """[used, capacity] of each scratchpad and buffer the mapping fills (the model's utilisation)."""
+    return {name: [use.used, use.capacity] for name, use in cost.utilisation.items()}
 
 
 def hardware_entry(hw: Hardware) -> dict[str, Any]:

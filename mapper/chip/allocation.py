@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, pe_roles, placement
-from cost_models.noc import IfmapGroups, _rows_needed, ifmap_budget, ifmap_groups
+from cost_models.noc import IfmapGroups, group_rows, ifmap_budget, ifmap_groups
 
 NETWORKS: tuple[str, ...] = ("filter", "ifmap", "psum", "output")
 
@@ -172,10 +172,7 @@ def allocate(layer: LayerShape, mapping: Mapping, hw: Hardware) -> Allocation:
         band, slot = band_slot(max(stack, 0))
         for ri in range(mapping.r):
             for k, members in enumerate(grouping.groups):
-                rows: set[int] = set()
-                for segment, i in members:
-                    rows.update(_rows_needed(segment, i, mapping.e, cols, U, D))
-                for x in sorted(rows):
+                for x in group_rows(members, mapping.e, cols, U, D):
                     col = (slot * budget if multi else 0) + (x - grouping.base[k]) // U
                     sends.append(IfmapSend(stack, ri, k, x, ifmap_row(band, ri, k), col))
     chain_tags = []

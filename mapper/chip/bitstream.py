@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from cost_models.cost import check
+from cost_models.cost import check, variables
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
@@ -133,9 +133,7 @@ def config_for(layer: LayerShape, mapping: Mapping, hw: Hardware, shift: int = 0
                allocation: Allocation | None = None) -> Config:
     """Emit the configuration of a mapping ``check`` accepts."""
     alloc = allocation or allocate(layer, mapping, hw)
-    model = RowStationary(layer, hw)
-    ifmap_words = mapping.g * mapping.n * mapping.q * mapping.r * int(model.t_rows[mapping.e]) * layer.Wp
-    ifmap_banks = -(-ifmap_words // hw.bank_words)
+    ifmap_banks = int(RowStationary(layer, hw).glb_footprint(variables(mapping)).ifmap_banks)
     return Config(layer=layer, mapping=mapping, shift=shift, networks=alloc.networks,
                   psum_from_ln=alloc.psum_from_ln, active=alloc.active,
                   psum_banks=tuple(b >= ifmap_banks for b in range(hw.glb_banks)))

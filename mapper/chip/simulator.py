@@ -28,13 +28,14 @@ import numpy as np
 
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
-from cost_models.mapping import placement
-from cost_models.noc import _rows_needed
+from cost_models.accesses import DATA_TYPES, Accesses, Words
+from cost_models.cost import variables
+from cost_models.mapping import Mapping, placement
+from cost_models.rowstationary import Counts, RowStationary
+from cost_models.noc import group_rows
 from mapper.chip.allocation import allocate
 from mapper.chip.bitstream import Config
 
-COUNT_KEYS = ("dram_ifmap", "dram_filter", "dram_psum", "glb_ifmap", "glb_filter", "glb_psum",
-              "array_ifmap", "array_filter", "array_psum", "rf_ifmap", "rf_filter", "rf_psum", "macs")
 
 
 @dataclass
@@ -43,7 +44,8 @@ class SimResult:
 
     ofmap: np.ndarray  # int16 [N, M, E, F]
     accumulator: np.ndarray  # int64 [N, M, E, F], before the shift
-    counts: dict[str, int]
+    accesses: Accesses  # words moved, per level and data type
+    macs: int  # MACs performed
     faults: list[str] = field(default_factory=list)  # missing or doubly matched data, buffer overflow
 
 
@@ -112,7 +114,8 @@ class _Array:
         self.L, self.mp, self.hw, self.config = L, mp, hw, config
         self.rows, self.cols, self.P = hw.rows, hw.cols, hw.rows * hw.cols
         self.faults: list[str] = []
-        self.c = dict.fromkeys(COUNT_KEYS, 0)
+        self.moved = {(level, dt): 0 for level in ("dram", "glb", "array") for dt in DATA_TYPES}  # words, as counted
+        self.macs = 0
         # Array side: only the decoded IDs, gating and psum-source bits.
         self.active = np.array(config.active, dtype=bool)
         self.from_ln = np.array(config.psum_from_ln, dtype=bool)
@@ -157,16 +160,14 @@ class _Array:
             U, D = self.L.stride[0], self.L.dilation[0]
             out = np.zeros(len(self.i_key), dtype=bool)
             for k, members in enumerate(self.alloc.grouping.groups):
-                rows_k: set[int] = set()
-                for segment, i in members:
-                    rows_k.update(_rows_needed(segment, i, e_used, self.cols, U, D))
-                out |= (self.i_key[:, 2] == k) & np.isin(self.i_key[:, 3], sorted(rows_k))
+                rows_k = group_rows(members, e_used, self.cols, U, D)
+                out |= (self.i_key[:, 2] == k) & np.isin(self.i_key[:, 3], rows_k)
             self._need[e_used] = out
         return self._need[e_used]
 
     # ------------------------------------------------------------ the loop nest
     def run(self) -> SimResult:
-        L, mp, c = self.L, self.mp, self.c
+        L, mp = self.L, self.mp
         N, G, Mg, Cg, E, F, Wp = L.N, L.groups, L.Mg, L.Cg, L.E, L.F, L.Wp
         n, e, p, q, r, t, g = mp.n, mp.e, mp.p, mp.q, mp.r, mp.t, mp.g
         m = min(mp.m, Mg)
@@ -189,18 +190,19 @@ class _Array:
                             if loaded > self.ifmap_banks * self.hw.bank_words:
                                 self.faults.append(f"an ifmap block of {loaded} words overflows the "
                                                    f"{self.ifmap_banks} ifmap banks")
-                            c["dram_ifmap"] += loaded
-                            c["glb_ifmap"] += loaded  # buffer fill
+                            self.moved["dram", "ifmap"] += loaded
+                            self.moved["glb", "ifmap"] += loaded  # buffer fill
                             q_of = np.clip(Cg - c0 - np.arange(r) * q, 0, q)
                             for f0 in range(mf0, mf0 + m_block, p * t):
                                 p_of = np.clip(mf0 + m_block - f0 - np.arange(t) * p, 0, p)
                                 self._pass(_Pass(gb, n0, nn, j0 * L.stride[0], e_used, mf0, cb, c0, f0, p_of, q_of,
                                                  g_valid, self._needed(e_used)), glb)
                         self._drain(gb, g_valid, n0, nn, j0, mf0, glb)
-        c["rf_filter"] = c["array_filter"] + c["macs"]  # spad writes of deliveries + one read per MAC
-        c["rf_ifmap"] = c["array_ifmap"] + c["macs"]
-        c["rf_psum"] = 2 * c["macs"]  # read and write of the psum spad per MAC
-        return SimResult(saturate(self.ofmap_acc, self.config.shift), self.ofmap_acc, self.c, self.faults)
+        array = Words(**{dt: self.moved["array", dt] for dt in DATA_TYPES})
+        # The spads' counts follow from the deliveries and the MACs by the PE's own rule.
+        accesses = Accesses(**{level: Words(**{dt: self.moved[level, dt] for dt in DATA_TYPES})
+                               for level in ("dram", "glb")}, array=array, rf=RowStationary.rf(array, self.macs))
+        return SimResult(saturate(self.ofmap_acc, self.config.shift), self.ofmap_acc, accesses, self.macs, self.faults)
 
     def _drain(self, gb: int, g_valid: np.ndarray, n0: int, nn: int, j0: int, mf0: int, glb: np.ndarray) -> None:
         """After the last channel block the buffer's psums are final: read them out to DRAM."""
@@ -208,8 +210,8 @@ class _Array:
         _, _, m_block, e_used, F = glb.shape
         for gi in np.flatnonzero(g_valid):
             base = (gb * self.mp.g + gi) * Mg + mf0
-            self.c["glb_psum"] += nn * m_block * e_used * F
-            self.c["dram_psum"] += nn * m_block * e_used * F
+            self.moved["glb", "psum"] += nn * m_block * e_used * F
+            self.moved["dram", "psum"] += nn * m_block * e_used * F
             self.ofmap_acc[n0:n0 + nn, base:base + m_block, j0:j0 + e_used] = glb[gi]
 
     # ------------------------------------------------------------ one pass
@@ -225,17 +227,17 @@ class _Array:
 
     def _filters(self, ps: _Pass) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One send per (stack, ri, filter row i) carries p' x q' rows of S weights; spads keep what matched."""
-        L, mp, c, key = self.L, self.mp, self.c, self.f_key
+        L, mp, key = self.L, self.mp, self.f_key
         p, q, S = mp.p, mp.q, L.S
         gi, ti = np.divmod(key[:, 0], mp.t)
         pk, qk = ps.p_of[ti], ps.q_of[key[:, 1]]
         sent = ps.g_valid[gi] & (pk > 0) & (qk > 0)
         words = np.where(sent, pk * qk * S, 0)
-        c["glb_filter"] += 2 * int(words.sum())  # filter buffer fill + read
-        c["dram_filter"] += int(words.sum())
+        self.moved["glb", "filter"] += 2 * int(words.sum())  # filter buffer fill + read
+        self.moved["dram", "filter"] += int(words.sum())
         match = self.f_match & sent[None, :]
         chosen, count = _last_match(match)
-        c["array_filter"] += int((match * words[None, :]).sum())
+        self.moved["array", "filter"] += int((match * words[None, :]).sum())
         if (count > 1).any():
             self.faults.append(f"{int((count > 1).sum())} PE(s) matched two filter tags in one pass")
         fabs = (ps.gb * mp.g + gi)[:, None] * L.Mg + ps.f0 + ti[:, None] * p + np.arange(p)[None, :]
@@ -250,16 +252,16 @@ class _Array:
 
     def _ifmaps(self, ps: _Pass) -> tuple[np.ndarray, np.ndarray]:
         """One send per needed strip row of each (stack group, ri, row-ID group): n' x q' rows of Wp words."""
-        L, mp, c, key = self.L, self.mp, self.c, self.i_key
+        L, mp, key = self.L, self.mp, self.i_key
         stack, ri = key[:, 0], key[:, 1]
         gi = np.where(stack >= 0, stack // mp.t, 0)  # stack -1: shared by every stack (g = 1)
         qi = ps.q_of[ri]
         sent = ps.need & ps.g_valid[gi] & (qi > 0)
         words = np.where(sent, ps.nn * qi * L.Wp, 0)
-        c["glb_ifmap"] += int(words.sum())
+        self.moved["glb", "ifmap"] += int(words.sum())
         match = self.i_match & sent[None, :]
         chosen, count = _last_match(match)
-        c["array_ifmap"] += int((match * words[None, :]).sum())
+        self.moved["array", "ifmap"] += int((match * words[None, :]).sum())
         if (count > 1).any():
             self.faults.append(f"{int((count > 1).sum())} PE(s) matched two ifmap tags in one pass")
         has = chosen >= 0
@@ -280,7 +282,7 @@ class _Array:
         own = np.matmul(w_pe.reshape(P, p, q * S).astype(np.float64), xw.astype(np.float64))
         own = np.rint(own).astype(np.int64).reshape(P, p, nn, F)
         own[~runs] = 0
-        self.c["macs"] += int((pf * np.minimum(qf, qx) * runs).sum()) * nn * F * S
+        self.macs += int((pf * np.minimum(qf, qx) * runs).sum()) * nn * F * S
         return own, np.where(runs, pf * nn * F, 0)
 
     def _live_chains(self, ps: _Pass) -> np.ndarray:
@@ -290,13 +292,13 @@ class _Array:
 
     def _psum_in(self, ps: _Pass, glb: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Channel blocks after the first: the buffer's psums go to the chain bottoms over the psum GIN."""
-        P, p, nn, F, c = self.P, self.mp.p, ps.nn, self.L.F, self.c
+        P, p, nn, F = self.P, self.mp.p, ps.nn, self.L.F
         gi, ti = np.divmod(self.ch_key[:, 0], self.mp.t)
         pc = ps.p_of[ti]
         words = np.where(live, pc * nn * F, 0)
-        c["glb_psum"] += int(words.sum())
+        self.moved["glb", "psum"] += int(words.sum())
         match = self.p_match & live[None, :]
-        c["array_psum"] += int((match * words[None, :]).sum())
+        self.moved["array", "psum"] += int((match * words[None, :]).sum())
         chosen, _ = _last_match(match & ~self.from_ln.reshape(-1)[:, None])  # LN-fed PEs ignore the GIN
         gin = np.zeros((P, p, nn, F), dtype=np.int64)
         gin_words = np.zeros(P, dtype=np.int64)
@@ -326,7 +328,7 @@ class _Array:
                 carried, carried_words = gin[y], gin_words[y]
             out[y] = carried + own[y]
             out_words[y] = np.maximum(carried_words, own_words[y])
-        self.c["array_psum"] += int((out_words * self.above_ln).sum())  # LN hops
+        self.moved["array", "psum"] += int((out_words * self.above_ln).sum())  # LN hops
         return out.reshape(self.P, *own.shape[2:])
 
     def _read_out(self, ps: _Pass, glb: np.ndarray, live: np.ndarray, out: np.ndarray) -> None:
@@ -340,8 +342,8 @@ class _Array:
         for k in np.flatnonzero(live & (chosen >= 0)):
             pc = int(ps.p_of[ti[k]])
             words = pc * ps.nn * self.L.F
-            self.c["array_psum"] += words
-            self.c["glb_psum"] += words
+            self.moved["array", "psum"] += words
+            self.moved["glb", "psum"] += words
             frel = ps.f0 - ps.mf0 + int(ti[k]) * self.mp.p
             glb[gi[k], :, frel:frel + pc, self.ch_j[k], :] = np.transpose(out[chosen[k], :pc], (1, 0, 2))
 
@@ -363,24 +365,23 @@ class LayerCheck:
 
     matched: bool  # ofmap and accumulator equal the reference bit for bit, no faults, counts equal the model's
     faults: list[str]
-    counts: dict[str, int]
-    model: dict[str, int]
+    accesses: Accesses  # simulated
+    macs: int  # simulated
+    model: Counts  # the cost model's, uncompressed (default DataRatios)
     seconds: float
     accumulator: np.ndarray | None = None  # the simulated int64 ofmap [N, M, E, F], before the shift
 
     @property
     def count_deltas(self) -> dict[str, int]:
-        """Simulated minus cost-model count, for the keys that differ."""
-        return {k: self.counts[k] - self.model[k] for k in COUNT_KEYS if self.counts[k] != self.model[k]}
+        """Simulated minus cost-model count (``level_type`` or ``macs``), for the counts that differ."""
+        simulated = {**self.accesses.named(), "macs": self.macs}
+        model = {**self.model.accesses.named(), "macs": self.model.macs}
+        return {k: simulated[k] - int(model[k]) for k in simulated if simulated[k] != model[k]}
 
 
-def model_counts(layer: LayerShape, mapping, hw: Hardware) -> dict[str, int]:
-    """The cost model's counts for the mapping, uncompressed (default ``DataRatios``)."""
-    from cost_models.cost import variables
-    from cost_models.rowstationary import RowStationary
-
-    counts = RowStationary(layer, hw).counts(variables(mapping))
-    return {k: int(counts[k]) for k in COUNT_KEYS}
+def model_counts(layer: LayerShape, mapping: Mapping, hw: Hardware) -> Counts:
+    """The cost model's counts for the mapping (ints), uncompressed (default ``DataRatios``)."""
+    return RowStationary(layer, hw).counts(variables(mapping))
 
 
 def choose_shift(acc: np.ndarray) -> int:
@@ -399,8 +400,9 @@ def check_config(config: Config, hw: Hardware, weights: np.ndarray, ifmap: np.nd
     acc = reference(config.layer, weights, ifmap)
     model = model_counts(config.layer, config.mapping, hw)
     matched = (not result.faults and np.array_equal(acc, result.accumulator)
-               and np.array_equal(saturate(acc, config.shift), result.ofmap) and result.counts == model)
-    return LayerCheck(matched, result.faults, result.counts, model, seconds, result.accumulator)
+               and np.array_equal(saturate(acc, config.shift), result.ofmap)
+               and result.accesses == model.accesses and result.macs == model.macs)
+    return LayerCheck(matched, result.faults, result.accesses, result.macs, model, seconds, result.accumulator)
 
 
 def quantize_weights(weights: np.ndarray) -> np.ndarray:

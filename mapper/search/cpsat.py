@@ -167,7 +167,7 @@ def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRat
     tracer = Tracer()
     v, model, counts = add_layer(tracer, layer, hw, ratios)
     if max_cycles is not None:
-        tracer.model.Add(counts["total_cycles"] <= max_cycles)
+        tracer.model.Add(counts.cycles.total <= max_cycles)
     goal = model.objective_from_counts(counts, objective)
     tracer.model.Minimize(goal.expr)
     return tracer, v, goal

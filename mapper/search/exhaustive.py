@@ -117,7 +117,7 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
         for limit in model.limits(v):
             ok &= np.asarray(limit.lhs <= limit.rhs)
         if max_cycles is not None:
-            ok &= model.counts(v)["total_cycles"] <= max_cycles
+            ok &= model.counts(v).cycles.total <= max_cycles
         if not ok.any():
             continue
         part = _mask(part, ok)

@@ -264,7 +264,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     for index, ((layer, ratio), names) in enumerate(groups.items()):
         v, model, counts = add_layer(tracer, layer, hw, ratio, str(index))
         energy_terms.append(model.objective_from_counts(counts, "energy") * len(names))
-        cycle_terms.append(counts["total_cycles"] * len(names))
+        cycle_terms.append(counts.cycles.total * len(names))
         per_group[(layer, ratio)] = v
         hint = variables(fast[(layer, ratio)].mapping)
         for key in KEYS:

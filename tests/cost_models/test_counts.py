@@ -61,20 +61,20 @@ def test_conservation_laws(hw, layer, seed):
     assert cost.macs == layer.macs() and cost.idle_macs >= 0
     assert (cost.idle_macs == 0) or layer.E % mapping.e  # only a narrower last strip wastes MACs
     # Every MAC performed reads one filter and one ifmap value from the RF; psums are read and written once per MAC.
-    assert a["rf"]["filter"] - a["array"]["filter"] == macs
-    assert a["rf"]["ifmap"] - a["array"]["ifmap"] == macs
-    assert a["rf"]["psum"] == 2 * macs
+    assert a.rf.filter - a.array.filter == macs
+    assert a.rf.ifmap - a.array.ifmap == macs
+    assert a.rf.psum == 2 * macs
     # Each ofmap value leaves the array once per pass over its channels (and is read back or drained once).
     channel_blocks = ceil(layer.Cg, mapping.q * mapping.r)
-    assert a["glb"]["psum"] == 2 * out * channel_blocks
+    assert a.glb.psum == 2 * out * channel_blocks
     # Ofmaps are written to DRAM exactly once (uncompressed here); every filter value is read at least once.
-    assert a["dram"]["psum"] == out
-    assert a["dram"]["filter"] >= layer.weights() and a["dram"]["filter"] % layer.weights() == 0
+    assert a.dram.psum == out
+    assert a.dram.filter >= layer.weights() and a.dram.filter % layer.weights() == 0
     # Every ifmap row some ofmap row needs comes from DRAM at least once.
     rows_needed = len({j * layer.U + i * layer.dilation[0] for j in range(layer.E) for i in range(layer.R)})
-    assert a["dram"]["ifmap"] >= layer.N * layer.C * rows_needed * layer.Wp
+    assert a.dram.ifmap >= layer.N * layer.C * rows_needed * layer.Wp
     # The array delivers each filter weight to the PEs at least once per DRAM fetch of it.
-    assert a["array"]["filter"] >= a["dram"]["filter"]
+    assert a.array.filter >= a.dram.filter
     # No PE does more than one MAC per cycle; latency only grows as DRAM is added.
     assert cost.compute_cycles * cost.active_pes >= layer.macs()
     assert cost.total_cycles >= cost.processing_cycles >= cost.compute_cycles >= 1
@@ -105,10 +105,10 @@ def test_compression_scales_only_fmap_dram_traffic(hw):
     layer, mapping = silicon.LAYERS["CONV3"], silicon.PUBLISHED["CONV3"]
     raw = evaluate(layer, mapping, hw)
     half = evaluate(layer, mapping, hw, DataRatios(ifmap_dram=RATIO_ONE // 2, ofmap_dram=RATIO_ONE // 4))
-    assert half.accesses["dram"]["ifmap"] == raw.accesses["dram"]["ifmap"] // 2
-    assert half.accesses["dram"]["psum"] == raw.accesses["dram"]["psum"] // 4
-    assert half.accesses["dram"]["filter"] == raw.accesses["dram"]["filter"]  # filters are not compressed
-    assert half.accesses["glb"] == raw.accesses["glb"]
+    assert half.accesses.dram.ifmap == raw.accesses.dram.ifmap // 2
+    assert half.accesses.dram.psum == raw.accesses.dram.psum // 4
+    assert half.accesses.dram.filter == raw.accesses.dram.filter  # filters are not compressed
+    assert half.accesses.glb == raw.accesses.glb
     assert half.total_cycles < raw.total_cycles  # fewer words over the link
 
 
@@ -123,8 +123,8 @@ def test_numpy_and_int_evaluations_agree(hw, layer, seeds):
     columns = [variables(m) for m in mappings]
     batch = model.counts(Vars(**{k: np.array([getattr(v, k) for v in columns], dtype=np.int64)
                                  for k in ("n", "e", "p", "q", "r", "t", "g", "k")}))
-    for key, values in batch.items():
-        expected = [int(c[key]) for c in one_by_one]
+    for key, values in batch.flat().items():
+        expected = [int(c.flat()[key]) for c in one_by_one]
         assert np.broadcast_to(values, (len(mappings),)).tolist() == expected, key
 
 
@@ -133,9 +133,9 @@ def test_published_conv1_counts_by_hand(hw):
     layer, mapping = silicon.LAYERS["CONV1"], silicon.PUBLISHED["CONV1"]
     cost = evaluate(layer, mapping, hw)
     # Filters: read from DRAM once per (image block, strip): N/n = 4 blocks x ceil(55/7) = 8 strips.
-    assert cost.accesses["dram"]["filter"] == layer.weights() * 4 * 8
+    assert cost.accesses.dram.filter == layer.weights() * 4 * 8
     # One channel block (C=3 <= q*r? no: q*r = 1, so 3 blocks): psum writes+reads 2 x ofmaps x 3.
-    assert cost.accesses["glb"]["psum"] == 2 * layer.ofmap_size() * 3
+    assert cost.accesses.glb.psum == 2 * layer.ofmap_size() * 3
     # Active PEs: 11 x 7 per set, two sets [JSSC Table V: 154].
     assert cost.active_pes == 154
     # Passes: 4 image blocks x 8 strips x 1 psum block x 3 channel blocks x ceil(96 / 32) filter blocks.

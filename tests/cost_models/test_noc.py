@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cost_models.noc import _rows_needed, ifmap_budget, ifmap_groups, ifmap_sends
+from cost_models.noc import rows_needed, ifmap_budget, ifmap_groups, ifmap_sends
 
 
 def test_conv1_stride_4_set_needs_9_ids_and_sends_each_row_once():
@@ -28,7 +28,7 @@ def test_every_col_id_fits_its_budget(cols, R, U, D, extra_bits, distinct, data)
     for k, members in enumerate(grouping.groups):
         for segment, i in members:
             seen.add((segment, i))
-            rows = _rows_needed(segment, i, e, cols, U, D)
+            rows = rows_needed(segment, i, e, cols, U, D)
             needed.update(rows)
             ids = [(row - grouping.base[k]) // U for row in rows]
             assert all(0 <= x < budget for x in ids)

@@ -101,7 +101,7 @@ def _simulate_layer(args, hw, graph, index: int, name: str, layer, operands, shi
     check = check_config(decoded, hw, weights, ifmap)
     return {"name": name, "matched": check.matched, "mapping": result.mapping.as_dict(), "shift": shift,
             "weights": source, "seconds": round(check.seconds, 3), "faults": check.faults,
-            "macs": check.counts["macs"], "count_deltas": check.count_deltas}, check.accumulator
+            "macs": check.macs, "count_deltas": check.count_deltas}, check.accumulator
 
 
 def _simulate_group(args, hw, graph, parts) -> list[dict]:
