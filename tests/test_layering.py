@@ -112,21 +112,9 @@ def private_imports() -> set[tuple[str, str]]:
             if is_private(i.name) and i.target != i.module and any(within(i.target, p) for p in PACKAGES)}
 
 
-# Issue 16: allocation and simulator share cost_models.noc's rows-needed union through its private name;
-# the refactor gives it one public home.  Listed here so that every other private import fails today.
-ROWS_NEEDED = {("mapper.chip.allocation", "cost_models.noc._rows_needed"),
-               ("mapper.chip.simulator", "cost_models.noc._rows_needed")}
-
-
 def test_no_module_imports_another_modules_private_name():
-    private = sorted(private_imports() - ROWS_NEEDED)
+    private = sorted(private_imports())
     assert not private, "\n".join(f"{module} takes {name}" for module, name in private)
-
-
-@pytest.mark.xfail(strict=True, reason="issue 16: _rows_needed is imported by allocation and simulator until the "
-                                       "refactor gives it a public home; remove this mark and ROWS_NEEDED then")
-def test_rows_needed_is_not_taken_privately():
-    assert not private_imports() & ROWS_NEEDED
 
 
 @pytest.mark.parametrize("source, expected", [
