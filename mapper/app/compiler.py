@@ -144,6 +144,7 @@ class CompileResult:
     options: dict[str, Any]
     compile_s: float
     batch_scan: tuple[tuple[int, float], ...] = ()
+    host_reasons: tuple[str | None, ...] = ()  # why each host op is not on the array (frontends.host), in order
 
     @property
     def unmapped(self) -> list[CompiledLayer]:
@@ -173,7 +174,8 @@ class CompileResult:
             "hardware": hardware_entry(hw),
             "layers": [entry.report(hw) for entry in self.layers],
             "unmapped": [{"name": e.name, "reason": e.result.reason or e.result.status} for e in self.unmapped],
-            "host_ops": [{"name": name, "op": op} for name, op in self.host_ops],
+            "host_ops": [{"name": name, "op": op, "reason": reason} for (name, op), reason in
+                         zip(self.host_ops, self.host_reasons or (None,) * len(self.host_ops))],
             "totals": self.totals,
         }
 
@@ -339,7 +341,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         model_file=Path(path).name if path else "<model>", model_sha256=graph.graph["sha256"],
         model_name=graph.graph["name"], opset=int(graph.graph["opset"]), batch=network.batch,
         objective=objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
-        compile_s=time.perf_counter() - start, batch_scan=network.batch_scan)
+        compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
+        host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops))
 
 
 def _check_zero_fractions(zero_fraction: float | None,

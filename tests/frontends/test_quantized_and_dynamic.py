@@ -131,6 +131,7 @@ def test_ssd_style_model_compiles_its_backbone_and_lists_the_tail_as_host_work()
     assert {op for op, reason in reasons.items() if reason == DYNAMIC} == {"If", "TopK", "NonZero"}
     result = compile_model(model, time_limit=10)
     assert not result.unmapped and len(result.layers) == 4
+    assert {h["op"] for h in result.report()["host_ops"] if h["reason"] == DYNAMIC} == {"If", "TopK", "NonZero"}
     assert result.totals["macs"] == 8 * 27 * 16 * 16 + 16 * 72 * 16 * 16 + (4 + 2) * 16 * 32 * 32
 
 
