@@ -9,17 +9,18 @@ the report's layer shape, mapping and hardware description with the same
 from __future__ import annotations
 
 import string
-from typing import Any
+from typing import Any, Iterable
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from cost_models.errors import InputError
 from cost_models.hardware import hardware_from_dict
 from cost_models.layer import LayerShape
-from cost_models.mapping import Mapping, pe_roles
+from cost_models.mapping import PARAMETERS, Mapping, pe_roles
 from mapper.app.report import FAR_FROM_BOUND, failures
 from mapper.app.untrusted import printable, text
 
@@ -60,51 +61,140 @@ def far_from_bound(entry: dict[str, Any]) -> list[str]:
 
 
 def _mapping_text(mapping: dict[str, int]) -> str:
-    return " ".join(str(mapping[k]) for k in ("n", "e", "p", "q", "r", "t"))
+    return " ".join(str(mapping[k]) for k in PARAMETERS)
 
 
-def layer_table(report: dict[str, Any], sort: str | None = None) -> Table:
-    """One row per array layer; rows far from their bound marked '!' and highlighted."""
-    layers = list(report["layers"])
-    if sort == "energy":
-        layers.sort(key=lambda e: -(e["energy"]["total_pj"] if e.get("mapping") else -1))
-    elif sort == "latency":
-        layers.sort(key=lambda e: -(e["latency"]["total_cycles"] if e.get("mapping") else -1))
-    total_pj = report["totals"]["energy"]["total_pj"] or 1.0
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
-    table.add_column("layer", overflow="ellipsis", no_wrap=True, max_width=14)
-    table.add_column("mapping", no_wrap=True)
-    table.add_column("PEs", justify="right")
-    table.add_column("energy", justify="right", no_wrap=True)
-    table.add_column("%", justify="right")
-    table.add_column("ms", justify="right", no_wrap=True)
-    table.add_column("lat x", justify="right", no_wrap=True)
-    table.add_column("DRAM x", justify="right", no_wrap=True)
-    table.add_column("solver", no_wrap=True)
-    table.add_column("", no_wrap=True, width=1)
-    for entry in layers:
-        if not entry.get("mapping"):
-            table.add_row(text(entry["name"]), Text("no mapping", style="bold red"), "", "", "", "", "", "",
-                          text(str(entry["solver"]["status"])[:5].lower()), "!", style="red")
-            continue
-        far = far_from_bound(entry)
-        status = entry["solver"]["status"]
-        solver = "opt" if status == "OPTIMAL" else f"{entry['solver']['gap'] or 0:.1%}"
-        if entry["solver"].get("shared_with"):
-            solver += "="
-        table.add_row(
-            text(entry["name"]), text(_mapping_text(entry["mapping"])), str(entry["active_pes"]),
-            energy_j(entry["energy"]["total_pj"]), f"{100 * entry['energy']['total_pj'] / total_pj:.0f}",
-            f"{entry['latency']['total_ms']:.3g}",
-            f"{entry['lower_bound']['cycles_ratio']:.1f}", f"{entry['lower_bound']['dram_ratio']:.1f}",
-            solver, "!" if far else "",
-            style="yellow" if far else None)
-    return table
+def shorten_names(names: list[str], width: int) -> tuple[list[str], int]:
+    """Names cut in the middle (``head…tail``) to at most ``width`` so that no two rows read the same.
+
+    Returns the shown names and the width they need: more than ``width`` when
+    no cut at that width tells every name apart (the caller then gives each
+    name a line of its own).  A cut keeps at least 2 characters of head and
+    half the width of tail, and its head…tail pattern matches no other name.
+    """
+    longest = max((len(name) for name in names), default=0)
+    for w in range(max(4, width), longest + 1):
+        shown = [name if len(name) <= w else _cut(name, w, names) for name in names]
+        if None not in shown:
+            return shown, max(len(name) for name in shown)  # type: ignore[arg-type]
+    return list(names), longest
 
 
-LEGEND = Text("mapping = n e p q r t.  lat x, DRAM x = latency over MACs/PEs cycles and DRAM\n"
-              "traffic over compulsory words; ! = one is over 2x.  solver: opt = proven\n"
-              "optimal, else the relative gap; = means solved once for identical layers.", style="dim")
+def _cut(name: str, width: int, names: list[str]) -> str | None:
+    """``name`` as head…tail in ``width`` characters that no other name also matches, or None."""
+    keep = width - 1
+    for h in sorted(range(2, keep - keep // 2 + 1), key=lambda h: abs(h - keep // 3)):
+        head, tail = name[:h], name[len(name) - (keep - h):]
+        if not any(other != name and len(other) >= keep and other.startswith(head) and other.endswith(tail)
+                   for other in names):
+            return f"{head}…{tail}"
+    return None
+
+
+# The layer table's columns: header, justification, and the legend's words for it (one entry per column,
+# so the legend cannot drift from the table).
+COLUMNS = (
+    ("#", "right", "# = row (eyeriss report OUT --layer #)"),
+    ("layer", "left", None),
+    ("n e p q r t g m", "left", "n e p q r t g m = the mapping (docs/report.md)"),
+    ("PEs", "right", "PEs = active PEs"),
+    ("energy", "right", None),
+    ("%", "right", "% = share of the network's energy"),
+    ("ms", "right", "ms = total latency"),
+    ("lat x", "right", "lat x, DRAM x = latency over MACs/PEs cycles and DRAM traffic over compulsory words"),
+    ("DRAM x", "right", None),
+    ("solver", "left", "solver: opt = proven optimal, else the relative gap; = solved once for identical layers"),
+    ("!", "left", "! = lat x or DRAM x over 2"),
+)
+LEGEND = Text("; ".join(words for _, _, words in COLUMNS if words) + ".", style="dim")
+
+
+def _cells(entry: dict[str, Any], row: int, total_pj: float) -> tuple[list[str], str | None]:
+    """One row's cells (the name unshortened) and its style."""
+    if not entry.get("mapping"):
+        status = printable(str(entry["solver"]["status"])[:5].lower())
+        return [str(row), printable(entry["name"]), "no mapping", "", "", "", "", "", "", status, "!"], "red"
+    far = far_from_bound(entry)
+    status = entry["solver"]["status"]
+    solver = "opt" if status == "OPTIMAL" else f"{entry['solver']['gap'] or 0:.1%}"
+    if entry["solver"].get("shared_with"):
+        solver += "="
+    cells = [str(row), printable(entry["name"]), printable(_mapping_text(entry["mapping"])), str(entry["active_pes"]),
+             energy_j(entry["energy"]["total_pj"]), f"{100 * entry['energy']['total_pj'] / total_pj:.0f}",
+             f"{entry['latency']['total_ms']:.3g}", f"{entry['lower_bound']['cycles_ratio']:.1f}",
+             f"{entry['lower_bound']['dram_ratio']:.1f}", solver, "!" if far else ""]
+    return cells, "yellow" if far else None
+
+
+class LayerTable:
+    """One row per array layer, laid out for the console it is printed on (rich calls ``__rich_console__``).
+
+    Every column but the name keeps its full width; the name column takes the
+    rest, and names that do not fit are cut in the middle (``shorten_names``).
+    Rows far from their bound are marked '!' and highlighted.
+    """
+
+    def __init__(self, report: dict[str, Any], sort: str | None = None) -> None:
+        self.report, self.sort = report, sort
+
+    def rows(self) -> list[tuple[list[str], str | None]]:
+        layers = list(enumerate(self.report["layers"], start=1))
+        if self.sort == "energy":
+            layers.sort(key=lambda item: -(item[1]["energy"]["total_pj"] if item[1].get("mapping") else -1))
+        elif self.sort == "latency":
+            layers.sort(key=lambda item: -(item[1]["latency"]["total_cycles"] if item[1].get("mapping") else -1))
+        total_pj = self.report["totals"]["energy"]["total_pj"] or 1.0
+        return [_cells(entry, row, total_pj) for row, entry in layers]
+
+    def _table(self, rows: list[tuple[list[str], str | None]], widths: list[int], gap: int,
+               names: list[str] | None) -> Table:
+        """The table; without the layer column when ``names`` is None (each name then gets its own line)."""
+        table = Table(box=box.SIMPLE_HEAD, padding=(0, gap - 1, 0, 0), pad_edge=False, show_edge=False)
+        keep = [i for i in range(len(COLUMNS)) if names is not None or i != 1]
+        for i in keep:
+            header, justify, _ = COLUMNS[i]
+            table.add_column(header, justify=justify, no_wrap=True, min_width=widths[i], max_width=widths[i] + gap - 1)
+        for index, (cells, style) in enumerate(rows):
+            shown = [Text(cell) for cell in cells]
+            if names is not None:
+                shown[1] = Text(names[index])
+            if cells[2] == "no mapping":
+                shown[2] = Text("no mapping", style="bold red")
+            table.add_row(*[shown[i] for i in keep], style=style)
+        return table
+
+    def __rich_console__(self, console, options):
+        rows = self.rows()
+        width = options.max_width
+        widths = [max([len(header)] + [len(cells[i]) for cells, _ in rows]) for i, (header, _, _) in enumerate(COLUMNS)]
+        others = sum(widths) - widths[1]
+        gap = 2 if others + widths[1] + 2 * (len(COLUMNS) - 1) <= width else 1
+        room = width - others - gap * (len(COLUMNS) - 1)
+        names, need = shorten_names([cells[1] for cells, _ in rows], max(len("layer"), room))
+        if need <= room:
+            widths[1] = max(len("layer"), need)
+            yield self._table(rows, widths, gap, names)
+            return
+        # No cut fits and tells the names apart: each name on its own line (after its row number), above
+        # its figures, which then have the name column's room too.
+        gap = 2 if others + 2 * (len(COLUMNS) - 2) <= width else 1
+        blank = [([""] + cells[1:], style) for cells, style in rows]
+        lines = console.render_lines(self._table(blank, widths, gap, None), options, pad=False)
+        yield from _lines(lines[:2])
+        for (cells, style), line in zip(rows, lines[2:]):
+            yield Text(f"{cells[0]:>{widths[0]}} {cells[1]}", style=style or "")
+            yield from _lines([line])
+
+
+def _lines(lines) -> Iterable[Segment]:
+    for line in lines:
+        yield from line
+        yield Segment.line()
+
+
+def layer_table(report: dict[str, Any], sort: str | None = None) -> LayerTable:
+    """The layer table (a renderable that fits the console it is printed on)."""
+    return LayerTable(report, sort)
 
 
 def _totals_line(report: dict[str, Any]) -> Text:
@@ -128,6 +218,12 @@ def _totals_line(report: dict[str, Any]) -> Text:
         line.append(printable(f"; totals over the {t['layers']} mapped only: "), style="bold red")
     line.append(printable(", ".join(parts)))
     return line
+
+
+def command(console: Console, line: str) -> None:
+    """A command to copy: on a line of its own, indented, never wrapped by rich (soft wrap: the terminal may
+    fold a long one, but no newline is put into it)."""
+    console.print(text(f"  {line}"), soft_wrap=True)
 
 
 def name_list(names: list[str], of: int, shown: int = 6) -> str:

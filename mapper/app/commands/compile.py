@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mapper.app.outdir import check_output_dir
     from mapper.app.report import failures
-    from mapper.app.report_view import name_list, network_summary
+    from mapper.app.report_view import command, name_list, network_summary
 
     out = Path(args.output) if args.output else Path.cwd() / Path(args.model).stem
     overall = next((z for name, z, _ in reversed(args.zero_fraction) if name is None), None)
@@ -116,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         console = Console()
         console.print(network_summary(report))
         console.print(text(f"wrote {out / 'report.json'} and {sum(1 for e in result.layers if e.ok)} bitstream(s); "
-                           f"view with: eyeriss report {out}"))
+                           "view with:"))
+        command(console, f"eyeriss report {shlex.quote(str(out))}")
     for names, reason in failures(report["unmapped"]):
         which = f"layer '{names[0]}' has" if len(names) == 1 else f"{name_list(names, len(result.layers))} have"
         print(printable(f"error: {which} no valid mapping: {reason}"), file=sys.stderr)
