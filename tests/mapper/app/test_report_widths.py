@@ -14,7 +14,7 @@ from frontends import array_layers, load_onnx
 from mapper import compile_model
 from mapper.app.report_view import COLUMNS, LEGEND, energy_j, network_view, shorten_names
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TORCH = ROOT / "tests" / "fixtures" / "torch"
 # torchvision's GoogLeNet as its TorchScript exporter names it (the fixtures are a smaller GoogLeNet-like net).
 TORCHVISION = (["/conv1/conv/Conv", "/conv2/conv/Conv", "/conv3/conv/Conv"]

@@ -11,7 +11,7 @@ from mapper import compile_model
 from mapper.app import cli
 from mapper.app.commands.diff import diff_reports, is_empty
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 @pytest.fixture(scope="module")
