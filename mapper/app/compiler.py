@@ -35,6 +35,7 @@ from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, 
 from mapper.chip.bitstream import config_for, encode, total_bits
 
 if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
+    from mapper.search.cache import ResultCache
     from mapper.search.network import MappedLayer, NetworkResult
     from mapper.search.cpsat import LayerResult
 
@@ -258,7 +259,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   layer_zero_fractions: dict[str, tuple[float, float | None]] | None = None,
                   calibration: str | os.PathLike | None = None, max_batch: int = DEFAULT_MAX_BATCH,
                   on_layer: Callable[[str, LayerResult], None] | None = None,
-                  on_graph: Callable[[int, int], None] | None = None) -> CompileResult:
+                  on_graph: Callable[[int, int], None] | None = None,
+                  cache: ResultCache | str | os.PathLike | bool | None = None) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
@@ -276,6 +278,10 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``layer_zero_fractions[name]`` = (ifmap zeros, ofmap zeros or None), else
     ``zero_fraction`` for every ReLU output (default 0.5); a per-layer figure
     wins over a measured one.  The report names each figure's source.
+
+    ``cache``: the persistent result cache (mapper.search.cache): True for the
+    user's cache folder, a folder path or a ``ResultCache``; None or False
+    searches every layer afresh.  A cached answer is the one the search gives.
     """
     start = time.perf_counter()
     if objective not in OBJECTIVES:
@@ -316,7 +322,10 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
 
         if total_time_limit is not None:  # the whole scan shares the total limit
             options["total_time_limit"] = total_time_limit / len(candidates)
+        from mapper.search.cache import open_cache
         from mapper.search.network import choose_batch
+
+        options["cache"] = open_cache(cache)
 
         network = choose_batch(build, hw, objective, candidates, on_layer=on_layer, **options)
         graph = graphs.get(network.batch) or load_onnx(model, batch=network.batch)
@@ -328,7 +337,10 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                                             report_options)
         if on_graph is not None:
             on_graph(graph.graph["batch"], len(array_layers(graph)))
+        from mapper.search.cache import open_cache
         from mapper.search.network import map_network
+
+        options["cache"] = open_cache(cache)
 
         network = map_network(graph, hw, objective, on_layer=on_layer, **options)
     if not network.layers:

@@ -19,6 +19,7 @@ from cost_models.layer import LayerShape
 from cost_models.rowstationary import DataRatios
 from cost_models.statistics import FmapStatistic, LayerStatistics
 from mapper.search.symbolic import Tracer
+from mapper.search.cache import ResultCache
 from mapper.search.cpsat import KEYS, LayerResult, add_layer, as_ms, map_layer, solve, stop_all_searches
 from mapper.search.space import to_mapping
 
@@ -160,19 +161,24 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 zero_fraction: float = DEFAULT_ZERO_FRACTION,
                 zero_fractions: Mapping[str, tuple[float, float]] | None = None,
                 statistics: Mapping[str, LayerStatistics] | None = None,
-                on_layer: Callable[[str, LayerResult], None] | None = None) -> NetworkResult:
+                on_layer: Callable[[str, LayerResult], None] | None = None,
+                cache: ResultCache | None = None) -> NetworkResult:
     """Map every array layer of ``graph`` (as built by ``frontends.load_onnx``).
 
     ``statistics`` (``layer_statistics``: measured, given or default zeros and
     RLC sizes per layer) replaces ``zero_fraction`` / ``zero_fractions``.
+    ``cache`` (mapper.search.cache) answers each distinct layer it already
+    knows and keeps each new proven answer.
     """
+    search = cache.map_layer if cache is not None else map_layer
     start = time.perf_counter()
     if statistics is None:
         statistics = layer_statistics(graph, zero_fraction, given=zero_fractions)
     ratios = {name: stats.ratios() for name, stats in statistics.items()}
     nodes = array_nodes(graph)
     if max_network_cycles is not None:
-        results = _map_with_network_budget(nodes, ratios, hardware, max_network_cycles, time_limit, total_time_limit)
+        results = _map_with_network_budget(nodes, ratios, hardware, max_network_cycles,
+                                           (time_limit, total_time_limit), search)
         if on_layer is not None:
             for name, _ in nodes:
                 on_layer(name, results[name][0])
@@ -185,8 +191,8 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
             remaining = time_limit
             if total_time_limit is not None:  # once spent, each layer gets a token 10 ms for a first mapping
                 remaining = max(0.01, min(time_limit, total_time_limit - (time.perf_counter() - start)))
-            return map_layer(key[0], hardware, objective, ratios=key[1], time_limit=remaining,
-                             max_cycles=max_layer_cycles)
+            return search(key[0], hardware, objective, ratios=key[1], time_limit=remaining,
+                          max_cycles=max_layer_cycles)
 
         done: dict[tuple[LayerShape, DataRatios], LayerResult] = {}
         reported = 0
@@ -214,7 +220,8 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
 
 
 def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, DataRatios], hw: Hardware,
-                             max_cycles: int, time_limit: float, total_time_limit: float | None
+                             max_cycles: int, limits: tuple[float, float | None],
+                             search: Callable[..., LayerResult] = map_layer
                              ) -> dict[str, tuple[LayerResult, str | None]]:
     """Least total energy with the sum of layer latencies <= ``max_cycles``.
 
@@ -226,6 +233,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     gap are the joint solve's.
     """
     start = time.perf_counter()
+    time_limit, total_time_limit = limits
 
     def budget() -> float:
         """Per-solve limit: the layer limit, within what is left of the total."""
@@ -241,7 +249,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
         return {name: (pick(key), names[0] if position else None)
                 for key, names in groups.items() for position, name in enumerate(names)}
 
-    fast = solve_each(list(groups), lambda key: map_layer(key[0], hw, "latency", ratios=key[1], time_limit=budget()))
+    fast = solve_each(list(groups), lambda key: search(key[0], hw, "latency", ratios=key[1], time_limit=budget()))
     broken = {key: result for key, result in fast.items() if not result.ok}
     if broken:
         return spread(lambda key: broken.get(key) or LayerResult(
@@ -254,7 +262,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
                   f"mappings {'need' if proven else 'found need'} {as_ms(fastest_total, hw)}")
         return spread(lambda key: LayerResult(None, None, "INFEASIBLE" if proven else "UNKNOWN", "energy", None, None,
                                               fast[key].wall_s, reason=reason))
-    frugal = solve_each(list(groups), lambda key: map_layer(key[0], hw, "energy", ratios=key[1], time_limit=budget()))
+    frugal = solve_each(list(groups), lambda key: search(key[0], hw, "energy", ratios=key[1], time_limit=budget()))
     if all(result.ok for result in frugal.values()) and sum(
             frugal[key].cost.total_cycles * len(names) for key, names in groups.items()) <= max_cycles:
         return spread(lambda key: frugal[key])

@@ -78,8 +78,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "NAME=Z gives layer NAME's ifmap zeros, NAME=Z,ZO its ifmap and ofmap zeros; repeatable")
     parser.add_argument("--calibration", metavar="INPUTS", help="sample inputs (.npy, or .npz by input name): "
                         "run the model in onnxruntime and measure every layer's zeros and RLC size")
+    add_cache_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the report JSON instead of tables")
     parser.set_defaults(run=run)
+
+
+def add_cache_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--cache DIR`` / ``--no-cache``, shared by compile and sweep."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--cache", metavar="DIR", help="result cache folder (default: $XDG_CACHE_HOME/eyeriss, "
+                       "else ~/.cache/eyeriss)")
+    group.add_argument("--no-cache", action="store_true", help="search every layer afresh; read and write no cache")
+
+
+def cache_choice(args: argparse.Namespace) -> str | bool:
+    """The ``cache=`` argument the command line asks for."""
+    return False if args.no_cache else (args.cache or True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             time_limit=args.time_limit, total_time_limit=args.total_time_limit,
             layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
             zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
-            max_batch=args.max_batch, on_layer=on_layer, on_graph=on_graph)
+            max_batch=args.max_batch, on_layer=on_layer, on_graph=on_graph, cache=cache_choice(args))
     result.save(out)
     report = result.report()
     if args.json:

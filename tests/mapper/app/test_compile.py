@@ -20,13 +20,17 @@ from mapper.chip.bitstream import read_file
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
-ENV = dict(os.environ, NO_COLOR="1", COLUMNS="80")
+def env() -> dict[str, str]:
+    """The environment now (each test's own result cache folder, tests/conftest.py), plain output."""
+    return dict(os.environ, NO_COLOR="1", COLUMNS="80")
+
+
 TIMING = {("solver", "wall_s"), ("totals", "compile_s")}
 
 
 def eyeriss(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mapper", *args], capture_output=True, text=True, cwd=cwd,
-                          env=ENV, timeout=timeout)
+                          env=env(), timeout=timeout)
 
 
 def without_timing(report: dict) -> dict:
@@ -193,7 +197,7 @@ def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
     before = folder_bytes(out)
     # VGG-16's batch scan (16 batch sizes) takes tens of seconds; interrupt it while it searches.
     process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "vgg16.onnx"),
-                                "--batch", "auto", "-o", str(out)], env=ENV, stdout=subprocess.PIPE,
+                                "--batch", "auto", "-o", str(out)], env=env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     time.sleep(3.0)
     assert process.poll() is None, "compile finished before it could be interrupted"
@@ -326,10 +330,10 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
 def test_deploy_pipeline_example(tmp_path):
     run = subprocess.run([sys.executable, str(EXAMPLES / "deploy_pipeline.py"), str(EXAMPLES / "lenet5.onnx"),
                           "--batch", "1", "--budget-ms", "0.0001", "--out", str(tmp_path / "o")],
-                         capture_output=True, text=True, env=ENV, timeout=300)
+                         capture_output=True, text=True, env=env(), timeout=300)
     assert run.returncode == 1 and "cannot deploy" in run.stderr and not (tmp_path / "o").exists()
     run = subprocess.run([sys.executable, str(EXAMPLES / "deploy_pipeline.py"), str(EXAMPLES / "lenet5.onnx"),
                           "--batch", "1", "--budget-ms", "10", "--out", str(tmp_path / "o")],
-                         capture_output=True, text=True, env=ENV, timeout=300)
+                         capture_output=True, text=True, env=env(), timeout=300)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "o" / "report.json").is_file() and "bitstreams/000_" in run.stdout

@@ -1,0 +1,219 @@
+"""A persistent cache of layer search results, shared by compiles, sweeps and their workers.
+
+An entry is addressed by the sha256 of a canonical JSON of everything that
+decides a search's answer: the layer shape, the hardware fields the cost model
+reads (not its name, nor the pJ scale or ID widths the search never sees), the
+objective, the layer latency bound, the data ratios and the package version.
+Only answers that a rerun would repeat are stored: proofs (OPTIMAL,
+INFEASIBLE, UNMAPPABLE), never a mapping a time limit cut short.  Nothing read
+back is trusted: the stored mapping is checked against the hardware limits and
+re-costed with ``evaluate``; an entry that fails, is corrupt or comes from
+another version is ignored and the layer searched again.  Writes go through a
+temporary file and ``os.replace``, so processes and workers may share a folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cost_models.cost import check, evaluate
+from cost_models.hardware import Hardware
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping
+from cost_models.rowstationary import DataRatios
+from mapper.search.cpsat import LayerResult, map_layer
+
+FORMAT = "eyeriss-cache/1"
+# Hardware fields the search's answer depends on (cost_models.rowstationary, cost.check, search.space).
+SEARCH_FIELDS = (
+    "word_bits", "rows", "cols", "filter_spad", "ifmap_spad", "psum_spad", "glb_banks", "bank_words",
+    "filter_buffer_words", "bus_words", "core_mhz", "link_mhz", "link_bits", "pipeline_stages", "max_filter_width",
+    "vertical_strides", "max_horizontal_stride", "energy_mac", "energy_rf", "energy_array", "energy_glb",
+    "energy_dram", "zero_gating", "energy_static_per_cycle",
+)
+# Fields that change no mapping: a label, the parsed file, the pJ scale (applied after the search by
+# evaluate), the row IDs and non-ifmap column IDs (only the bitstream spells them out).  The ifmap
+# column ID width sizes the multicast groups the cost model counts, so it is part of the key.
+IGNORED_FIELDS = ("name", "source", "pj_per_unit", "row_id_bits", "col_id_bits")
+CACHEABLE = frozenset({"OPTIMAL", "INFEASIBLE", "UNMAPPABLE"})
+MAX_ENTRY_BYTES = 1 << 20  # an entry is ~500 bytes; anything far larger is not ours
+
+
+def package_version() -> str:
+    """The installed package's version, else the one pyproject.toml declares (a source checkout)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("eyeriss-compiler")
+    except metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+        found = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.M)
+        return found.group(1) if found else "unknown"
+
+
+def hardware_key(hw: Hardware) -> dict[str, Any]:
+    """The part of ``hw`` a search reads, as JSON-ready values (two designs equal here share every result)."""
+    out: dict[str, Any] = {name: getattr(hw, name) for name in SEARCH_FIELDS}
+    out["bus_words"] = dict(hw.bus_words)
+    out["vertical_strides"] = list(hw.vertical_strides)
+    out["ifmap_col_id_bits"] = hw.col_id("ifmap")
+    return out
+
+
+def task_key(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
+             max_cycles: int | None, version: str) -> str:
+    """The sha256 of the canonical JSON of one search's inputs."""
+    doc = {"format": FORMAT, "version": version, "layer": dataclasses.asdict(layer), "hardware": hardware_key(hw),
+           "objective": objective, "max_cycles": max_cycles, "ratios": dataclasses.asdict(ratios)}
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def default_dir() -> Path:
+    """``$XDG_CACHE_HOME/eyeriss``, else ``~/.cache/eyeriss`` (the XDG base directory rule)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return root / "eyeriss"
+
+
+@dataclass
+class ResultCache:
+    """A folder of search results; ``hits`` / ``misses`` count this process's look-ups."""
+
+    root: Path
+    version: str = field(default_factory=package_version)
+    hits: int = 0
+    misses: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    def path(self, key: str) -> Path:
+        return self.root / "layers" / key[:2] / f"{key}.json"
+
+    def _count(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    def get(self, layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
+            max_cycles: int | None = None) -> LayerResult | None:
+        """The stored result if there is a sound one, else None (and the caller searches)."""
+        key = task_key(layer, hw, objective, ratios, max_cycles, self.version)
+        result = _read(self.path(key), key, (layer, hw, objective, ratios, max_cycles), self.version)
+        self._count(result is not None)
+        return result
+
+    def put(self, layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
+            max_cycles: int | None, result: LayerResult) -> bool:
+        """Store ``result`` if a rerun would give the same; returns whether it was stored."""
+        if result.status not in CACHEABLE:
+            return False
+        key = task_key(layer, hw, objective, ratios, max_cycles, self.version)
+        entry = {"format": FORMAT, "version": self.version, "key": key, "status": result.status,
+                 "objective": result.objective, "objective_value": result.objective_value, "bound": result.bound,
+                 "mapping": result.mapping.as_dict() if result.mapping is not None else None,
+                 "reason": result.reason}
+        try:
+            _write_atomic(self.path(key), json.dumps(entry, sort_keys=True).encode())
+        except OSError:  # a read-only or full cache folder costs a search, never the compile
+            return False
+        return True
+
+    def map_layer(self, layer: LayerShape, hw: Hardware, objective: str = "energy", *,
+                  ratios: DataRatios = DataRatios(), time_limit: float = 60.0,
+                  max_cycles: int | None = None) -> LayerResult:
+        """``mapper.search.cpsat.map_layer`` through the cache."""
+        found = self.get(layer, hw, objective, ratios, max_cycles)
+        if found is not None:
+            return found
+        result = map_layer(layer, hw, objective, ratios=ratios, time_limit=time_limit, max_cycles=max_cycles)
+        self.put(layer, hw, objective, ratios, max_cycles, result)
+        return result
+
+
+def open_cache(cache: ResultCache | str | os.PathLike | bool | None) -> ResultCache | None:
+    """The ``cache=`` argument of the library calls: None/False off, True the user's folder, a path a folder."""
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return ResultCache(default_dir())
+    if isinstance(cache, ResultCache):
+        return cache
+    return ResultCache(Path(cache))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        if path.stat().st_size > MAX_ENTRY_BYTES:
+            return None
+        entry = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _read(path: Path, key: str, task: tuple[LayerShape, Hardware, str, DataRatios, int | None],
+          version: str) -> LayerResult | None:
+    """A stored result, re-validated; None for a missing, corrupt, foreign or unsound entry."""
+    layer, hw, objective, ratios, max_cycles = task
+    entry = _load(path)
+    if entry is None or entry.get("format") != FORMAT or entry.get("version") != version or entry.get("key") != key:
+        return None
+    status, reason = entry.get("status"), entry.get("reason")
+    if status not in CACHEABLE or entry.get("objective") != objective:
+        return None
+    stored = entry.get("mapping")
+    if stored is None:
+        if status == "OPTIMAL" or not isinstance(reason, str):
+            return None
+        return LayerResult(None, None, status, objective, None, None, 0.0, reason=reason)
+    mapping = _mapping(stored)
+    if status != "OPTIMAL" or mapping is None or check(layer, mapping, hw):
+        return None
+    cost = evaluate(layer, mapping, hw, ratios)
+    value = cost.objective_units[objective]
+    if entry.get("objective_value") != value or entry.get("bound") != value:
+        return None
+    if max_cycles is not None and cost.total_cycles > max_cycles:
+        return None
+    return LayerResult(mapping, cost, status, objective, value, value, 0.0)
+
+
+def _mapping(stored: Any) -> Mapping | None:
+    names = [f.name for f in dataclasses.fields(Mapping)]
+    if not isinstance(stored, dict) or sorted(stored) != sorted(names):
+        return None
+    if not all(isinstance(stored[n], int) and not isinstance(stored[n], bool) for n in names):
+        return None
+    try:
+        return Mapping(**{n: stored[n] for n in names})
+    except (TypeError, ValueError):
+        return None
