@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping as MappingT
 
@@ -72,6 +72,8 @@ class Cost:
     glb_banks: MappingT[str, int]  # ifmap / psum / free
     utilisation: MappingT[str, Usage]  # each spad and buffer: used / capacity (RowStationary.utilisation)
     objective_units: MappingT[str, int] = field(default_factory=dict)
+    cycle_parts: MappingT[str, int] = field(default_factory=dict)  # total_cycles as a sum (rowstationary.CYCLE_PARTS)
+    stream_cycles: MappingT[str, int] = field(default_factory=dict)  # ifmap / psum / output bus streaming cycles
 
     @property
     def energy_total_units(self) -> int:
@@ -120,6 +122,8 @@ class Cost:
                 "total_cycles": self.total_cycles,
                 "processing_ms": round(self.processing_ms, 6),
                 "total_ms": round(self.total_ms, 6),
+                "parts": dict(self.cycle_parts),
+                "stream_cycles": dict(self.stream_cycles),
             },
         }
 
@@ -161,7 +165,68 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
         utilisation=_frozen({name: Usage(int(use.used), int(use.capacity))
                              for name, use in model.utilisation(v).items()}),
         objective_units=_frozen({kind: int(model.objective_from_counts(c, kind)) for kind in OBJECTIVES}),
+        cycle_parts=_frozen({k: int(v) for k, v in c.cycles.parts.items()}),
+        stream_cycles=_frozen({k: int(v) for k, v in c.cycles.streams.items()}),
     )
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A limit that binds at a mapping: tight (used == capacity), or broken by raising one of ``raised_by``.
+
+    ``raised_by`` names the mapping parameters (n e p q r t g m) whose next
+    value (one more; for m, one more block of p*t filters) would break this
+    limit with every other parameter kept; a next value outside the
+    parameter's own range (g = 2 of an ungrouped layer) does not count, except
+    for that range's own limit.  A latency bound is raised by a next value
+    that keeps every other limit and takes longer than the bound.  ``kind`` is ``hardware`` (a
+    storage, the PE array, a latency bound) or ``domain`` (a parameter at the
+    end of its range, e.g. n = N).
+    """
+
+    name: str
+    what: str
+    used: int
+    capacity: int
+    tight: bool
+    raised_by: tuple[str, ...]
+    kind: str
+
+
+def binding_limits(layer: LayerShape, mapping: Mapping, hw: Hardware, ratios: DataRatios = DataRatios(),
+                   max_cycles: int | None = None) -> list[Binding]:
+    """The limits of ``RowStationary.limits`` (and a latency bound) that bind at ``mapping``, in their order."""
+    model = RowStationary(layer, hw, ratios)
+    v = variables(mapping)
+    steps = {name: variables(replace(mapping, **{name: getattr(mapping, name) + (mapping.p * mapping.t if name == "m"
+                                                                                 else 1)}))
+             for name in ("n", "e", "p", "q", "r", "t", "g", "m")}
+    if v.e >= layer.E:  # e = E: one more is outside the model's tables, and breaks only e <= E
+        del steps["e"]
+    stepped = {name: {limit.name: limit for limit in model.limits(w)} for name, w in steps.items()}
+    broken = {name: {key for key, lim in limits.items() if not lim.lhs <= lim.rhs} for name, limits in stepped.items()}
+    if "e" not in steps:
+        broken["e"] = {"e_range"}
+    out = []
+    for limit in model.limits(v):
+        # A step past a parameter's own range is no next value: it only says that range binds.
+        raised = tuple(name for name in broken if limit.name in broken[name]
+                       and (f"{name}_range" not in broken[name] or limit.name == f"{name}_range"))
+        domain = limit.name.endswith("_range")
+        if domain and limit.rhs == (1 if limit.name[0] in "negpq" else 0):
+            continue  # a parameter with one possible value (g of an ungrouped layer) explains nothing
+        tight = limit.lhs == limit.rhs and limit.name != "groups_or_filters"  # an exclusion, not a capacity
+        if tight or raised:
+            out.append(Binding(limit.name, limit.what, int(limit.lhs), int(limit.rhs), tight, raised,
+                               "domain" if domain else "hardware"))
+    if max_cycles is not None:
+        total = int(model.counts(v).cycles.total)
+        raised = tuple(name for name, w in steps.items()
+                       if not broken[name] and model.counts(w).cycles.total > max_cycles)
+        if total == max_cycles or raised:
+            out.append(Binding("latency_bound", "latency bound: total cycles", total, max_cycles, total == max_cycles,
+                               raised, "hardware"))
+    return out
 
 
 def units_gate_saved(c: Counts, units: dict, hw: Hardware) -> int:

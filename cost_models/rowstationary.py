@@ -23,7 +23,7 @@ per m-block, filters once per (n-block, strip), ofmaps written once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -133,6 +133,21 @@ class Cycles:
     compute: Num  # the busiest PE's MACs, summed over passes
     processing: Num  # compute or streaming, filter loads and pipeline ramps
     total: Num  # processing plus the DRAM link's stalls
+    # The total as a sum of named parts (CYCLE_PARTS; they add up to ``total``), and each operand bus's
+    # streaming cycles: what a report reads to say which term keeps a layer from its lower bound.
+    parts: dict[str, Num] = field(default_factory=dict)
+    streams: dict[str, Num] = field(default_factory=dict)
+
+
+# The parts of a layer's total cycles, in the order they add up (Cycles.parts).
+CYCLE_PARTS = {
+    "compute": "the busiest PE's MACs, pass after pass",
+    "streaming": "an operand bus (ifmap, psum or output network) slower than compute",
+    "filter_load": "loading each pass's filters into the spads over the filter bus",
+    "per_pass": "per-pass overhead: pipeline fill and the psum chain up one set",
+    "fmap_dram": "ifmaps in and ofmaps out over the DRAM link (not overlapped)",
+    "filter_dram": "filters over the DRAM link beyond what processing hides",
+}
 
 
 @dataclass(frozen=True)
@@ -348,20 +363,20 @@ class RowStationary:
         passes = GB * NB * SB * FBT * CB
         compute = GB * N * SB * P_SUM * Q_SUM * S * F
         ifmap_glb_reads = G * N * Cg * Wp * FBT * b.sends
-        streaming = max_(
-            compute,
-            ceil_div(ifmap_glb_reads, hw.bus("ifmap")),
-            ceil_div(out * (CB - 1), hw.bus("psum")),
-            ceil_div(out * CB, hw.bus("output")),
-        )
+        streams = {"ifmap": ceil_div(ifmap_glb_reads, hw.bus("ifmap")), "psum": ceil_div(out * (CB - 1), hw.bus("psum")),
+                   "output": ceil_div(out * CB, hw.bus("output"))}
+        streaming = max_(compute, *streams.values())
         filter_load = ceil_div(self.layer.weights() * NB * SB, hw.bus("filter"))
         ramp = passes * (hw.pipeline_stages + self.R)  # assumed: pipeline fill + psum chain up one set, per pass
         processing = filter_load + streaming + ramp
         num, den = hw.link_words_per_cycle()
         fmap_stall = ceil_div((dram.ifmap + dram.psum) * den, num)
         filter_dram = ceil_div(dram.filter * den, num)
+        filter_wait = max_(filter_dram - processing, 0)
+        parts = {"compute": compute, "streaming": streaming - compute, "filter_load": filter_load, "per_pass": ramp,
+                 "fmap_dram": fmap_stall, "filter_dram": filter_wait}
         return Cycles(passes=passes, compute=compute, processing=processing,
-                      total=processing + fmap_stall + max_(filter_dram - processing, 0))
+                      total=processing + fmap_stall + filter_wait, parts=parts, streams=streams)
 
     def energy(self, c: Counts) -> dict[str, Num]:
         """Normalized energy (MAC = 1) per level, integers."""

@@ -29,6 +29,7 @@ from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES, RATIO_ONE, DataRatios
 from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx
+from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
 from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, spad_fill, totals
@@ -61,6 +62,7 @@ class CompiledLayer:
     onnx_node: str | None = None  # the ONNX node this layer computes (a ConvTranspose has one layer per phase)
     part: str | None = None  # which part of it ("phase 0,1 of 4", "16x16 patches"); None: the whole node
     statistics: LayerStatistics | None = None
+    max_cycles: int | None = None  # the layer latency bound it was mapped under (--layer-latency-ms)
 
     @property
     def mapping(self) -> Mapping | None:
@@ -122,7 +124,9 @@ class CompiledLayer:
             accesses=detail["accesses"], accesses_by_type=detail["accesses_by_type"],
             lower_bound={**bounds,
                          "cycles_ratio": round(cost.total_cycles / max(1, bounds["cycles"]), 4),
-                         "dram_ratio": round(cost.level_total("dram") / max(1, bounds["dram_words"]), 4)},
+                         "dram_ratio": round(cost.level_total("dram") / max(1, bounds["dram_words"]), 4),
+                         **latency_gap(cost, bounds["cycles"]), **dram_gap(cost, self.layer, self.ratios)},
+            binding_limits=bindings(self.layer, mapping, hw, self.ratios, self.max_cycles),
             bitstream={"file": self.bitstream_file, "bits": total_bits(hw), "bytes": len(self.bitstream),
                        "sha256": hashlib.sha256(self.bitstream).hexdigest()},
         )
@@ -347,7 +351,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         raise InputError("the model has no layer the array computes (no Conv, Gemm or MatMul)",
                          where=str(graph.graph.get("path") or "<model>"))
     _refuse_hardware_that_fits_nothing(network, hardware, bounded=bool(max_layer or max_network))
-    layers = _compile_layers(network, graph, hw)
+    layers = _compile_layers(network, graph, hw, max_layer)
     path = graph.graph.get("path")
     return CompileResult(
         model_file=Path(path).name if path else "<model>", model_sha256=graph.graph["sha256"],
@@ -400,7 +404,8 @@ def _refuse_hardware_that_fits_nothing(network: NetworkResult, source: object, b
                      f"PEs); e.g. {first.name}: {first.result.reason}", where=where)
 
 
-def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware) -> tuple[CompiledLayer, ...]:
+def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware,
+                    max_cycles: int | None = None) -> tuple[CompiledLayer, ...]:
     out = []
     for index, entry in enumerate(network.layers):
         data: MappedLayer = entry
@@ -413,5 +418,5 @@ def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware) -> 
         node = graph.nodes[data.name]
         out.append(CompiledLayer(index, data.name, data.op, data.layer, data.ratios, data.result, data.shared_with,
                                  bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
-                                 part=node.get("part"), statistics=data.statistics))
+                                 part=node.get("part"), statistics=data.statistics, max_cycles=max_cycles))
     return tuple(out)

@@ -54,10 +54,53 @@ def far_from_bound(entry: dict[str, Any]) -> list[str]:
     bound = entry.get("lower_bound") or {}
     reasons = []
     if bound.get("cycles_ratio", 0) > FAR_FROM_BOUND:
-        reasons.append(f"latency {bound['cycles_ratio']:.1f}x MACs/PEs")
+        limiter = PART_NAMES.get(bound.get("limited_by"), bound.get("limited_by"))
+        if bound.get("limited_by") == "streaming" and bound.get("slowest_stream"):
+            limiter = f"{bound['slowest_stream']} bus"
+        reasons.append(f"latency {bound['cycles_ratio']:.1f}x MACs/PEs" + (f", mostly {limiter}" if limiter else ""))
     if bound.get("dram_ratio", 0) > FAR_FROM_BOUND:
-        reasons.append(f"DRAM {bound['dram_ratio']:.1f}x compulsory")
+        worst = bound.get("dram_limited_by")
+        reasons.append(f"DRAM {bound['dram_ratio']:.1f}x compulsory" + (f", mostly {worst}s" if worst else ""))
     return reasons
+
+
+# Short names of the latency's parts over its bound (mapper.app.explain.latency_gap), for one-line reasons.
+PART_NAMES = {"under_use": "array under-use", "streaming": "operand streaming", "filter_load": "filter loads",
+              "per_pass": "per-pass overhead", "fmap_dram": "fmap DRAM traffic", "filter_dram": "filter DRAM traffic"}
+
+
+def why_lines(entry: dict[str, Any]) -> list[Text]:
+    """Why this mapping: the limits that bind at it and what keeps its latency and DRAM traffic from their bounds."""
+    lines = []
+    hard = [b for b in entry.get("binding_limits") or [] if b["kind"] == "hardware"]
+    ends = [b for b in entry.get("binding_limits") or [] if b["kind"] == "domain" and b["tight"]]
+    if hard:
+        shown = [f"{b['name'].replace('_', ' ')} {b['used']}/{b['capacity']}"
+                 + (" full" if b["tight"] else "") + (f" (next {'/'.join(b['raised_by'])} breaks it)" if b["raised_by"] else "")
+                 for b in hard]
+        lines.append(text("binds: " + "; ".join(shown)))
+    if ends:
+        lines.append(text("at the end of its range: " + ", ".join(b["what"] for b in ends)))
+    bound = entry.get("lower_bound") or {}
+    gap = bound.get("gap_parts")
+    if gap is not None:
+        total = max(1, entry["latency"]["total_cycles"])
+        parts = ", ".join(f"{PART_NAMES.get(k, k)} {100 * v / total:.0f}%" for k, v in list(gap.items())[:4])
+        lines.append(text(f"latency {bound['cycles_ratio']:.2f}x its MACs/PEs bound of {bound['cycles']:,} cycles"
+                          + (f"; the rest: {parts} of the total" if parts else "")
+                          + (f"; limited by {bound['limited_by_what']}" if bound.get("limited_by") else "")))
+    if bound.get("dram_limited_by"):
+        extra = bound["dram_extra_words"]
+        lines.append(text(f"DRAM {bound['dram_ratio']:.2f}x compulsory; words beyond it: "
+                          + ", ".join(f"{dt} {compact_count(w)}" for dt, w in extra.items() if w > 0)))
+    return lines
+
+
+def compact_count(value: int) -> str:
+    for limit, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return str(value)
 
 
 def _mapping_text(mapping: dict[str, int]) -> str:
@@ -430,6 +473,9 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
         parts.append(statistics_line(entry["statistics"]))
     if far:
         parts.append(Text("far from its lower bound: " + ", ".join(far), style="yellow"))
+    why = why_lines(entry)
+    if why:
+        parts += [Text("why this mapping", style="bold"), *why]
     parts += [pe_grid(report, entry), _fill_table(entry),
               _bars("energy by level", energy["by_level"]["pj"]), _bars("energy by data type", energy["by_type"]["pj"]),
               Text("loop nest (outermost first)", style="bold"), Text("\n").join(text(line) for line in loop_nest(entry).splitlines())]

@@ -1,0 +1,113 @@
+"""Why a mapping won: binding limits as defined (tight, or broken by one parameter's next value), cycle parts that
+add up to the model's total, and the term that keeps AlexNet's FC layers from their bound under --objective latency."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from cost_models.cost import binding_limits, check, evaluate, variables
+from cost_models.layer import LayerShape
+from cost_models.mapping import Mapping
+from cost_models.rowstationary import CYCLE_PARTS, RowStationary, Vars
+from mapper import compile_model
+from mapper.search.cpsat import map_layer
+
+ROOT = Path(__file__).resolve().parents[3]
+CONV1 = LayerShape(N=4, M=96, C=3, H=227, W=227, R=11, S=11, stride=(4, 4))
+CONV3 = LayerShape(N=4, M=384, C=256, H=13, W=13, R=3, S=3, pads=(1, 1, 1, 1))
+CONV4 = LayerShape(N=4, M=384, C=384, H=13, W=13, R=3, S=3, pads=(1, 1, 1, 1))
+
+
+def _next(mapping: Mapping, name: str) -> Mapping:
+    if name == "m":
+        return replace(mapping, m=mapping.m + mapping.p * mapping.t)
+    return replace(mapping, **{name: getattr(mapping, name) + 1})
+
+
+@pytest.mark.parametrize("layer", [CONV1, CONV3])
+@pytest.mark.parametrize("objective", ["energy", "latency"])
+def test_binding_limits_follow_their_definition(hw, layer, objective):
+    mapping = map_layer(layer, hw, objective).mapping
+    model = RowStationary(layer, hw)
+    limits = {limit.name: limit for limit in model.limits(variables(mapping))}
+    found = {b.name: b for b in binding_limits(layer, mapping, hw)}
+    assert found and all(limits[name].lhs == b.used and limits[name].rhs == b.capacity for name, b in found.items())
+    for name, limit in limits.items():
+        breakers = []
+        for param in "nepqrtgm":
+            step = _next(mapping, param)
+            if param == "e" and step.e > layer.E:
+                broken = {"e_range"}
+            else:
+                stepped = {lim.name: lim for lim in model.limits(variables(step))}
+                broken = {key for key, lim in stepped.items() if not lim.lhs <= lim.rhs}
+            if name in broken and (f"{param}_range" not in broken or name == f"{param}_range"):
+                breakers.append(param)
+        tight = limit.lhs == limit.rhs and name != "groups_or_filters"
+        trivial = name.endswith("_range") and limit.rhs == (1 if name[0] in "negpq" else 0)
+        if (tight or breakers) and not trivial:
+            assert found[name].raised_by == tuple(breakers) and found[name].tight == tight
+        else:
+            assert name not in found
+    for b in found.values():  # a next value that breaks a limit is a mapping evaluate refuses
+        for param in b.raised_by:
+            assert check(layer, _next(mapping, param), hw)
+
+
+def test_a_latency_bound_binds_when_the_next_value_is_slower(hw):
+    bound = map_layer(CONV4, hw, "latency").cost.total_cycles  # the fastest: a bound that must bind
+    bounded = map_layer(CONV4, hw, "energy", max_cycles=bound)
+    latency = [b for b in binding_limits(CONV4, bounded.mapping, hw, max_cycles=bound) if b.name == "latency_bound"]
+    assert latency and latency[0].used == bounded.cost.total_cycles == bound and latency[0].tight
+    assert not [b for b in binding_limits(CONV4, bounded.mapping, hw, max_cycles=10 * bound) if b.name == "latency_bound"]
+    for param in latency[0].raised_by:
+        assert RowStationary(CONV4, hw).counts(variables(_next(bounded.mapping, param))).cycles.total > bound
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 55), st.integers(1, 16), st.integers(1, 3), st.integers(1, 2),
+       st.integers(1, 8), st.integers(1, 12))
+def test_cycle_parts_add_up_to_the_total(n, e, p, q, r, t, k):
+    from cost_models.hardware import default_hardware
+
+    hw = default_hardware()
+    mapping = Mapping(n=n, e=e, p=p, q=q, r=r, t=t, g=1, m=min(k * p * t, CONV1.Mg))
+    if check(CONV1, mapping, hw):
+        return
+    cost = evaluate(CONV1, mapping, hw)
+    assert set(cost.cycle_parts) == set(CYCLE_PARTS)
+    assert sum(cost.cycle_parts.values()) == cost.total_cycles and min(cost.cycle_parts.values()) >= 0
+    assert cost.cycle_parts["compute"] == cost.compute_cycles
+
+
+def test_cycle_parts_on_every_mapping_at_once(hw):
+    """The same sum over arrays of mappings (the enumerator's numbers)."""
+    model = RowStationary(CONV3, hw)
+    grid = np.array(np.meshgrid([1, 2, 4], [13], [1, 4, 16], [1, 2, 4], [1, 2], [1, 2], [1], [1, 3])).reshape(8, -1)
+    v = Vars(*[np.ascontiguousarray(row) for row in grid])
+    cycles = model.counts(v).cycles
+    assert np.array_equal(sum(cycles.parts.values()), cycles.total)
+
+
+def test_alexnet_fc_layers_under_latency_say_what_limits_them():
+    report = compile_model(ROOT / "examples" / "alexnet.onnx", batch=4, objective="latency").report()
+    fc = {layer["name"]: layer for layer in report["layers"] if layer["kind"] == "fc"}
+    assert len(fc) == 3
+    for layer in fc.values():
+        bound = layer["lower_bound"]
+        parts = layer["latency"]["parts"]
+        assert sum(parts.values()) == layer["latency"]["total_cycles"]
+        gap = bound["gap_parts"]
+        assert sum(gap.values()) == bound["gap_cycles"] == layer["latency"]["total_cycles"] - bound["cycles"]
+        assert bound["limited_by"] == max(gap, key=gap.get)
+        assert bound["limited_by"] in ("filter_dram", "streaming")  # the DRAM link or an operand bus, not compute
+        if bound["limited_by"] == "streaming":
+            streams = layer["latency"]["stream_cycles"]
+            assert bound["slowest_stream"] == max(streams, key=streams.get)
+            assert bound["slowest_stream"] in bound["limited_by_what"]
+    assert fc["gemm1"]["lower_bound"]["limited_by"] == "filter_dram"  # 37.7 M filter words over the link
