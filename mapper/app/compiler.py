@@ -36,6 +36,7 @@ from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, 
 from mapper.chip.bitstream import config_for, encode, total_bits
 
 if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
+    from mapper.search.runner_ups import RunnerUp
     from mapper.search.cache import ResultCache
     from mapper.search.network import MappedLayer, NetworkResult
     from mapper.search.cpsat import LayerResult
@@ -63,6 +64,7 @@ class CompiledLayer:
     part: str | None = None  # which part of it ("phase 0,1 of 4", "16x16 patches"); None: the whole node
     statistics: LayerStatistics | None = None
     max_cycles: int | None = None  # the layer latency bound it was mapped under (--layer-latency-ms)
+    runner_ups: tuple[RunnerUp, ...] | None = None  # compile --explain: the best mapping without each value
 
     @property
     def mapping(self) -> Mapping | None:
@@ -127,6 +129,7 @@ class CompiledLayer:
                          "dram_ratio": round(cost.level_total("dram") / max(1, bounds["dram_words"]), 4),
                          **latency_gap(cost, bounds["cycles"]), **dram_gap(cost, self.layer, self.ratios)},
             binding_limits=bindings(self.layer, mapping, hw, self.ratios, self.max_cycles),
+            runner_ups=None if self.runner_ups is None else [r.as_dict() for r in self.runner_ups],
             bitstream={"file": self.bitstream_file, "bits": total_bits(hw), "bytes": len(self.bitstream),
                        "sha256": hashlib.sha256(self.bitstream).hexdigest()},
         )
@@ -264,7 +267,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   calibration: str | os.PathLike | None = None, max_batch: int = DEFAULT_MAX_BATCH,
                   on_layer: Callable[[str, LayerResult], None] | None = None,
                   on_graph: Callable[[int, int], None] | None = None,
-                  cache: ResultCache | str | os.PathLike | bool | None = None) -> CompileResult:
+                  cache: ResultCache | str | os.PathLike | bool | None = None,
+                  explain: bool = False) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
@@ -351,7 +355,9 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         raise InputError("the model has no layer the array computes (no Conv, Gemm or MatMul)",
                          where=str(graph.graph.get("path") or "<model>"))
     _refuse_hardware_that_fits_nothing(network, hardware, bounded=bool(max_layer or max_network))
-    layers = _compile_layers(network, graph, hw, max_layer)
+    runners = {} if not explain or max_network else runner_up_table(network, hw, max_layer)
+    layers = _compile_layers(network, graph, hw, max_layer, runners)
+    report_options["explain"] = explain
     path = graph.graph.get("path")
     return CompileResult(
         model_file=Path(path).name if path else "<model>", model_sha256=graph.graph["sha256"],
@@ -404,8 +410,20 @@ def _refuse_hardware_that_fits_nothing(network: NetworkResult, source: object, b
                      f"PEs); e.g. {first.name}: {first.result.reason}", where=where)
 
 
-def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware,
-                    max_cycles: int | None = None) -> tuple[CompiledLayer, ...]:
+def runner_up_table(network: NetworkResult, hw: Hardware, max_cycles: int | None) -> dict[str, tuple[RunnerUp, ...]]:
+    """``compile --explain``: each mapped layer's runner-ups, one search per distinct shape, side by side."""
+    from mapper.search.network import solve_each
+    from mapper.search.runner_ups import runner_ups
+
+    firsts = {entry.name: entry for entry in network.layers if entry.result.ok and entry.shared_with is None}
+    found = solve_each(list(firsts), lambda name: runner_ups(firsts[name].layer, hw, firsts[name].result,
+                                                             firsts[name].ratios, max_cycles))
+    return {entry.name: found[entry.shared_with or entry.name] for entry in network.layers
+            if entry.result.ok and (entry.shared_with or entry.name) in found}
+
+
+def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware, max_cycles: int | None = None,
+                    runners: dict[str, tuple[RunnerUp, ...]] | None = None) -> tuple[CompiledLayer, ...]:
     out = []
     for index, entry in enumerate(network.layers):
         data: MappedLayer = entry
@@ -418,5 +436,6 @@ def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware,
         node = graph.nodes[data.name]
         out.append(CompiledLayer(index, data.name, data.op, data.layer, data.ratios, data.result, data.shared_with,
                                  bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
-                                 part=node.get("part"), statistics=data.statistics, max_cycles=max_cycles))
+                                 part=node.get("part"), statistics=data.statistics, max_cycles=max_cycles,
+                                 runner_ups=(runners or {}).get(data.name)))
     return tuple(out)

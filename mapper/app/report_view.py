@@ -96,6 +96,26 @@ def why_lines(entry: dict[str, Any]) -> list[Text]:
     return lines
 
 
+def runner_up_lines(entry: dict[str, Any]) -> list[Text]:
+    """compile --explain: for each parameter, the best mapping with another value of it and what it costs more."""
+    runners = entry.get("runner_ups")
+    if not runners:
+        return []
+    best = entry["solver"]["objective_value"] or 1
+    lines = [Text(f"runner-ups (best {entry['solver']['objective']} with each value excluded, re-solved)", style="bold")]
+    for r in runners:
+        head = f"{r['parameter']} != {r['excluded']}: "
+        if r["mapping"] is None:
+            lines.append(text(head + ("no other value fits" if r["status"] == "INFEASIBLE"
+                                      else f"none found ({r['status'].lower()})")))
+            continue
+        m = r["mapping"]
+        proof = "" if r["status"] == "OPTIMAL" else f" (not proven: {r['status'].lower()})"
+        worse = "a tie" if r["gap"] == 0 else f"+{100 * r['gap'] / best:.3g}%"
+        lines.append(text(head + " ".join(f"{k}={m[k]}" for k in PARAMETERS) + f"  {worse}{proof}"))
+    return lines
+
+
 def compact_count(value: int) -> str:
     for limit, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
         if abs(value) >= limit:
@@ -476,6 +496,7 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     why = why_lines(entry)
     if why:
         parts += [Text("why this mapping", style="bold"), *why]
+    parts += runner_up_lines(entry)
     parts += [pe_grid(report, entry), _fill_table(entry),
               _bars("energy by level", energy["by_level"]["pj"]), _bars("energy by data type", energy["by_type"]["pj"]),
               Text("loop nest (outermost first)", style="bold"), Text("\n").join(text(line) for line in loop_nest(entry).splitlines())]

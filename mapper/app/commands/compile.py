@@ -79,6 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--calibration", metavar="INPUTS", help="sample inputs (.npy, or .npz by input name): "
                         "run the model in onnxruntime and measure every layer's zeros and RLC size")
     add_cache_arguments(parser)
+    parser.add_argument("--explain", action="store_true",
+                        help="also find each layer's runner-ups: for every mapping parameter the best mapping with a "
+                             "different value of it (one re-solve per parameter; off by default)")
     parser.add_argument("--json", action="store_true", help="print the report JSON instead of tables")
     parser.set_defaults(run=run)
 
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             time_limit=args.time_limit, total_time_limit=args.total_time_limit,
             layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
             zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
-            max_batch=args.max_batch, on_layer=on_layer, on_graph=on_graph, cache=cache_choice(args))
+            max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, cache=cache_choice(args))
     result.save(out)
     report = result.report()
     if args.json:

@@ -111,3 +111,55 @@ def test_alexnet_fc_layers_under_latency_say_what_limits_them():
             assert bound["slowest_stream"] == max(streams, key=streams.get)
             assert bound["slowest_stream"] in bound["limited_by_what"]
     assert fc["gemm1"]["lower_bound"]["limited_by"] == "filter_dram"  # 37.7 M filter words over the link
+
+
+TINY = LayerShape(N=2, M=8, C=4, H=6, W=6, R=3, S=3)
+
+
+def _every_mapping(layer: LayerShape, hw, objective: str) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Every mapping of the search space as arrays, whether it keeps every limit, and its objective."""
+    from mapper.search.space import ranges
+
+    bounds = ranges(layer, hw)
+    axes = [np.arange(1, high + 1) for _, high in bounds.items()]
+    grid = [np.ascontiguousarray(a.ravel()) for a in np.meshgrid(*axes, indexing="ij")]
+    v = Vars(*grid)
+    model = RowStationary(layer, hw)
+    ok = np.ones(grid[0].shape, dtype=bool)
+    for limit in model.limits(v):
+        ok &= np.asarray(limit.lhs <= limit.rhs)
+    values = dict(zip("nepqrtgk", grid))
+    values["m"] = np.minimum(values["k"] * values["p"] * values["t"], layer.Mg)
+    return values, ok, np.asarray(model.objective(v, objective))
+
+
+@pytest.mark.parametrize("objective", ["energy", "latency"])
+def test_runner_ups_are_the_best_without_each_value_and_their_gap_is_two_evaluates(hw, objective):
+    from mapper.search.runner_ups import runner_ups
+
+    best = map_layer(TINY, hw, objective)
+    values, ok, score = _every_mapping(TINY, hw, objective)
+    assert score[ok].min() == best.objective_value  # the enumeration sees the same optimum
+    found = runner_ups(TINY, hw, best)
+    assert [r.parameter for r in found] == list("nepqrtgm")
+    for r in found:
+        others = ok & (values[r.parameter] != r.excluded)
+        if r.mapping is None:
+            assert r.status == "INFEASIBLE" and not others.any()
+            continue
+        assert r.status == "OPTIMAL" and getattr(r.mapping, r.parameter) != r.excluded
+        assert r.objective_value == score[others].min()  # proven: the best with another value
+        gap = (evaluate(TINY, r.mapping, hw).objective_units[objective]
+               - evaluate(TINY, best.mapping, hw).objective_units[objective])
+        assert r.gap == gap >= 0
+
+
+def test_explain_is_off_by_default_and_reported_when_asked(tmp_path):
+    plain = compile_model(ROOT / "examples" / "lenet5.onnx").report()
+    assert all(layer["runner_ups"] is None for layer in plain["layers"]) and plain["options"]["explain"] is False
+    explained = compile_model(ROOT / "examples" / "lenet5.onnx", explain=True).report()
+    for layer in explained["layers"]:
+        assert [r["parameter"] for r in layer["runner_ups"]] == list("nepqrtgm")
+        for r in layer["runner_ups"]:
+            if r["mapping"] is not None:
+                assert r["objective_value"] - layer["solver"]["objective_value"] == r["gap"] >= 0

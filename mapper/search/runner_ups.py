@@ -1,0 +1,75 @@
+"""Runner-up mappings: for each mapping parameter, the best mapping with a different value of it.
+
+Each is found by re-solving the very model ``map_layer`` solves
+(``mapper.search.cpsat.build_model``) with one constraint more, ``x != best x``,
+on one deterministic CP-SAT thread within ``RUNNER_UP_WORK`` units of
+deterministic work (no wall-clock limit decides the answer).  A runner-up
+proven OPTIMAL is the best mapping without that value: its gap over the
+optimum is what that value is worth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from cost_models.arith import min_
+from cost_models.cost import evaluate
+from cost_models.hardware import Hardware
+from cost_models.layer import LayerShape
+from cost_models.mapping import PARAMETERS, Mapping
+from cost_models.rowstationary import DataRatios
+from mapper.search.cpsat import KEYS, SOLO_STRATEGY, LayerResult, build_model, solve
+from mapper.search.space import to_mapping
+
+# Deterministic work per re-solve (assumed: twice the first stage's budget, mapper.search.cpsat.SOLO_WORK;
+# on AlexNet every runner-up but a few is proven within it).
+RUNNER_UP_WORK = 2.0
+
+
+@dataclass(frozen=True)
+class RunnerUp:
+    """The best mapping found with ``parameter != excluded``, or why there is none."""
+
+    parameter: str
+    excluded: int
+    status: str  # OPTIMAL (proven best without that value) | FEASIBLE (work budget ran out) | INFEASIBLE | UNKNOWN
+    mapping: Mapping | None
+    objective_value: int | None  # the cost model's objective of ``mapping``
+    gap: int | None  # objective_value - the optimum's
+
+    def as_dict(self) -> dict:
+        return {"parameter": self.parameter, "excluded": self.excluded, "status": self.status,
+                "mapping": None if self.mapping is None else self.mapping.as_dict(),
+                "objective_value": self.objective_value, "gap": self.gap}
+
+
+def runner_ups(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataRatios = DataRatios(),
+               max_cycles: int | None = None) -> tuple[RunnerUp, ...]:
+    """One runner-up per mapping parameter (n e p q r t g m) of ``best``, a mapped layer's search result."""
+    assert best.mapping is not None and best.cost is not None
+    optimum = best.cost.objective_units[best.objective]
+    return tuple(_runner_up(layer, hw, best, ratios, max_cycles, name, optimum) for name in PARAMETERS)
+
+
+def _runner_up(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataRatios, max_cycles: int | None,
+               name: str, optimum: int) -> RunnerUp:
+    value = getattr(best.mapping, name)
+    tracer, v, _ = build_model(layer, hw, best.objective, ratios, max_cycles)
+    if name == "m":
+        m = min_(v.k * v.p * v.t, layer.Mg)  # the m the mapping has (mapper.search.space.to_mapping)
+        tracer.model.Add((m.expr if hasattr(m, "expr") else m) != value)
+    else:
+        tracer.model.Add(getattr(v, name).expr != value)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    solver.parameters.subsolvers.append(SOLO_STRATEGY[best.objective])
+    solver.parameters.max_deterministic_time = RUNNER_UP_WORK
+    status = solve(solver, tracer.model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return RunnerUp(name, value, solver.StatusName(status), None, None, None)
+    mapping = to_mapping(layer, {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS})
+    objective = evaluate(layer, mapping, hw, ratios).objective_units[best.objective]
+    return RunnerUp(name, value, solver.StatusName(status), mapping, objective, objective - optimum)
