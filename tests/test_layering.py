@@ -125,3 +125,11 @@ def test_no_module_imports_another_modules_private_name():
 def test_the_scan_reads_absolute_relative_and_attribute_imports(source, expected):
     found = imports_of(ROOT / "mapper" / "chip" / "example.py", source)
     assert expected in {(i.target, i.name) for i in found}
+
+
+def test_mapper_tests_live_in_the_room_of_their_code():
+    """tests/mapper/ mirrors mapper/: a test goes in search/, chip/ or app/, next to the tests of its room."""
+    rooms = {p.name for p in (ROOT / "mapper").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    tests = ROOT / "tests" / "mapper"
+    assert not sorted(p.name for p in tests.glob("*.py")), "tests/mapper/*.py: move them into a room"
+    assert {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"} <= rooms

@@ -79,12 +79,9 @@ def test_conservation_laws(hw, layer, seed):
     assert cost.compute_cycles * cost.active_pes >= layer.macs()
     assert cost.total_cycles >= cost.processing_cycles >= cost.compute_cycles >= 1
     assert 1 <= cost.active_pes <= hw.pes
-    # Energy = counts x per-access cost, level by level.
-    per_access = {"dram": hw.energy_dram, "glb": hw.energy_glb, "array": hw.energy_array, "rf": hw.energy_rf}
-    for level, unit in per_access.items():
-        assert cost.energy_units[level] == unit * cost.level_total(level)
-    assert cost.energy_units["mac"] == hw.energy_mac * macs
-    assert sum(cost.energy_units_by_type.values()) == cost.energy_total_units
+    # The two energy breakdowns add up to the same total.  That the energy is what the accesses cost is
+    # checked against the simulator's own counts (tests/mapper/chip, test_energy_is_the_simulated_accesses_priced).
+    assert sum(cost.energy_units_by_type.values()) == cost.energy_total_units == sum(cost.energy_units.values())
 
 
 @settings(max_examples=60, deadline=None)

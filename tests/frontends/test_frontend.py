@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cost_models.layer import LayerShape
 from frontends import FrontendError, array_layers, host_ops, load_layer_weights, load_onnx
+from harness import Run, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -173,8 +172,8 @@ def test_opsets(opset):
 
 
 def test_alexnet_inspect_json_matches_jssc_workload():
-    out = subprocess.run([sys.executable, "-m", "mapper", "inspect", str(EXAMPLES / "alexnet.onnx"), "--batch", "4",
-                          "--json"], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = run_cli(["inspect", str(EXAMPLES / "alexnet.onnx"), "--batch", "4", "--json"])
+    assert out.code == 0, out.stderr
     data = json.loads(out.stdout)
     convs = [layer for layer in data["layers"] if layer["op"].startswith("Conv")]
     fcs = [layer for layer in data["layers"] if layer["op"] == "Gemm"]
@@ -195,8 +194,8 @@ def test_examples_load(file, layers):
     assert sorted(covered) == sorted(n.name for n in proto.graph.node)  # nothing dropped, nothing twice
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapper", *args], capture_output=True, text=True, cwd=ROOT)
+def _cli(*args: str) -> Run:
+    return run_cli(args)
 
 
 def test_bad_inputs_give_one_error_line_and_exit_2(tmp_path):
@@ -207,7 +206,7 @@ def test_bad_inputs_give_one_error_line_and_exit_2(tmp_path):
     onnx.save(conv_model(["n", 3, "h", "w"], [4, 3, 3, 3]), cases["symbolic"])
     for name, path in cases.items():
         result = _cli("inspect", str(path))
-        assert result.returncode == 2, name
+        assert result.code == 2, name
         assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
         assert "Traceback" not in result.stderr and str(path) in result.stderr
 

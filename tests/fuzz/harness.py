@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import tempfile
 import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from mapper.app import cli
 
@@ -72,10 +73,10 @@ def _interpreter_warnings(stderr: io.StringIO) -> Iterator[None]:
                 stderr.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
 
 
-def _call(argv: Sequence[str], stderr: io.StringIO) -> int:
-    """cli.main's return value, or what the interpreter would exit with."""
+def _call(main: Callable[[list[str]], int], argv: Sequence[str], stderr: io.StringIO) -> int:
+    """main's return value, or what the interpreter would exit with."""
     try:
-        return int(cli.main(list(argv)))
+        return int(main(list(argv)))
     except SystemExit as exit_:  # argparse's usage errors and --help
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -84,8 +85,15 @@ def _call(argv: Sequence[str], stderr: io.StringIO) -> int:
         return 1
 
 
-def run_cli(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> Run:
-    """Run ``eyeriss *argv`` in ``cwd`` (created if missing); ``env`` adds to ENV for the duration."""
+def run_cli(argv: Sequence[str], cwd: Path | None = None, env: Mapping[str, str] | None = None,
+            main: Callable[[list[str]], int] | None = None) -> Run:
+    """Run ``eyeriss *argv`` in ``cwd`` (created if missing; a scratch folder, removed after, if None).
+
+    ``env`` adds to ENV for the duration; ``main`` replaces ``cli.main`` (a script's own ``main(argv)``).
+    """
+    if cwd is None:
+        with tempfile.TemporaryDirectory(prefix="eyeriss-run-") as scratch:
+            return run_cli(argv, Path(scratch), env, main)
     cwd.mkdir(parents=True, exist_ok=True)
     before = files_under(cwd)
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -94,7 +102,7 @@ def run_cli(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
     try:
         with _environment({**ENV, **(env or {})}), contextlib.redirect_stdout(stdout), \
                 contextlib.redirect_stderr(stderr), _interpreter_warnings(stderr):
-            code = _call(argv, stderr)
+            code = _call(main or cli.main, argv, stderr)
     finally:
         os.chdir(home)
     return Run(code, stdout.getvalue(), stderr.getvalue(), tuple(sorted(files_under(cwd) - before)))

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from mapper.app import cli
 from mapper.app.commands import inspect as inspect_command
+
+LENET = Path(__file__).resolve().parents[3] / "examples" / "lenet5.onnx"
 
 
 def _boom(args):
@@ -41,3 +48,22 @@ def test_usage_error_exits_2(capsys):
         cli.main(["compile"])
     assert info.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_the_process_exits_with_mains_code(tmp_path):
+    """``python -m mapper`` as a process: main's code becomes the exit status, the error line reaches stderr.
+
+    Everything else runs in-process (tests/fuzz/harness.py); this and the signal tests in
+    test_compile.py are what only a real process shows.
+    """
+    def eyeriss(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mapper", *args], capture_output=True, text=True, cwd=tmp_path,
+                              env=dict(os.environ, NO_COLOR="1"), timeout=300)
+
+    ok = eyeriss("inspect", str(LENET))
+    assert ok.returncode == 0 and "conv1" in ok.stdout and ok.stderr == ""
+    bad = eyeriss("inspect", "/no/such.onnx")
+    assert bad.returncode == 2 and bad.stderr == "error: /no/such.onnx: no such file\n" and bad.stdout == ""
+    usage = eyeriss("compile")
+    assert usage.returncode == 2 and len(usage.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

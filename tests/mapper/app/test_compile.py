@@ -1,13 +1,19 @@
-"""`eyeriss compile` and `eyeriss report` end to end through the real CLI, and the compile_model API."""
+"""`eyeriss compile` and `eyeriss report` end to end through the real CLI, and the compile_model API.
+
+The CLI runs in-process (``harness.run_cli``: the same exit code and streams as a subprocess); only the
+signal tests start a process.  Determinism is held to committed golden reports (test_golden.py).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +22,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from cost_models.hardware import default_hardware
+from harness import Run, run_cli
 from mapper.chip.bitstream import read_file
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,20 +32,9 @@ def env() -> dict[str, str]:
     return dict(os.environ, NO_COLOR="1", COLUMNS="80")
 
 
-TIMING = {("solver", "wall_s"), ("totals", "compile_s")}
-
-
-def eyeriss(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapper", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env(), timeout=timeout)
-
-
-def without_timing(report: dict) -> dict:
-    report = json.loads(json.dumps(report))
-    report["totals"].pop("compile_s")
-    for layer in report["layers"]:
-        layer["solver"].pop("wall_s")
-    return report
+def eyeriss(*args: str, cwd: Path | None = None) -> Run:
+    """``eyeriss *args`` in-process, 80 columns wide."""
+    return run_cli(args, cwd, env={"COLUMNS": "80"})
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:
@@ -49,7 +45,7 @@ def folder_bytes(folder: Path) -> dict[str, bytes]:
 def alexnet(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("alexnet") / "out"
     result = eyeriss("compile", str(EXAMPLES / "alexnet.onnx"), "--batch", "4", "-o", str(out))
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.stderr
     return out
 
 
@@ -97,19 +93,19 @@ def test_compile_writes_report_and_decodable_bitstreams(alexnet):
     assert totals["pj_per_mac"] == pytest.approx(totals["energy"]["total_pj"] / totals["macs"], rel=1e-3)
     assert 0 < totals["average_active_pes"] <= 168
     decode = eyeriss("decode", str(alexnet / report["layers"][1]["bitstream"]["file"]), "--json")
-    assert decode.returncode == 0, decode.stderr
+    assert decode.code == 0, decode.stderr
     assert json.loads(decode.stdout)["mapping"]["e"] == report["layers"][1]["mapping"]["e"]
 
 
 def test_report_views_render_in_80_columns(alexnet):
     network = eyeriss("report", str(alexnet))
-    assert network.returncode == 0, network.stderr
+    assert network.code == 0, network.stderr
     assert "conv1" in network.stdout and "where the energy goes" in network.stdout and "pJ/MAC" in network.stdout
     by_energy = eyeriss("report", str(alexnet / "report.json"), "--sort", "energy")
     rows = [line.split()[1] for line in by_energy.stdout.splitlines() if re.match(r"^\s*\d+\s+(conv|gemm)", line)]
     assert rows[0] == "gemm1"  # the largest FC layer dominates AlexNet's energy at N=4
     layer = eyeriss("report", str(alexnet), "--layer", "conv1")
-    assert layer.returncode == 0, layer.stderr
+    assert layer.code == 0, layer.stderr
     assert "filter spad" in layer.stdout and "176/224" in layer.stdout
     assert "PE array 12 x 14: 154 active" in layer.stdout and "for x in 0..55" in layer.stdout
     for output in (network.stdout, by_energy.stdout, layer.stdout):
@@ -118,7 +114,7 @@ def test_report_views_render_in_80_columns(alexnet):
     as_json = eyeriss("report", str(alexnet), "--layer", "conv2", "--json")
     assert json.loads(as_json.stdout)["name"] == "conv2"
     missing = eyeriss("report", str(alexnet), "--layer", "conv9")
-    assert missing.returncode == 2 and "conv9" in missing.stderr
+    assert missing.code == 2 and "conv9" in missing.stderr
 
 
 def test_committed_report_example_is_current(alexnet):
@@ -129,22 +125,6 @@ def test_committed_report_example_is_current(alexnet):
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     assert (ROOT / "docs" / "report-example.txt").read_text() == example.capture(alexnet)
-
-
-@pytest.mark.parametrize("model,batch", [("lenet5", "1"), ("alexnet", "2"), ("vgg16", "1"), ("resnet18", "1"),
-                                         ("resnet50", "1"), ("mobilenet_v2", "1")])
-def test_two_compiles_are_identical_but_for_timing(tmp_path, model, batch):
-    outs = [tmp_path / "a", tmp_path / "b"]
-    for out in outs:
-        result = eyeriss("compile", str(EXAMPLES / f"{model}.onnx"), "--batch", batch, "-o", str(out), "--json")
-        assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["schema"] == "eyeriss-report/1"
-    first, second = (folder_bytes(out) for out in outs)
-    assert first.keys() == second.keys() and any(k.startswith("bitstreams/") for k in first)
-    timed = {"report.json", "manifest.json"}  # the manifest holds the report's hash, so timing changes it too
-    assert {k: v for k, v in first.items() if k not in timed} == {k: v for k, v in second.items() if k not in timed}
-    reports = [json.loads(out.joinpath("report.json").read_text()) for out in outs]
-    assert without_timing(reports[0]) == without_timing(reports[1])
 
 
 def _tall_filter_model(path: Path) -> Path:
@@ -163,7 +143,7 @@ def _tall_filter_model(path: Path) -> Path:
 def test_unmappable_layer_exits_1_and_the_rest_compiles(tmp_path):
     out = tmp_path / "out"
     result = eyeriss("compile", str(_tall_filter_model(tmp_path / "tall.onnx")), "-o", str(out))
-    assert result.returncode == 1
+    assert result.code == 1
     assert "conv_tall" in result.stderr and "12 PE rows" in result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["unmapped"] == [{"name": "conv_tall", "reason": report["layers"][1]["reason"]}]
@@ -171,7 +151,7 @@ def test_unmappable_layer_exits_1_and_the_rest_compiles(tmp_path):
     assert report["layers"][0]["mapping"] is not None
     assert sorted(p.name for p in (out / "bitstreams").iterdir()) == ["000_conv_ok.bin"]
     view = eyeriss("report", str(out))
-    assert view.returncode == 0 and "no mapping" in view.stdout
+    assert view.code == 0 and "no mapping" in view.stdout
 
 
 def test_output_folder_that_is_not_ours_is_refused(tmp_path):
@@ -179,41 +159,68 @@ def test_output_folder_that_is_not_ours_is_refused(tmp_path):
     out.mkdir()
     (out / "thesis.tex").write_text("years of work")
     result = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out))
-    assert result.returncode == 2 and "not an eyeriss output folder" in result.stderr
+    assert result.code == 2 and "not an eyeriss output folder" in result.stderr
     assert [p.name for p in out.iterdir()] == ["thesis.tex"]
 
 
 def test_default_output_folder_is_named_after_the_model(tmp_path):
     result = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.stderr
     assert (tmp_path / "lenet5" / "report.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet5"]  # no staging folder left behind
+
+
+def started_searching(process: subprocess.Popen, timeout: float = 300) -> tuple[threading.Thread, list[str]]:
+    """Read the progress bar off ``process``'s stderr until a layer has been mapped: the search is under way.
+
+    The bar is drawn only on a terminal; TTY_COMPATIBLE / FORCE_COLOR make rich draw it into the pipe.
+    A thread keeps reading after that, so the pipe never fills; what it read is returned at the end.
+    """
+    seen, chunks = threading.Event(), []
+
+    def read() -> None:
+        for chunk in iter(lambda: process.stderr.read(256), ""):
+            chunks.append(chunk)
+            if re.search(r": (optimal|feasible)", "".join(chunks[-3:])):
+                seen.set()
+        seen.set()  # the stream ended: the caller sees the process gone
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert seen.wait(timeout), "no layer mapped within the timeout"
+    assert process.poll() is None, "compile finished before it could be interrupted: " + "".join(chunks)[-500:]
+    return reader, chunks
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
     out = tmp_path / "out"
-    assert eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out)).returncode == 0
+    assert eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out)).code == 0
     before = folder_bytes(out)
-    # VGG-16's batch scan (16 batch sizes) takes tens of seconds; interrupt it while it searches.
+    # VGG-16's batch scan (16 batch sizes) takes tens of seconds; interrupt it once its first layer is mapped.
     process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "vgg16.onnx"),
-                                "--batch", "auto", "-o", str(out)], env=env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)
-    assert process.poll() is None, "compile finished before it could be interrupted"
-    sent = time.perf_counter()
-    process.send_signal(sig)
-    _, stderr = process.communicate(timeout=60)
-    waited = time.perf_counter() - sent
+                                "--batch", "auto", "-o", str(out)], env=dict(env(), TTY_COMPATIBLE="1", FORCE_COLOR="1"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        reader, chunks = started_searching(process)
+        sent = time.perf_counter()
+        process.send_signal(sig)
+        process.wait(timeout=120)
+        waited = time.perf_counter() - sent
+        reader.join(timeout=10)
+    finally:
+        process.kill()
+    stderr = "".join(chunks)
     if sig == signal.SIGINT:
-        assert process.returncode == 130, stderr
-        assert waited < 5, f"Ctrl-C took {waited:.1f} s"
-        assert "Traceback" not in stderr
+        assert process.returncode == 130, stderr[-500:]
+        # Measured 2-3 s at load 17 on 2 cores (once 6 s); the bound leaves room for a saturated machine.
+        assert waited < 10, f"Ctrl-C took {waited:.1f} s"
+        assert "Traceback" not in stderr and "interrupted" in stderr
     else:
         assert process.returncode == -signal.SIGKILL
     assert folder_bytes(out) == before
     # A killed run's staging folder is gone after the next compile into the same place.
-    assert eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out)).returncode == 0
+    assert eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out)).code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -281,7 +288,7 @@ def test_latency_bounds_are_kept(tmp_path):
     assert all(entry.cost.total_ms <= per_layer for entry in layer_bounded.layers)
     impossible = eyeriss("compile", str(model), "--batch", "4", "-o", str(tmp_path / "i"),
                          "--network-latency-ms", str(fast_ms / 2))
-    assert impossible.returncode == 1 and "latency bound" in impossible.stderr
+    assert impossible.code == 1 and "latency bound" in impossible.stderr
     assert not (tmp_path / "i").exists() or json.loads((tmp_path / "i" / "report.json").read_text())["unmapped"]
 
 
@@ -308,14 +315,13 @@ def test_fixed_batch_model_refuses_another_batch(tmp_path):
     path = tmp_path / "fixed.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     refused = eyeriss("compile", str(path), "--batch", "4", "-o", str(tmp_path / "o"))
-    assert refused.returncode == 2 and "fixed at 2" in refused.stderr
+    assert refused.code == 2 and "fixed at 2" in refused.stderr
     ok = eyeriss("compile", str(path), "-o", str(tmp_path / "o"), "--json")
-    assert ok.returncode == 0 and json.loads(ok.stdout)["batch"] == 2
+    assert ok.code == 0 and json.loads(ok.stdout)["batch"] == 2
 
 
 def test_readme_python_examples_run(tmp_path, monkeypatch):
     """The README's library examples are run as written (from a scratch copy of the examples)."""
-    import re
     import shutil
 
     shutil.copytree(EXAMPLES, tmp_path / "examples", ignore=shutil.ignore_patterns("*.py"))
@@ -328,12 +334,12 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
 
 
 def test_deploy_pipeline_example(tmp_path):
-    run = subprocess.run([sys.executable, str(EXAMPLES / "deploy_pipeline.py"), str(EXAMPLES / "lenet5.onnx"),
-                          "--batch", "1", "--budget-ms", "0.0001", "--out", str(tmp_path / "o")],
-                         capture_output=True, text=True, env=env(), timeout=300)
-    assert run.returncode == 1 and "cannot deploy" in run.stderr and not (tmp_path / "o").exists()
-    run = subprocess.run([sys.executable, str(EXAMPLES / "deploy_pipeline.py"), str(EXAMPLES / "lenet5.onnx"),
-                          "--batch", "1", "--budget-ms", "10", "--out", str(tmp_path / "o")],
-                         capture_output=True, text=True, env=env(), timeout=300)
-    assert run.returncode == 0, run.stderr
+    spec = importlib.util.spec_from_file_location("deploy_pipeline", EXAMPLES / "deploy_pipeline.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = [str(EXAMPLES / "lenet5.onnx"), "--batch", "1", "--out", str(tmp_path / "o")]
+    run = run_cli([*args, "--budget-ms", "0.0001"], tmp_path, main=script.main)
+    assert run.code == 1 and "cannot deploy" in run.stderr and not (tmp_path / "o").exists()
+    run = run_cli([*args, "--budget-ms", "10"], tmp_path, main=script.main)
+    assert run.code == 0, run.stderr
     assert (tmp_path / "o" / "report.json").is_file() and "bitstreams/000_" in run.stdout

@@ -21,10 +21,7 @@ from cost_models.mapping import Mapping
 from mapper.app.atomic import atomic_write_bytes
 from mapper.chip.bitstream import CHIP_BITS, HEADER, KINDS, config_for, decode, encode, layout, read_file, total_bits
 from mapper.app.cli import main
-try:  # tests/mapper/chip is a plain folder (prepend import mode) or, if it gains __init__.py, a package
-    from test_allocation import PUBLISHED, layer_and_mapping
-except ImportError:  # pragma: no cover
-    from tests.mapper.chip.test_allocation import PUBLISHED, layer_and_mapping
+from test_allocation import PUBLISHED, layer_and_mapping  # tests/mapper/chip is on sys.path (prepend import mode)
 
 HW = default_hardware()
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,0 +1,68 @@
+"""Same input, same output: every example compiles to the committed golden report, byte for byte but timing.
+
+A golden file (tests/golden/<model>_b<batch>.json) is what ``eyeriss compile --json`` wrote on another run,
+in another process, at another machine load: the report without its two wall-clock fields (``compile_s``,
+each layer's ``solver.wall_s``), and the SHA-256 of every bitstream.  Matching it shows the search is
+deterministic across processes and loads (no wall-clock limit decided anything) and that nothing changed
+the tool's output unnoticed.  After a change that is meant to move the output, regenerate and review:
+
+    EYERISS_REGENERATE_GOLDEN=1 python -m pytest tests/mapper/app/test_golden.py
+    git diff tests/golden/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import run_cli
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples"
+GOLDEN = ROOT / "tests" / "golden"
+REGENERATE = os.environ.get("EYERISS_REGENERATE_GOLDEN") == "1"
+CASES = [("lenet5", 1), ("alexnet", 2), ("vgg16", 1), ("resnet18", 1), ("resnet50", 1), ("mobilenet_v2", 1)]
+
+
+def without_timing(report: dict) -> dict:
+    """The report minus the two figures that are wall-clock time (docs/report.md)."""
+    report = json.loads(json.dumps(report))
+    report["totals"].pop("compile_s")
+    for layer in report["layers"]:
+        layer["solver"].pop("wall_s")
+    return report
+
+
+def snapshot(out: Path, printed: dict) -> dict:
+    """What a compile produced, timing aside: the report (as saved and as printed) and each bitstream's hash."""
+    saved = json.loads((out / "report.json").read_text())
+    assert printed == saved  # --json prints the report it saves
+    bitstreams = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+                  for p in sorted((out / "bitstreams").iterdir())}
+    assert bitstreams  # every example maps
+    return {"report": without_timing(saved), "bitstreams": bitstreams}
+
+
+@pytest.mark.parametrize("model, batch", CASES, ids=[f"{m}-b{b}" for m, b in CASES])
+def test_compile_matches_the_golden_report(tmp_path, model, batch):
+    run = run_cli(["compile", str(EXAMPLES / f"{model}.onnx"), "--batch", str(batch), "-o", "out", "--json"], tmp_path)
+    assert run.code == 0, run.stderr
+    got = snapshot(tmp_path / "out", json.loads(run.stdout))
+    path = GOLDEN / f"{model}_b{batch}.json"
+    if REGENERATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+        pytest.skip(f"regenerated {path.relative_to(ROOT)}")
+    golden = json.loads(path.read_text())
+    assert got["bitstreams"] == golden["bitstreams"]
+    for key in sorted(set(golden["report"]) | set(got["report"])):
+        assert got["report"].get(key) == golden["report"].get(key), f"report[{key!r}] differs from {path.name}"
+
+
+def test_without_timing_drops_only_the_wall_clock_figures():
+    report = {"totals": {"compile_s": 1.5, "macs": 7}, "layers": [{"solver": {"wall_s": 0.2, "status": "OPTIMAL"}}]}
+    assert without_timing(report) == {"totals": {"macs": 7}, "layers": [{"solver": {"status": "OPTIMAL"}}]}
