@@ -278,6 +278,7 @@ def report_mutants(tmp: Path, rng: random.Random) -> list[tuple[str, Path, froze
         write(name, json.dumps(data), codes, extra)
 
     text = json.dumps(good)
+    (tmp / "report_good.json").write_text(text)  # the intact side of the diff cases (not a case itself)
     write("empty", "")
     write("not_json", "{\"schema\": ")
     write("binary", bytes(rng.getrandbits(8) for _ in range(300)))
@@ -372,8 +373,11 @@ def cases(tmp: Path, seed: int = 2026) -> list[Case]:
     conv_only = _save(_conv_model(), tmp / "conv3x3.onnx")  # R = 3 > 2 rows
     out.append(Case("hardware_array_too_small", ("compile", str(conv_only), "-o", "{out}",
                                                  "--hardware", str(tmp / "hw_array_2x2.yaml"))))
-    for name, path, codes, extra in report_mutants(tmp, rng):
+    for index, (name, path, codes, extra) in enumerate(report_mutants(tmp, rng)):
         out.append(Case(f"report_{name}", ("report", str(path), *extra), codes))
+        if index % 3 == 0 and not extra:  # diff reads reports with the same reader: a sample, damaged on either side
+            pair = (str(path), str(tmp / "report_good.json"))
+            out.append(Case(f"diff_{name}", ("diff", *(pair if index % 2 else pair[::-1])), codes))
     out.append(Case("report_missing_folder", ("report", str(tmp / "no_such_folder"))))
     out.extend(option_cases())
     return out

@@ -57,7 +57,7 @@ EXPECTATIONS = {
     "hardware_wrongtype_glb.banks": "glb.banks", "hardware_python_tag": "YAML",
     "bitstream_magic": "magic", "bitstream_version": "version", "bitstream_truncated_payload": "payload",
     "onnx_macs_overflow": "MACs", "onnx_symbolic_height": "symbolic",
-    "report_schema_newer": "newer", "report_not_json": "JSON", "report_missing_layers": "layers",
+    "report_schema_newer": "newer", "report_not_json": "JSON", "diff_missing_host_ops": "host_ops", "report_missing_layers": "layers",
     "report_no_such_layer": "no_such_layer", "option_batch_zero": "batch",
     "option_hardware_missing": "no such file",
     "simulate_weights_raw_short": "need 432", "onnx_weights_large_raw_short": "need 43200",
