@@ -11,6 +11,8 @@ operators, and evaluated on
 So the cost the solver minimises and the cost the model reports cannot drift
 apart.  A symbolic number opts in by defining the ``__rs_*__`` hooks below;
 everything here is exact integer arithmetic (no floats, no rounding modes).
+``solver_bounds`` and ``name`` are for the symbolic case only: on ints and
+arrays they return their argument, so the maths reads the same either way.
 """
 
 from __future__ import annotations
@@ -73,6 +75,31 @@ def lookup(table: np.ndarray, index: Num) -> Num:
     if isinstance(index, np.ndarray):
         return table[index]
     return int(table[index])
+
+
+def solver_bounds(value: Num, lo: Num | None = None, hi: Num | None = None) -> Num:
+    """``value`` itself, which the caller knows lies in [lo, hi]: a hint for the solver, never a change of value.
+
+    On ints and numpy arrays it returns ``value`` untouched.  On a symbolic
+    number it adds ``min(value, hi)`` and ``max(., lo)``, so CP-SAT's interval
+    bounds of what follows stay tight where interval arithmetic alone would
+    lose the relation (e.g. a sum over blocks that never exceeds the total).
+    """
+    if _symbolic(value, lo, hi) is None:
+        return value
+    if hi is not None:
+        value = min_(value, hi)
+    if lo is not None:
+        value = max_(value, lo)
+    return value
+
+
+def name(value: Num, label: str) -> Num:
+    """``value``, labelled ``label`` where the number is symbolic (the CP-SAT variable's name); ints are untouched."""
+    sym = _symbolic(value)
+    if sym is not None:
+        return sym.__rs_name__(label)
+    return value
 
 
 def is_positive(a: Num) -> Num:

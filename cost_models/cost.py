@@ -24,9 +24,11 @@ class InvalidMapping(InputError):
 
 
 def variables(mapping: Mapping) -> Vars:
+    """The model's variables of a mapping: m as a number of p*t-filter passes (see ``Vars``)."""
     pt = mapping.p * mapping.t
-    k = -(-mapping.m // pt) if pt else 0
-    return Vars(n=mapping.n, e=mapping.e, p=mapping.p, q=mapping.q, r=mapping.r, t=mapping.t, g=mapping.g, k=k)
+    m_per_pt = -(-mapping.m // pt) if pt else 0
+    return Vars(n=mapping.n, e=mapping.e, p=mapping.p, q=mapping.q, r=mapping.r, t=mapping.t, g=mapping.g,
+                m_per_pt=m_per_pt)
 
 
 def check(layer: LayerShape, mapping: Mapping, hw: Hardware) -> list[str]:

@@ -7,13 +7,10 @@ stored, so the two cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
-
-# Order in which the search and the reports list the parameters.
-PARAMETERS = ("n", "e", "p", "q", "r", "t", "g", "m")
 
 
 @dataclass(frozen=True)
@@ -40,6 +37,9 @@ class Mapping:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+PARAMETERS = tuple(item.name for item in fields(Mapping))  # the order reports list them in
 
 
 def segments_of(e: int, cols: int) -> int:

@@ -23,12 +23,12 @@ per m-block, filters once per (n-block, strip), ofmaps written once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from cost_models.accesses import Accesses, Words
-from cost_models.arith import Num, ceil_div, floor_div, is_positive, lookup, max_, min_
+from cost_models.arith import Num, ceil_div, floor_div, is_positive, lookup, max_, min_, name, solver_bounds
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.noc import ifmap_tables
@@ -67,7 +67,15 @@ class DataRatios:
 
 @dataclass
 class Vars:
-    """The mapping variables as numbers of any kind (int, array, symbolic)."""
+    """The mapping variables as numbers of any kind (int, array, symbolic).
+
+    The paper's (n, e, p, q, r, t) plus g, and instead of its m (ofmap channels
+    whose psums the GLB holds, [JSSC Table II]) ``m_per_pt = m / (p*t)``: the
+    number of p*t-filter passes one psum block spans.  So m = m_per_pt * p * t
+    is a multiple of p*t by construction, capped at the group's Mg filters
+    (``cost_models.cost.variables`` and ``mapper.search.space.to_mapping``
+    convert between the two).
+    """
 
     n: Num
     e: Num
@@ -76,7 +84,10 @@ class Vars:
     r: Num
     t: Num
     g: Num
-    k: Num  # m = k * p * t
+    m_per_pt: Num
+
+    def items(self) -> list[tuple[str, Num]]:
+        return [(key, getattr(self, key)) for key in VARIABLES]
 
 
 # The limits that bound a storage's fill (``RowStationary.utilisation``).
@@ -101,11 +112,11 @@ class GlbFootprint:
 
     @property
     def ifmap_banks(self) -> Num:
-        return ceil_div(self.ifmap_words, self.bank_words)
+        return name(ceil_div(self.ifmap_words, self.bank_words), "glb_banks_ifmap")
 
     @property
     def psum_banks(self) -> Num:
-        return ceil_div(self.psum_words, self.bank_words)
+        return name(ceil_div(self.psum_words, self.bank_words), "glb_banks_psum")
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,9 @@ class Counts:
         return out
 
 
+VARIABLES = tuple(item.name for item in fields(Vars))  # the order the search and the enumerator list them in
+
+
 def layer_limits(layer: LayerShape, hw: Hardware) -> list[str]:
     """Reasons the layer cannot run on this array at all, whatever the mapping."""
     problems = []
@@ -219,10 +233,10 @@ class RowStationary:
     # ------------------------------------------------------------------ limits
     def limits(self, v: Vars) -> list[Limit]:
         hw, R, S = self.hw, self.R, self.S
-        segments = lookup(self.t_segments, v.e)
+        segments = name(lookup(self.t_segments, v.e), "segments(e)")
         stack_rows = v.r * segments * R
         bands = floor_div(hw.rows, stack_rows)
-        across = lookup(self.t_across, v.e)
+        across = name(lookup(self.t_across, v.e), "across(e)")
         glb = self.glb_footprint(v)
         return [
             Limit("filter_spad", "filter spad: p*q*S filter weights per PE", v.p * v.q * S, hw.filter_spad),
@@ -244,15 +258,15 @@ class RowStationary:
             Limit("q_range", "q <= C/groups", v.q, self.Cg),
             Limit("t_range", "no empty filter set: p*(t-1) < M/groups", v.p * (v.t - 1), self.Mg - 1),
             Limit("r_range", "no empty channel set: q*(r-1) < C/groups", v.q * (v.r - 1), self.Cg - 1),
-            Limit("m_range", "no empty psum block: p*t*(k-1) < M/groups", v.p * v.t * (v.k - 1), self.Mg - 1),
+            Limit("m_range", "no empty psum block: p*t*(m_per_pt-1) < M/groups", v.p * v.t * (v.m_per_pt - 1), self.Mg - 1),
         ]
 
     def glb_footprint(self, v: Vars) -> GlbFootprint:
         """What the banked global buffer holds during a pass: n*q*r strip ifmap planes, n*m strip psum planes per group set."""
-        m = v.k * v.p * v.t
+        m = name(v.m_per_pt * v.p * v.t, "m")
         return GlbFootprint(
-            ifmap_words=v.g * v.n * v.q * v.r * lookup(self.t_rows, v.e) * self.Wp,
-            psum_words=v.g * v.n * min_(m, self.Mg) * v.e * self.F,
+            ifmap_words=name(v.g * v.n * v.q * v.r * name(lookup(self.t_rows, v.e), "strip_rows(e)") * self.Wp, "glb_ifmap_words"),
+            psum_words=name(v.g * v.n * min_(m, self.Mg) * v.e * self.F, "glb_psum_words"),
             bank_words=self.hw.bank_words)
 
     def utilisation(self, v: Vars) -> dict[str, Usage]:
@@ -288,16 +302,16 @@ class RowStationary:
     def blocks(self, v: Vars) -> Blocks:
         """Trip counts of the loop nest (module docstring) and the ifmap rows each strip brings."""
         N, G, Mg, Cg, Wp = self.N, self.G, self.Mg, self.Cg, self.Wp
-        multi = is_positive(v.g - 1)
-        m = v.k * v.p * v.t
-        pt, qr = v.p * v.t, v.q * v.r
-        NB, GB = ceil_div(N, v.n), ceil_div(G, v.g)
-        SB = lookup(self.t_strips, v.e)
-        MB = ceil_div(Mg, min_(m, Mg))
-        CB = ceil_div(Cg, qr)
-        FBT = ceil_div(Mg, pt)
-        rows_total = lookup(self.t_rows_total, v.e)
-        sends = lookup(self.t_sends, v.e + (self.E + 1) * multi)
+        multi = name(is_positive(v.g - 1), "g>1")
+        m = name(v.m_per_pt * v.p * v.t, "m")
+        pt, qr = name(v.p * v.t, "p*t"), name(v.q * v.r, "q*r")
+        NB, GB = name(ceil_div(N, v.n), "NB=ceil(N/n)"), name(ceil_div(G, v.g), "GB=ceil(G/g)")
+        SB = name(lookup(self.t_strips, v.e), "SB=ceil(E/e)")
+        MB = name(ceil_div(Mg, min_(m, Mg)), "MB=ceil(Mg/m)")
+        CB = name(ceil_div(Cg, qr), "CB=ceil(Cg/(q*r))")
+        FBT = name(ceil_div(Mg, pt), "FBT=ceil(Mg/(p*t))")
+        rows_total = name(lookup(self.t_rows_total, v.e), "ifmap_rows(e)")
+        sends = name(lookup(self.t_sends, v.e + (self.E + 1) * multi), "ifmap_sends(e)")
         return Blocks(multi=multi, pt=pt, qr=qr, NB=NB, GB=GB, SB=SB, MB=MB, CB=CB, FBT=FBT, sends=sends,
                       ifmap_fills=G * N * Cg * Wp * rows_total * MB)
 
@@ -326,8 +340,8 @@ class RowStationary:
         """
         N, G, Mg, Cg, R, E, F, Wp, out = self.N, self.G, self.Mg, self.Cg, self.R, self.E, self.F, self.Wp, self.out
         CB = b.CB
-        rem_c = max_(Cg - (CB - 1) * b.qr, 1)  # channels in the last channel block (>= 1; max_ tells the solver)
-        set_passes = min_(v.t * b.FBT, Mg + v.t)  # t*FBT < Mg/p + t
+        rem_c = solver_bounds(Cg - (CB - 1) * b.qr, lo=1)  # channels in the last channel block, 1..q*r
+        set_passes = solver_bounds(v.t * b.FBT, hi=Mg + v.t)  # filter sets over all passes: t*FBT < Mg/p + t
         filters = self.layer.weights() * b.NB * b.SB * v.e
         ifmaps = N * G * Cg * R * Wp * E * set_passes
         psums = (out * R * ceil_div(Cg, v.q) + out * (CB - 1)
@@ -338,7 +352,8 @@ class RowStationary:
             # their IDs match, compute on them, and pass psums up their chains
             # from the lowest such PE of the lowest set with channels (never read).
             index = v.e + (self.E + 1) * b.multi
-            hits, idle_cols, idle_depth = (lookup(t, index) for t in (self.t_idle_hits, self.t_idle_cols, self.t_idle_depth))
+            hits, idle_cols, idle_depth = (name(lookup(t, index), label) for t, label in (
+                (self.t_idle_hits, "idle_hits(e)"), (self.t_idle_cols, "idle_cols(e)"), (self.t_idle_depth, "idle_depth(e)")))
             macs = macs + hits * (N * G * Mg * Cg * self.S * F)
             ifmaps = ifmaps + hits * set_passes * (N * G * Cg * Wp)
             low_sets = (CB - 1) * (v.r - 1) + ceil_div(rem_c, v.q) - 1  # sum over channel blocks of the lowest live set
@@ -356,22 +371,21 @@ class RowStationary:
         NB, GB, SB, CB, FBT = b.NB, b.GB, b.SB, b.CB, b.FBT
         # Compute: the busiest PE of each pass does n*p*q*S*F MACs.  Sums over
         # filter / channel blocks of the busiest PE's share; they never exceed
-        # Mg + p and Cg + q and are at least 1, which min_/max_ state so the
-        # solver's interval bounds stay tight (they change no value).
-        P_SUM = max_(min_((FBT - 1) * v.p + min_(v.p, Mg - (FBT - 1) * b.pt), Mg + v.p), 1)
-        Q_SUM = max_(min_((CB - 1) * v.q + min_(v.q, Cg - (CB - 1) * b.qr), Cg + v.q), 1)
-        passes = GB * NB * SB * FBT * CB
-        compute = GB * N * SB * P_SUM * Q_SUM * S * F
+        # Mg + p and Cg + q and are at least 1 (bounds for the solver only).
+        P_SUM = name(solver_bounds((FBT - 1) * v.p + min_(v.p, Mg - (FBT - 1) * b.pt), lo=1, hi=Mg + v.p), "P_SUM")
+        Q_SUM = name(solver_bounds((CB - 1) * v.q + min_(v.q, Cg - (CB - 1) * b.qr), lo=1, hi=Cg + v.q), "Q_SUM")
+        passes = name(GB * NB * SB * FBT * CB, "passes")
+        compute = name(GB * N * SB * P_SUM * Q_SUM * S * F, "compute")
         ifmap_glb_reads = G * N * Cg * Wp * FBT * b.sends
         streams = {"ifmap": ceil_div(ifmap_glb_reads, hw.bus("ifmap")), "psum": ceil_div(out * (CB - 1), hw.bus("psum")),
                    "output": ceil_div(out * CB, hw.bus("output"))}
-        streaming = max_(compute, *streams.values())
-        filter_load = ceil_div(self.layer.weights() * NB * SB, hw.bus("filter"))
+        streaming = name(max_(compute, *streams.values()), "streaming")
+        filter_load = name(ceil_div(self.layer.weights() * NB * SB, hw.bus("filter")), "filter_load")
         ramp = passes * (hw.pipeline_stages + self.R)  # assumed: pipeline fill + psum chain up one set, per pass
-        processing = filter_load + streaming + ramp
+        processing = name(filter_load + streaming + ramp, "processing")
         num, den = hw.link_words_per_cycle()
-        fmap_stall = ceil_div((dram.ifmap + dram.psum) * den, num)
-        filter_dram = ceil_div(dram.filter * den, num)
+        fmap_stall = name(ceil_div((dram.ifmap + dram.psum) * den, num), "fmap_link")
+        filter_dram = name(ceil_div(dram.filter * den, num), "filter_link")
         filter_wait = max_(filter_dram - processing, 0)
         parts = {"compute": compute, "streaming": streaming - compute, "filter_load": filter_load, "per_pass": ramp,
                  "fmap_dram": fmap_stall, "filter_dram": filter_wait}
@@ -403,7 +417,7 @@ class RowStationary:
     def objective_from_counts(self, c: Counts, kind: str) -> Num:
         if kind == "latency":
             return c.cycles.total
-        energy = sum(self.energy(c).values())
+        energy = name(sum(self.energy(c).values()), "energy")
         if kind == "energy":
             return energy
         if kind == "edp":

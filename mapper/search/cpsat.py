@@ -23,11 +23,9 @@ from cost_models.cost import Cost, evaluate
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from cost_models.rowstationary import OBJECTIVES, DataRatios, RowStationary, Vars, layer_limits
+from cost_models.rowstationary import OBJECTIVES, VARIABLES, DataRatios, RowStationary, Vars, layer_limits
 from mapper.search.symbolic import Tracer
 from mapper.search.space import ranges, to_mapping
-
-KEYS = ("n", "e", "p", "q", "r", "t", "g", "k")
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,7 @@ def _solver(time_limit: float, workers: int, strategy: str | None = None,
 def add_layer(tracer: Tracer, layer: LayerShape, hw: Hardware, ratios: DataRatios,
               suffix: str = "") -> tuple[Vars, RowStationary, dict]:
     """One layer's mapping variables and hardware limits in ``tracer``'s model; returns them with the counts."""
-    v = Vars(**{name: tracer.new(1, high, f"{name}{suffix}") for name, high in ranges(layer, hw).items()})
+    v = Vars(**{name: tracer.variable(1, high, f"{name}{suffix}") for name, high in ranges(layer, hw).items()})
     model = RowStationary(layer, hw, ratios)
     for limit in model.limits(v):
         constraint = limit.lhs <= limit.rhs
@@ -201,9 +199,9 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
         time_left = time_limit - (time.perf_counter() - start)
         if status in (cp_model.FEASIBLE, cp_model.UNKNOWN) and time_left > 0.01:
             if status == cp_model.FEASIBLE:
-                found = {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS}
+                found = {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}
                 found_bound = int(round(solver.BestObjectiveBound()))
-                for key in KEYS:
+                for key in VARIABLES:
                     tracer.model.AddHint(getattr(v, key).expr, found[key])
             solver = _solver(time_left, PORTFOLIO_WORKERS)
             status = solve(solver, tracer.model)
@@ -225,7 +223,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         value = int(round(solver.ObjectiveValue()))
         bound = int(round(solver.BestObjectiveBound()))
-        values = {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS}
+        values = {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}
     else:  # the portfolio found nothing in the time left: keep the first stage's mapping
         name, value, bound, values = "FEASIBLE", 0, 0, found
     if found is not None and name == "FEASIBLE":  # cut short twice: the better of the two stages' mappings
@@ -262,12 +260,12 @@ def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[st
     model = tracer.model
     model.Add(goal.expr <= value)  # == in effect (value is the optimum); <= propagates faster
     weight, tiebreak = 1, 0
-    for key in reversed(KEYS):
+    for key in reversed(VARIABLES):
         var = getattr(v, key)
         tiebreak = tiebreak + weight * var.expr
         weight *= var.hi + 1
     model.Minimize(tiebreak)
-    for key in KEYS:
+    for key in VARIABLES:
         model.AddHint(getattr(v, key).expr, found[key])
     solver = cp_model.CpSolver()
     solver.parameters.copy_from(parameters)
@@ -277,4 +275,4 @@ def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[st
     solver.parameters.num_workers = 1
     if solve(solver, model) != cp_model.OPTIMAL:
         return found
-    return {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS}
+    return {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}

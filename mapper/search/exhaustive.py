@@ -5,7 +5,7 @@ with the cost model's own formulas evaluated on int64 arrays, in bounded-size
 chunks.  Partial limits prune early stages (spads, then array shape, then
 set counts); the full limit list is applied to every survivor before scoring.
 Ties are broken like the search's portfolio: the lexicographically smallest (n, e, p, q,
-r, t, g, k) among the optimal mappings.
+r, t, g, m_per_pt) among the optimal mappings.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from cost_models.rowstationary import DataRatios, RowStationary, Vars, layer_limits
+from cost_models.rowstationary import VARIABLES, DataRatios, RowStationary, Vars, layer_limits
 from mapper.search.space import ranges, to_mapping
 
 CHUNK = 1 << 20  # mappings scored per numpy batch
@@ -75,7 +75,7 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
     seg = model.t_segments[t2["e"]]
     t2 = _mask(t2, (t2["r"] * seg * R <= hw.rows) & (t2["q"] * (t2["r"] - 1) < layer.Cg))
     # Stages 3 and 4 expand ragged columns chunk by chunk, so memory stays bounded
-    # however large the array: t up to the free slots, g (only with t = 1), k up
+    # however large the array: t up to the free slots, g (only with t = 1), m_per_pt up
     # to the psum blocks, then n.
     def slots(tab: dict[str, np.ndarray]) -> np.ndarray:
         return (hw.rows // (tab["r"] * model.t_segments[tab["e"]] * R)) * model.t_across[tab["e"]]
@@ -86,7 +86,7 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
     def g_upper(tab):
         return np.where(tab["t"] == 1, np.minimum(slots(tab), b.g), 1)
 
-    def k_upper(tab):
+    def m_per_pt_upper(tab):
         return -(-layer.Mg // (tab["p"] * tab["t"]))
 
     def expand(tables, name, upper):
@@ -107,8 +107,8 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
             yield _cross(tab, "n", ar(b.n))
 
     best_value, best_row, evaluated, complete = None, None, 0, True
-    keys = ("n", "e", "p", "q", "r", "t", "g", "k")
-    for part in with_n(expand(expand(expand([t2], "t", t_upper), "g", g_upper), "k", k_upper)):
+    keys = VARIABLES
+    for part in with_n(expand(expand(expand([t2], "t", t_upper), "g", g_upper), "m_per_pt", m_per_pt_upper)):
         if time_budget is not None and time.perf_counter() - start > time_budget:
             complete = False
             break
@@ -132,5 +132,5 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
     wall = time.perf_counter() - start
     if best_row is None:
         return ExhaustiveResult(None, None, evaluated, wall, complete)
-    mapping = to_mapping(layer, dict(zip(("n", "e", "p", "q", "r", "t", "g", "k"), best_row)))
+    mapping = to_mapping(layer, dict(zip(VARIABLES, best_row)))
     return ExhaustiveResult(mapping, best_value, evaluated, wall, complete)

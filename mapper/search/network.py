@@ -16,11 +16,11 @@ from cost_models.cost import evaluate, variables
 from cost_models.hardware import Hardware
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
-from cost_models.rowstationary import DataRatios
+from cost_models.rowstationary import VARIABLES, DataRatios
 from cost_models.statistics import FmapStatistic, LayerStatistics
 from mapper.search.symbolic import Tracer
 from mapper.search.cache import ResultCache
-from mapper.search.cpsat import KEYS, LayerResult, add_layer, as_ms, map_layer, solve, stop_all_searches
+from mapper.search.cpsat import LayerResult, add_layer, as_ms, map_layer, solve, stop_all_searches
 from mapper.search.space import to_mapping
 
 NETWORK_GAP_LIMIT = 1e-3
@@ -275,7 +275,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
         cycle_terms.append(counts.cycles.total * len(names))
         per_group[(layer, ratio)] = v
         hint = variables(fast[(layer, ratio)].mapping)
-        for key in KEYS:
+        for key in VARIABLES:
             tracer.model.AddHint(getattr(v, key).expr, int(getattr(hint, key)))
     # Each layer alone can do no better than its unconstrained optimum: a valid
     # cut that gives the solver a strong bound from the start.
@@ -293,7 +293,7 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     status = solve(solver, tracer.model)
     wall = (time.perf_counter() - start) / max(1, len(groups))
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        chosen = {key: to_mapping(key[0], {k: int(solver.Value(getattr(v, k).expr)) for k in KEYS})
+        chosen = {key: to_mapping(key[0], {k: int(solver.Value(getattr(v, k).expr)) for k in VARIABLES})
                   for key, v in per_group.items()}
         bound = max(lower, int(round(solver.BestObjectiveBound())))
     else:  # the time ran out before the joint model improved on its hint: keep the fastest mappings

@@ -19,8 +19,8 @@ from cost_models.cost import evaluate
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import PARAMETERS, Mapping
-from cost_models.rowstationary import DataRatios
-from mapper.search.cpsat import KEYS, SOLO_STRATEGY, LayerResult, build_model, solve
+from cost_models.rowstationary import VARIABLES, DataRatios
+from mapper.search.cpsat import SOLO_STRATEGY, LayerResult, build_model, solve
 from mapper.search.space import to_mapping
 
 # Deterministic work per re-solve (assumed: twice the first stage's budget, mapper.search.cpsat.SOLO_WORK;
@@ -58,7 +58,7 @@ def _runner_up(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataR
     value = getattr(best.mapping, name)
     tracer, v, _ = build_model(layer, hw, best.objective, ratios, max_cycles)
     if name == "m":
-        m = min_(v.k * v.p * v.t, layer.Mg)  # the m the mapping has (mapper.search.space.to_mapping)
+        m = min_(v.m_per_pt * v.p * v.t, layer.Mg)  # the m the mapping has (mapper.search.space.to_mapping)
         tracer.model.Add((m.expr if hasattr(m, "expr") else m) != value)
     else:
         tracer.model.Add(getattr(v, name).expr != value)
@@ -70,6 +70,6 @@ def _runner_up(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataR
     status = solve(solver, tracer.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return RunnerUp(name, value, solver.StatusName(status), None, None, None)
-    mapping = to_mapping(layer, {key: int(solver.Value(getattr(v, key).expr)) for key in KEYS})
+    mapping = to_mapping(layer, {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES})
     objective = evaluate(layer, mapping, hw, ratios).objective_units[best.objective]
     return RunnerUp(name, value, solver.StatusName(status), mapping, objective, objective - optimum)

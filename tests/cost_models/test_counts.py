@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from cost_models import silicon
 from cost_models import LayerShape, Mapping, check, evaluate
 from cost_models.layer import ShapeError
-from cost_models.rowstationary import RATIO_ONE, DataRatios, RowStationary, Vars
+from cost_models.rowstationary import RATIO_ONE, VARIABLES, DataRatios, RowStationary, Vars
 from cost_models.cost import variables
 
 
@@ -119,7 +119,7 @@ def test_numpy_and_int_evaluations_agree(hw, layer, seeds):
     one_by_one = [model.counts(variables(m)) for m in mappings]
     columns = [variables(m) for m in mappings]
     batch = model.counts(Vars(**{k: np.array([getattr(v, k) for v in columns], dtype=np.int64)
-                                 for k in ("n", "e", "p", "q", "r", "t", "g", "k")}))
+                                 for k in VARIABLES}))
     for key, values in batch.flat().items():
         expected = [int(c.flat()[key]) for c in one_by_one]
         assert np.broadcast_to(values, (len(mappings),)).tolist() == expected, key

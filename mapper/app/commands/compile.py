@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
+from cost_models.rowstationary import OBJECTIVES
 from mapper.app.compiler import DEFAULT_MAX_BATCH, compile_model
 from mapper.app.untrusted import printable, text
 
@@ -66,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=_batch, help="batch size, or 'auto' for the least energy per inference "
                         "(default: the model's, 1 if symbolic)")
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest batch --batch auto tries")
-    parser.add_argument("--objective", default="energy", choices=("energy", "latency", "edp"))
+    parser.add_argument("--objective", default="energy", choices=OBJECTIVES)
     parser.add_argument("--hardware", metavar="FILE.yaml", help="hardware description (default: the bundled Eyeriss)")
     parser.add_argument("--time-limit", type=_positive, default=60.0, metavar="S",
                         help="search time per distinct layer shape (default 60 s); the best mapping so far is kept")

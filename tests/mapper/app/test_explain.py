@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from cost_models.cost import binding_limits, check, evaluate, variables
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from cost_models.rowstationary import CYCLE_PARTS, RowStationary, Vars
+from cost_models.rowstationary import CYCLE_PARTS, VARIABLES, RowStationary, Vars
 from mapper import compile_model
 from mapper.search.cpsat import map_layer
 
@@ -128,8 +128,8 @@ def _every_mapping(layer: LayerShape, hw, objective: str) -> tuple[dict[str, np.
     ok = np.ones(grid[0].shape, dtype=bool)
     for limit in model.limits(v):
         ok &= np.asarray(limit.lhs <= limit.rhs)
-    values = dict(zip("nepqrtgk", grid))
-    values["m"] = np.minimum(values["k"] * values["p"] * values["t"], layer.Mg)
+    values = dict(zip(VARIABLES, grid))
+    values["m"] = np.minimum(values["m_per_pt"] * values["p"] * values["t"], layer.Mg)
     return values, ok, np.asarray(model.objective(v, objective))
 
 

@@ -165,13 +165,13 @@ def test_cpsat_constraints_agree_with_check(hw, layer, data):
     b = ranges(layer, hw)
     values = {key: data.draw(st.integers(1, high), label=key) for key, high in b.items()}
     mapping = Mapping(n=values["n"], e=values["e"], p=values["p"], q=values["q"], r=values["r"],
-                      t=values["t"], g=values["g"], m=min(values["k"] * values["p"] * values["t"], layer.Mg))
+                      t=values["t"], g=values["g"], m=min(values["m_per_pt"] * values["p"] * values["t"], layer.Mg))
     tracer, v, _ = build_model(layer, hw, "energy", DataRatios())
     for key in values:
         tracer.model.Add(getattr(v, key).expr == values[key])
     status = cp_model.CpSolver().Solve(tracer.model)
     feasible = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    canonical = values["k"] == 1 or values["p"] * values["t"] * (values["k"] - 1) < layer.Mg
+    canonical = values["m_per_pt"] == 1 or values["p"] * values["t"] * (values["m_per_pt"] - 1) < layer.Mg
     assert feasible == (check(layer, mapping, hw) == [] and canonical)
 
 
