@@ -260,7 +260,7 @@ def _ms_to_cycles(ms: float | None, hw: Hardware, what: str) -> int | None:
 
 def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | str | None = None,
                   objective: str = "energy", hardware: Hardware | str | os.PathLike | None = None,
-                  time_limit: float = 60.0, total_time_limit: float | None = None,
+                  time_limit: float | None = None, total_time_limit: float | None = None,
                   layer_latency_ms: float | None = None, network_latency_ms: float | None = None,
                   zero_fraction: float | None = None,
                   layer_zero_fractions: dict[str, tuple[float, float | None]] | None = None,
@@ -273,9 +273,11 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
     1..``max_batch`` with the least energy per inference; None is the model's
-    own batch (1 if symbolic).  ``time_limit`` is per distinct layer shape,
-    ``total_time_limit`` for the whole search; a layer cut short keeps the best
-    mapping found with its gap.  Latency bounds make energy the objective.
+    own batch (1 if symbolic).  The search is bounded by deterministic work, so
+    the result does not depend on the machine or its load; ``time_limit`` (per
+    distinct layer shape) and ``total_time_limit`` (the whole search) add a
+    wall-clock stop, and a layer cut short keeps the best mapping found with
+    its gap.  Latency bounds make energy the objective.
     Raises ``InputError`` on bad input; layers with no valid mapping are listed
     in ``result.unmapped`` and the rest still compile.  Progress: ``on_graph(batch,
     layers)`` before each graph is mapped (once per batch tried), then
@@ -295,7 +297,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     _check_zero_fractions(zero_fraction, layer_zero_fractions)
-    if not time_limit > 0 or (total_time_limit is not None and not total_time_limit > 0):
+    if any(limit is not None and not limit > 0 for limit in (time_limit, total_time_limit)):
         raise InputError("time limits must be positive numbers of seconds")
     hw = _hardware(hardware)
     max_layer = _ms_to_cycles(layer_latency_ms, hw, "the layer latency bound")

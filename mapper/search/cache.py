@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from cost_models.cost import check, evaluate
+from cost_models.errors import InputError
+from cost_models.files import read_bounded
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
@@ -133,7 +135,7 @@ class ResultCache:
         return True
 
     def map_layer(self, layer: LayerShape, hw: Hardware, objective: str = "energy", *,
-                  ratios: DataRatios = DataRatios(), time_limit: float = 60.0,
+                  ratios: DataRatios = DataRatios(), time_limit: float | None = None,
                   max_cycles: int | None = None) -> LayerResult:
         """``mapper.search.cpsat.map_layer`` through the cache."""
         found = self.get(layer, hw, objective, ratios, max_cycles)
@@ -172,10 +174,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def _load(path: Path) -> dict[str, Any] | None:
     try:
-        if path.stat().st_size > MAX_ENTRY_BYTES:
-            return None
-        entry = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
+        entry = json.loads(read_bounded(path, MAX_ENTRY_BYTES, "cache entry"))  # a FIFO or device: refused
+    except (InputError, OSError, ValueError, RecursionError):
         return None
     return entry if isinstance(entry, dict) else None
 

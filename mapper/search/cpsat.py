@@ -27,6 +27,8 @@ from cost_models.rowstationary import OBJECTIVES, VARIABLES, DataRatios, RowStat
 from mapper.search.symbolic import Tracer
 from mapper.search.space import ranges, to_mapping
 
+VARIABLES = ("n", "e", "p", "q", "r", "t", "g", "k")
+
 
 @dataclass(frozen=True)
 class LayerResult:
@@ -111,29 +113,47 @@ def stop_all_searches() -> Iterator[None]:
         _STOPPING.clear()
 
 
-# The search runs in two stages.  First one thread runs the CP-SAT strategy that
-# proves these models fastest for the objective (measured on the five example
-# networks and the 32 x 32 design: the LP-based "reduced_costs" for energy,
-# "quick_restart" for latency and EDP; on one core each proves AlexNet's
-# layers in about the wall time the 8-strategy portfolio takes on two, 1.2 s
-# against 1.7-2.6 s for energy).  One thread is deterministic and leaves the
-# other cores to other layers (mapper.search.network solves distinct layers side by
-# side).  A layer it cannot prove within SOLO_WORK units of CP-SAT's
-# deterministic time (machine-independent; a unit took 0.7-1.7 s of wall time
-# on a 2-core machine) goes on to the full portfolio,
-# which is robust where one strategy is not (ResNet-50's conv15 for energy:
-# reduced_costs finds no mapping in 1 unit, the portfolio proves it in 0.3 s).
+# The search runs in stages, every one bounded by CP-SAT's deterministic work
+# units (machine-independent), never by the clock: the answer is a function of
+# the input alone, on an idle machine or one at load 11.  A wall-clock limit is
+# added only when the caller asks for one (``time_limit``: the user's own stop).
+#
+# 1. One thread runs the CP-SAT strategy that proves these models fastest for
+#    the objective (measured on the five example networks and the 32 x 32
+#    design: the LP-based "reduced_costs" for energy, "quick_restart" for
+#    latency and EDP; on one core each proves AlexNet's layers in about the wall
+#    time the 8-strategy portfolio takes on two, 1.2 s against 1.7-2.6 s for
+#    energy), within SOLO_WORK units (a unit took 0.7-1.7 s of wall time on a
+#    2-core machine).  One thread is deterministic and leaves the other cores to
+#    other layers (mapper.search.network solves distinct layers side by side).
+# 2. A layer it does not prove goes on to the full portfolio, which is robust
+#    where one strategy is not (ResNet-50's conv15 for energy: reduced_costs
+#    finds no mapping in 1 unit, the portfolio proves it in 0.17 units).  The
+#    portfolio's threads race, so only a proof is taken from it (then the
+#    canonical tie-break below makes the mapping unique); measured, it proves
+#    every layer of the bundled models within 0.4 units of PORTFOLIO_WORK.
+# 3. Should it prove nothing, one deterministic thread with CP-SAT's default
+#    strategy continues from stage 1's mapping for FALLBACK_WORK units and its
+#    best mapping is returned as FEASIBLE with its gap; if it found none either,
+#    a search for any valid mapping (no objective) supplies one, so a layer
+#    that has a valid mapping always gets one.
 SOLO_STRATEGY = {"energy": "reduced_costs", "latency": "quick_restart", "edp": "quick_restart"}
 SOLO_WORK = 1.0
+PORTFOLIO_WORK = 30.0
+FALLBACK_WORK = 30.0
+FIRST_MAPPING_WORK = 300.0  # any valid mapping, no objective: found in a fraction of a unit when one exists
+TIEBREAK_WORK = 10.0  # the pinned-objective tie-break (measured: 0.34 s in all for AlexNet)
 # The portfolio: CP-SAT's 8 default strategies, even on 2 cores (measured: with 1
 # or 2 default workers some layers take up to 40 s, with 8 under 0.5 s).
 PORTFOLIO_WORKERS = 8
 
 
-def _solver(time_limit: float, workers: int, strategy: str | None = None,
-            work_limit: float | None = None) -> cp_model.CpSolver:
+def _solver(workers: int, work_limit: float | None, strategy: str | None = None,
+            deadline: float | None = None) -> cp_model.CpSolver:
+    """A solver bounded by deterministic work, and by the clock only up to a caller's ``deadline``."""
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.01, float(time_limit))  # CP-SAT needs a positive limit
+    if deadline is not None:
+        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = 0
     solver.parameters.interleave_search = False
@@ -142,6 +162,63 @@ def _solver(time_limit: float, workers: int, strategy: str | None = None,
     if work_limit is not None:
         solver.parameters.max_deterministic_time = work_limit
     return solver
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One solve's outcome: its status, and the best mapping's variable values with the bound when it has one."""
+
+    status: int
+    values: dict[str, int] | None = None
+    value: int | None = None
+    bound: int | None = None
+
+
+def _run(model: cp_model.CpModel, v: Vars, solver: cp_model.CpSolver, hint: dict[str, int] | None = None) -> _Found:
+    """Solve ``model`` (started from ``hint``) and read the mapping variables ``v`` off the answer."""
+    if hint is not None:
+        for key in VARIABLES:
+            model.AddHint(getattr(v, key).expr, hint[key])
+    status = solve(solver, model)
+    model.ClearHints()
+    if status == cp_model.MODEL_INVALID:  # our model's bounds are wrong: a bug, not bad input
+        raise RuntimeError(f"CP-SAT rejected the model: {model.Validate()[:200]}")
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return _Found(status)
+    values = {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}
+    has_goal = model.HasObjective()
+    return _Found(status, values, int(round(solver.ObjectiveValue())) if has_goal else None,
+                  int(round(solver.BestObjectiveBound())) if has_goal else None)
+
+
+def _staged(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> tuple[_Found, bool]:
+    """Stages 1-3 above; returns the outcome and whether it came from the portfolio (it needs the tie-break)."""
+    solo = _run(tracer.model, v, _solver(1, SOLO_WORK, SOLO_STRATEGY[objective], deadline))
+    if solo.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) or _past(deadline):
+        return solo, False
+    race = _run(tracer.model, v, _solver(PORTFOLIO_WORKERS, PORTFOLIO_WORK, None, deadline), solo.values)
+    if race.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
+        return race, True
+    if _past(deadline):  # the user's own limit stopped the race: keep the better of what was found
+        found = [f for f in (solo, race) if f.values is not None]
+        return (min(found, key=lambda f: f.value) if found else race), False
+    alone = _run(tracer.model, v, _solver(1, FALLBACK_WORK, None, deadline), solo.values)
+    if alone.values is None and solo.values is not None:
+        alone = solo
+    bounds = [f.bound for f in (solo, alone) if f.bound is not None]
+    return _Found(alone.status, alone.values, alone.value, max(bounds) if bounds else None), False
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
+
+
+def _any_mapping(tracer: Tracer, v: Vars) -> _Found:
+    """A valid mapping with no objective to optimise: what a search that found none falls back on."""
+    model = tracer.model.clone()
+    model.ClearObjective()
+    found = _run(model, v, _solver(1, FIRST_MAPPING_WORK))
+    return _Found(cp_model.FEASIBLE, found.values) if found.values is not None else found
 
 
 def add_layer(tracer: Tracer, layer: LayerShape, hw: Hardware, ratios: DataRatios,
@@ -172,15 +249,18 @@ def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRat
 
 
 def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", *,
-              ratios: DataRatios = DataRatios(), time_limit: float = 60.0, max_cycles: int | None = None,
+              ratios: DataRatios = DataRatios(), time_limit: float | None = None, max_cycles: int | None = None,
               workers: int | None = None) -> LayerResult:
     """Find the mapping minimising ``objective`` (energy | latency | edp) within every limit.
 
     ``max_cycles`` bounds the layer's total latency (use it with the energy
-    objective).  Deterministic: a fixed seed, one thread, a deterministic work
-    limit before the portfolio, and among the portfolio's tied optima the
-    lexicographically smallest.  ``workers`` skips the first stage and runs
-    CP-SAT's default portfolio of that many workers, ties broken the same way.
+    objective).  Deterministic: every stage is bounded by CP-SAT's
+    deterministic work (see the stages above), with a fixed seed, and among
+    the portfolio's tied optima the lexicographically smallest is returned.
+    ``time_limit`` (seconds) adds a wall-clock stop the caller asked for; the
+    answer then depends on the machine.  ``workers`` skips the stages and
+    runs CP-SAT's default portfolio of that many workers until it proves the
+    optimum (or ``time_limit``), ties broken the same way.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
@@ -189,58 +269,36 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     if problems:
         return LayerResult(None, None, "UNMAPPABLE", objective, None, None, time.perf_counter() - start,
                            reason="; ".join(problems))
+    deadline = None if time_limit is None else start + time_limit
     tracer, v, goal = build_model(layer, hardware, objective, ratios, max_cycles)
-    found: dict[str, int] | None = None  # the first stage's best mapping, when it did not prove it optimal
-    found_bound = None
-    portfolio = workers is not None  # whether a multi-strategy search ran (its tied optima need a tie-break)
-    if workers is None:
-        solver = _solver(time_limit, 1, SOLO_STRATEGY[objective], SOLO_WORK)
-        status = solve(solver, tracer.model)
-        time_left = time_limit - (time.perf_counter() - start)
-        if status in (cp_model.FEASIBLE, cp_model.UNKNOWN) and time_left > 0.01:
-            if status == cp_model.FEASIBLE:
-                found = {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}
-                found_bound = int(round(solver.BestObjectiveBound()))
-                for key in VARIABLES:
-                    tracer.model.AddHint(getattr(v, key).expr, found[key])
-            solver = _solver(time_left, PORTFOLIO_WORKERS)
-            status = solve(solver, tracer.model)
-            tracer.model.ClearHints()
-            portfolio = True
+    if workers is not None:
+        found, portfolio = _run(tracer.model, v, _solver(workers, None, None, deadline)), True
     else:
-        solver = _solver(time_limit, workers)
-        status = solve(solver, tracer.model)
-    wall = time.perf_counter() - start
-    name = solver.StatusName(status)
-    if status == cp_model.MODEL_INVALID:  # our model's bounds are wrong: a bug, not bad input
-        raise RuntimeError(f"CP-SAT rejected the model of {layer}: {tracer.model.Validate()[:200]}")
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and found is None:
-        reason = ("no mapping satisfies every hardware limit" if status == cp_model.INFEASIBLE
-                  else f"no mapping found within the {time_limit:g} s time limit")
-        if status == cp_model.INFEASIBLE and max_cycles is not None:
-            reason = f"no mapping meets the layer latency bound of {as_ms(max_cycles, hardware)} within every hardware limit"
-        return LayerResult(None, None, name, objective, None, None, wall, reason=reason)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        value = int(round(solver.ObjectiveValue()))
-        bound = int(round(solver.BestObjectiveBound()))
-        values = {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}
-    else:  # the portfolio found nothing in the time left: keep the first stage's mapping
-        name, value, bound, values = "FEASIBLE", 0, 0, found
-    if found is not None and name == "FEASIBLE":  # cut short twice: the better of the two stages' mappings
-        bound = max(bound, found_bound or 0)
-        values = min((values, found), key=lambda vals: evaluate(
-            layer, to_mapping(layer, vals), hardware, ratios).objective_units[objective])
-    if name == "OPTIMAL" and portfolio:
-        values = _canonical_optimum(tracer, v, goal, value, values, solver.parameters, time_limit - wall)
-    wall = time.perf_counter() - start
+        found, portfolio = _staged(tracer, v, objective, deadline)
+    if found.values is None and found.status != cp_model.INFEASIBLE:
+        found = _any_mapping(tracer, v)
+    if found.values is None:
+        reason = "no mapping satisfies every hardware limit"
+        if max_cycles is not None:
+            reason = (f"no mapping meets the layer latency bound of {as_ms(max_cycles, hardware)} within every "
+                      "hardware limit")
+        if found.status != cp_model.INFEASIBLE:
+            reason = (f"no mapping found within the {time_limit:g} s time limit" if time_limit is not None
+                      else "no mapping found within the search's deterministic work limit")
+        return LayerResult(None, None, cp_model.CpSolver().StatusName(found.status) if found.status else "UNKNOWN",
+                           objective, None, None, time.perf_counter() - start, reason=reason)
+    optimal = found.status == cp_model.OPTIMAL
+    values = found.values
+    if optimal and portfolio:
+        values = _canonical_optimum(tracer, v, goal, found.value, values, deadline)
     mapping = to_mapping(layer, values)
     cost = evaluate(layer, mapping, hardware, ratios)
-    if name == "FEASIBLE":
-        # For a search cut short by its time limit, CP-SAT's objective figure can lie above what the
-        # solution's own variable values cost (seen on AlexNet FC6 under load, a few solves in a hundred).
-        # The mapping is what the user gets: report its cost.
-        value = cost.objective_units[objective]
-    return LayerResult(mapping, cost, name, objective, value, bound if name != "OPTIMAL" else value, wall)
+    # The value reported is what the returned mapping costs: for a search cut short, CP-SAT's objective
+    # figure can lie above what the solution's own variable values cost (seen on AlexNet FC6 under load).
+    value = found.value if optimal else cost.objective_units[objective]
+    bound = value if optimal else min(value, found.bound) if found.bound is not None else None
+    return LayerResult(mapping, cost, "OPTIMAL" if optimal else "FEASIBLE", objective, value, bound,
+                       time.perf_counter() - start)
 
 
 def as_ms(cycles: int, hw: Hardware) -> str:
@@ -249,13 +307,13 @@ def as_ms(cycles: int, hw: Hardware) -> str:
 
 
 def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[str, int],
-                       parameters, time_left: float) -> dict[str, int]:
+                       deadline: float | None) -> dict[str, int]:
     """Among all optimal mappings, the lexicographically smallest (n, e, p, ...).
 
     Several mappings often tie; which one a multi-threaded solver reports first
-    depends on thread timing.  A second, tiny solve with the objective pinned to
-    its optimum and a mixed-radix tie-breaker makes the answer a function of the
-    input alone.
+    depends on thread timing.  A second, small solve with the objective pinned
+    to its optimum and a mixed-radix tie-breaker, on one thread with no hint
+    from the race, makes the answer a function of the input alone.
     """
     model = tracer.model
     model.Add(goal.expr <= value)  # == in effect (value is the optimum); <= propagates faster
@@ -265,14 +323,9 @@ def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[st
         tiebreak = tiebreak + weight * var.expr
         weight *= var.hi + 1
     model.Minimize(tiebreak)
-    for key in VARIABLES:
-        model.AddHint(getattr(v, key).expr, found[key])
-    solver = cp_model.CpSolver()
-    solver.parameters.copy_from(parameters)
-    solver.parameters.max_time_in_seconds = max(0.01, time_left)  # out of time: keep the solver's own optimum
     # With the objective pinned the search is small: one worker is fastest here
     # (measured on AlexNet: 0.34 s in all, against 0.82 s with eight).
-    solver.parameters.num_workers = 1
-    if solve(solver, model) != cp_model.OPTIMAL:
-        return found
-    return {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}
+    outcome = _run(tracer.model, v, _solver(1, TIEBREAK_WORK, None, deadline))
+    if outcome.status != cp_model.OPTIMAL:
+        return found  # not proven within its work: the race's optimum (equal in cost, maybe not the smallest)
+    return outcome.values

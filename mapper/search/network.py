@@ -24,6 +24,7 @@ from mapper.search.cpsat import LayerResult, add_layer, as_ms, map_layer, solve,
 from mapper.search.space import to_mapping
 
 NETWORK_GAP_LIMIT = 1e-3
+JOINT_WORK = 60.0  # deterministic work units for the joint latency-budget model (mapper.search.cpsat)
 K = TypeVar("K", bound=Hashable)
 
 
@@ -156,7 +157,7 @@ def solve_each(keys: list[K], solve_one: Callable[[K], LayerResult],
 
 
 def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy", *,
-                time_limit: float = 60.0, total_time_limit: float | None = None,
+                time_limit: float | None = None, total_time_limit: float | None = None,
                 max_layer_cycles: int | None = None, max_network_cycles: int | None = None,
                 zero_fraction: float = DEFAULT_ZERO_FRACTION,
                 zero_fractions: Mapping[str, tuple[float, float]] | None = None,
@@ -188,11 +189,8 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
             first.setdefault((data["layer"], ratios[name]), name)
 
         def solve_one(key: tuple[LayerShape, DataRatios]) -> LayerResult:
-            remaining = time_limit
-            if total_time_limit is not None:  # once spent, each layer gets a token 10 ms for a first mapping
-                remaining = max(0.01, min(time_limit, total_time_limit - (time.perf_counter() - start)))
-            return search(key[0], hardware, objective, ratios=key[1], time_limit=remaining,
-                          max_cycles=max_layer_cycles)
+            return search(key[0], hardware, objective, ratios=key[1],
+                          time_limit=wall_budget(start, time_limit, total_time_limit), max_cycles=max_layer_cycles)
 
         done: dict[tuple[LayerShape, DataRatios], LayerResult] = {}
         reported = 0
@@ -219,8 +217,21 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                          time.perf_counter() - start)
 
 
+def wall_budget(start: float, time_limit: float | None, total_time_limit: float | None) -> float | None:
+    """The wall-clock limit of one solve: the user's per-layer limit within what is left of their total.
+
+    None (no clock at all) unless the user gave a limit: what the search returns
+    is decided by deterministic work (mapper.search.cpsat).  Once the total is
+    spent each solve gets a token 10 ms (and still a first mapping).
+    """
+    limits = [time_limit] if time_limit is not None else []
+    if total_time_limit is not None:
+        limits.append(max(0.01, total_time_limit - (time.perf_counter() - start)))
+    return min(limits) if limits else None
+
+
 def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, DataRatios], hw: Hardware,
-                             max_cycles: int, limits: tuple[float, float | None],
+                             max_cycles: int, limits: tuple[float | None, float | None],
                              search: Callable[..., LayerResult] = map_layer
                              ) -> dict[str, tuple[LayerResult, str | None]]:
     """Least total energy with the sum of layer latencies <= ``max_cycles``.
@@ -235,11 +246,8 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     start = time.perf_counter()
     time_limit, total_time_limit = limits
 
-    def budget() -> float:
-        """Per-solve limit: the layer limit, within what is left of the total."""
-        if total_time_limit is None:
-            return time_limit
-        return max(0.01, min(time_limit, total_time_limit - (time.perf_counter() - start)))
+    def budget() -> float | None:
+        return wall_budget(start, time_limit, total_time_limit)
 
     groups: dict[tuple[LayerShape, DataRatios], list[str]] = {}
     for name, data in nodes:
@@ -284,9 +292,13 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     tracer.model.Add(sum(term.expr for term in energy_terms) >= lower)
     tracer.model.Minimize(sum(term.expr for term in energy_terms))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = budget()
+    if budget() is not None:
+        solver.parameters.max_time_in_seconds = budget()
     solver.parameters.random_seed = 0
-    solver.parameters.num_workers = 8
+    # One thread within deterministic work: the joint answer is then a function of the input alone
+    # (a racing portfolio stopped at a gap returns whichever thread got there first).
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = JOINT_WORK
     # Stop once within 0.1 % of the bound (assumed: below the cost model's own
     # accuracy); the gap is reported, and "OPTIMAL" only when it is zero.
     solver.parameters.relative_gap_limit = NETWORK_GAP_LIMIT

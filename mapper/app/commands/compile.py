@@ -44,7 +44,7 @@ def _number(low: float, high: float, low_ok: bool, what: str):
     return parse
 
 
-_positive = _number(0.0, float("inf"), False, "a positive number")
+positive = _number(0.0, float("inf"), False, "a positive number")
 _fraction = _number(0.0, 1.0, True, "a number in [0, 1)")
 
 
@@ -69,11 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest batch --batch auto tries")
     parser.add_argument("--objective", default="energy", choices=OBJECTIVES)
     parser.add_argument("--hardware", metavar="FILE.yaml", help="hardware description (default: the bundled Eyeriss)")
-    parser.add_argument("--time-limit", type=_positive, default=60.0, metavar="S",
-                        help="search time per distinct layer shape (default 60 s); the best mapping so far is kept")
-    parser.add_argument("--total-time-limit", type=_positive, metavar="S", help="search time for the whole network")
-    parser.add_argument("--layer-latency-ms", type=_positive, metavar="MS", help="latency bound per layer")
-    parser.add_argument("--network-latency-ms", type=_positive, metavar="MS", help="latency bound for the network")
+    parser.add_argument("--time-limit", type=positive, metavar="S",
+                        help="stop each distinct layer's search after S seconds, keeping the best mapping so far "
+                             "(default: no clock; the search is bounded by deterministic work, so the result does "
+                             "not depend on the machine's load)")
+    parser.add_argument("--total-time-limit", type=positive, metavar="S", help="search time for the whole network")
+    parser.add_argument("--layer-latency-ms", type=positive, metavar="MS", help="latency bound per layer")
+    parser.add_argument("--network-latency-ms", type=positive, metavar="MS", help="latency bound for the network")
     parser.add_argument("--zero-fraction", type=_zero_fraction, action="append", default=[], metavar="[NAME=]Z[,ZO]",
                         help=f"share of zeros in ReLU outputs for RLC and gating (default {DEFAULT_ZERO_FRACTION}); "
                         "NAME=Z gives layer NAME's ifmap zeros, NAME=Z,ZO its ifmap and ofmap zeros; repeatable")

@@ -22,6 +22,7 @@ from cost_models.hardware import default_hardware, load_hardware
 from cost_models.rowstationary import OBJECTIVES
 from frontends import array_layers, load_layer_weights, load_node_weights, load_onnx
 from mapper.chip.bitstream import config_for, decode, encode
+from mapper.app.commands.compile import positive
 from mapper.app.commands.inspect import compact
 from mapper.app.untrusted import text
 from mapper.chip.simulator import check_config, choose_shift, quantize_weights, random_operands, reference
@@ -34,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, help="value of a symbolic batch dimension (default 1)")
     parser.add_argument("--hardware", help="hardware YAML (default: the bundled Eyeriss)")
     parser.add_argument("--objective", default="energy", choices=OBJECTIVES)
-    parser.add_argument("--time-limit", type=float, default=20.0, help="mapper time limit per layer, s")
+    parser.add_argument("--time-limit", type=positive, metavar="S",
+                        help="stop each layer's search after S seconds (default: no clock, deterministic work)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random ifmap (and of weights a model lacks)")
     parser.add_argument("--emit", metavar="DIR", help="also write each layer's bitstream to DIR/<index>_<name>.bin")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
