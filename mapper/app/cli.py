@@ -59,6 +59,17 @@ def error_line(error: BaseException) -> str:
     return line if len(line) <= MAX_ERROR_CHARS else f"{line[:MAX_ERROR_CHARS]}... ({len(line)} characters)"
 
 
+def _interrupted(error: BaseException) -> bool:
+    """A Ctrl-C that a library turned into its own error (a C extension's import interrupted becomes
+    ``ImportError: initialization failed`` with the KeyboardInterrupt as its context)."""
+    seen = 0
+    while error is not None and seen < 20:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -75,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as error:  # noqa: BLE001 - the contract is "bugs exit 3"
+        if _interrupted(error):
+            print("interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if args.debug:
             traceback.print_exc()
         print(f"internal error: {type(error).__name__}: {error_line(error)} -- this is a bug in eyeriss; "

@@ -27,8 +27,6 @@ from cost_models.rowstationary import OBJECTIVES, VARIABLES, DataRatios, RowStat
 from mapper.search.symbolic import Tracer
 from mapper.search.space import ranges, to_mapping
 
-VARIABLES = ("n", "e", "p", "q", "r", "t", "g", "k")
-
 
 @dataclass(frozen=True)
 class LayerResult:
@@ -183,12 +181,11 @@ def _run(model: cp_model.CpModel, v: Vars, solver: cp_model.CpSolver, hint: dict
     model.ClearHints()
     if status == cp_model.MODEL_INVALID:  # our model's bounds are wrong: a bug, not bad input
         raise RuntimeError(f"CP-SAT rejected the model: {model.Validate()[:200]}")
+    bound = int(round(solver.BestObjectiveBound())) if model.HasObjective() and status != cp_model.INFEASIBLE else None
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _Found(status)
+        return _Found(status, bound=bound)  # no mapping, but the bound proven so far still holds
     values = {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}
-    has_goal = model.HasObjective()
-    return _Found(status, values, int(round(solver.ObjectiveValue())) if has_goal else None,
-                  int(round(solver.BestObjectiveBound())) if has_goal else None)
+    return _Found(status, values, int(round(solver.ObjectiveValue())) if model.HasObjective() else None, bound)
 
 
 def _staged(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> tuple[_Found, bool]:
@@ -201,12 +198,15 @@ def _staged(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> 
         return race, True
     if _past(deadline):  # the user's own limit stopped the race: keep the better of what was found
         found = [f for f in (solo, race) if f.values is not None]
-        return (min(found, key=lambda f: f.value) if found else race), False
+        return _bounded(min(found, key=lambda f: f.value) if found else race, solo, race), False
     alone = _run(tracer.model, v, _solver(1, FALLBACK_WORK, None, deadline), solo.values)
-    if alone.values is None and solo.values is not None:
-        alone = solo
-    bounds = [f.bound for f in (solo, alone) if f.bound is not None]
-    return _Found(alone.status, alone.values, alone.value, max(bounds) if bounds else None), False
+    return _bounded(alone if alone.values is not None or solo.values is None else solo, solo, alone), False
+
+
+def _bounded(outcome: _Found, *others: _Found) -> _Found:
+    """``outcome`` with the best (largest) objective bound any of ``others`` proved: every one is valid."""
+    bounds = [f.bound for f in (outcome, *others) if f.bound is not None]
+    return _Found(outcome.status, outcome.values, outcome.value, max(bounds) if bounds else None)
 
 
 def _past(deadline: float | None) -> bool:
@@ -276,7 +276,8 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     else:
         found, portfolio = _staged(tracer, v, objective, deadline)
     if found.values is None and found.status != cp_model.INFEASIBLE:
-        found = _any_mapping(tracer, v)
+        first = _any_mapping(tracer, v)
+        found = _Found(first.status, first.values, None, found.bound) if first.values is not None else found
     if found.values is None:
         reason = "no mapping satisfies every hardware limit"
         if max_cycles is not None:

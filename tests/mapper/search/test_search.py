@@ -266,7 +266,7 @@ def test_a_search_cut_short_reports_its_bound_and_gap(hw, monkeypatch, work, sta
 
 def test_a_layer_with_valid_mappings_always_gets_one(hw, monkeypatch):
     """Every search stage starved of deterministic work: the no-objective search still supplies a valid
-    mapping (FEASIBLE, no bound), the same one every run; with a little work the fallback thread's best
+    mapping (FEASIBLE, with whatever bound the starved stages proved), the same one every run; with a little work the fallback thread's best
     mapping comes with its bound."""
     import mapper.search.cpsat as search
     from cost_models.cost import check
