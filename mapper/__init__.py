@@ -19,6 +19,7 @@ _EXPORTS = {
     "MappedLayer": "mapper.search.network", "NetworkResult": "mapper.search.network", "choose_batch": "mapper.search.network",
     "map_network": "mapper.search.network",
     "compile_model": "mapper.app.compiler", "CompileResult": "mapper.app.compiler",
+    "sweep": "mapper.app.sweep",
 }
 
 __all__ = sorted(_EXPORTS)
