@@ -380,4 +380,36 @@ def cases(tmp: Path, seed: int = 2026) -> list[Case]:
             out.append(Case(f"diff_{name}", ("diff", *(pair if index % 2 else pair[::-1])), codes))
     out.append(Case("report_missing_folder", ("report", str(tmp / "no_such_folder"))))
     out.extend(option_cases())
+    out.extend(sweep_cases(tmp))
+    return out
+
+
+def sweep_cases(tmp: Path) -> list[Case]:
+    """Bad sweep specs (mapper/app/sweep/spec.py): each one error naming the field, nothing written."""
+    lenet = str(EXAMPLES / "lenet5.onnx")
+    good = {"vary": {"array.rows": [6, 12]}, "networks": [{"model": lenet, "batch": 1}]}
+    bad = {
+        "not_a_mapping": "[1, 2]",
+        "missing_vary": json.dumps({"networks": good["networks"]}),
+        "unknown_field": json.dumps(good | {"colour": 1}),
+        "vary_unknown": json.dumps(good | {"vary": {"array.depth": [1]}}),
+        "vary_empty_range": json.dumps(good | {"vary": {"glb.banks": {"from": 9, "to": 1}}}),
+        "vary_float": json.dumps(good | {"vary": {"glb.banks": [1.5]}}),
+        "vary_too_many": json.dumps(good | {"vary": {"array.rows": {"from": 1, "to": 10**7}}}),
+        "network_missing": json.dumps(good | {"networks": [{"model": "nope.onnx"}]}),
+        "network_batch": json.dumps(good | {"networks": [{"model": lenet, "batch": -3}]}),
+        "objective": json.dumps(good | {"objective": "speed"}),
+        "constraint_nan": json.dumps(good | {"constraints": {"max_area_mm2": float("nan")}}),
+        "constraint_unknown": json.dumps(good | {"constraints": {"max_joules": 1}}),
+        "base_missing": json.dumps(good | {"base": "nope.yaml"}),
+        "yaml_tag": "!!python/object:os.system {}",
+    }
+    out = []
+    for name, text in bad.items():
+        path = tmp / f"sweep_{name}.yaml"
+        path.write_text(text)
+        out.append(Case(f"sweep_{name}", ("sweep", str(path), "-o", "{out}")))
+    path = tmp / "sweep_good.yaml"
+    path.write_text(json.dumps(good))
+    out.append(Case("sweep_dask_without_address", ("sweep", str(path), "-o", "{out}", "--executor", "dask")))
     return out

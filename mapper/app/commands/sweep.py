@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     out = Path(args.output) if args.output else Path.cwd() / Path(args.spec).stem
+    executor = make_executor(args.executor, args.address)   # refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    executor = make_executor(args.executor, args.address)
     err = Console(stderr=True)
     bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
                    TextColumn("{task.fields[info]}", markup=False), TimeRemainingColumn(), console=err,
