@@ -267,6 +267,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   calibration: str | os.PathLike | None = None, max_batch: int = DEFAULT_MAX_BATCH,
                   on_layer: Callable[[str, LayerResult], None] | None = None,
                   on_graph: Callable[[int, int], None] | None = None,
+                  on_batch: Callable[[int, NetworkResult], None] | None = None,
                   cache: ResultCache | str | os.PathLike | bool | None = None,
                   explain: bool = False) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
@@ -280,8 +281,10 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     its gap.  Latency bounds make energy the objective.
     Raises ``InputError`` on bad input; layers with no valid mapping are listed
     in ``result.unmapped`` and the rest still compile.  Progress: ``on_graph(batch,
-    layers)`` before each graph is mapped (once per batch tried), then
-    ``on_layer(name, result)`` for each of its layers.
+    layers)`` before each graph is mapped (once per batch tried; with
+    ``"auto"`` the sizes are solved side by side, so in the order they start),
+    then ``on_layer(name, result)`` for each of its layers, and with ``"auto"``
+    ``on_batch(batch, network)`` for each size in order once it is done.
 
     Data statistics per layer (zeros for gating, RLC size in DRAM): measured on
     the ``calibration`` samples (.npy/.npz, run in onnxruntime), else
@@ -320,15 +323,14 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
         options["statistics"] = _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
                                             report_options)
         candidates = range(1, max_batch + 1) if graph.graph["batch_symbolic"] else [graph.graph["batch"]]
-        graphs = {graph.graph["batch"]: graph}
+        first = graph
 
         def build(b: int) -> nx.DiGraph:
-            if b not in graphs:
-                graphs.clear()  # keep one graph alive at a time
-                graphs[b] = load_onnx(model, batch=b)
+            """Each size's own graph, held only while its search runs (sizes run side by side)."""
+            built = first if b == first.graph["batch"] else load_onnx(model, batch=b)
             if on_graph is not None:
-                on_graph(b, len(array_layers(graphs[b])))
-            return graphs[b]
+                on_graph(b, len(array_layers(built)))
+            return built
 
         if total_time_limit is not None:  # the whole scan shares the total limit
             options["total_time_limit"] = total_time_limit / len(candidates)
@@ -337,8 +339,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
 
         options["cache"] = open_cache(cache)
 
-        network = choose_batch(build, hw, objective, candidates, on_layer=on_layer, **options)
-        graph = graphs.get(network.batch) or load_onnx(model, batch=network.batch)
+        network = choose_batch(build, hw, objective, candidates, on_batch=on_batch, on_layer=on_layer, **options)
+        graph = first if network.batch == first.graph["batch"] else load_onnx(model, batch=network.batch)
     else:
         if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
             raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")

@@ -101,14 +101,27 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
     return outcome["status"]  # type: ignore[return-value]
 
 
+_STOP_DEPTH = [0]  # stop_all_searches nests (a batch scan's sizes, each with its layers, side by side)
+_STOP_LOCK = threading.Lock()
+
+
 @contextmanager
 def stop_all_searches() -> Iterator[None]:
-    """Within it, every running and every new ``solve`` stops and raises KeyboardInterrupt."""
-    _STOPPING.set()
+    """Within it, every running and every new ``solve`` stops and raises KeyboardInterrupt.
+
+    Nestable: the searches resume only when the outermost one ends, so an inner
+    pool shutting down cannot let the outer pool's searches run on.
+    """
+    with _STOP_LOCK:
+        _STOP_DEPTH[0] += 1
+        _STOPPING.set()
     try:
         yield
     finally:
-        _STOPPING.clear()
+        with _STOP_LOCK:
+            _STOP_DEPTH[0] -= 1
+            if not _STOP_DEPTH[0]:
+                _STOPPING.clear()
 
 
 # The search runs in stages, every one bounded by CP-SAT's deterministic work

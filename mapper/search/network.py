@@ -26,6 +26,7 @@ from mapper.search.space import to_mapping
 NETWORK_GAP_LIMIT = 1e-3
 JOINT_WORK = 60.0  # deterministic work units for the joint latency-budget model (mapper.search.cpsat)
 K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -123,15 +124,15 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def solve_each(keys: list[K], solve_one: Callable[[K], LayerResult],
-               on_result: Callable[[K, LayerResult], None] | None = None) -> dict[K, LayerResult]:
+def solve_each(keys: list[K], solve_one: Callable[[K], V],
+               on_result: Callable[[K, V], None] | None = None) -> dict[K, V]:
     """``solve_one`` of every key, side by side on the machine's cores; ``on_result`` in the keys' order.
 
     Layer searches are independent and each runs on one thread first
     (mapper.search.cpsat), so distinct layers fill the cores.  A Ctrl-C in the
     calling thread stops every search before it re-raises.
     """
-    results: dict[K, LayerResult] = {}
+    results: dict[K, V] = {}
     jobs = min(cores(), len(keys))
     if jobs <= 1:
         for key in keys:
@@ -328,13 +329,25 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
 
 
 def choose_batch(build_graph: Callable[[int], nx.DiGraph], hardware: Hardware, objective: str,
-                 candidates: Iterable[int] = range(1, 17), **options) -> NetworkResult:
-    """``--batch auto``: the batch size minimising energy per inference ([JSSC IV-A]: N=4 for AlexNet)."""
+                 candidates: Iterable[int] = range(1, 17),
+                 on_batch: Callable[[int, NetworkResult], None] | None = None, **options) -> NetworkResult:
+    """``--batch auto``: the batch size minimising energy per inference ([JSSC IV-A]: N=4 for AlexNet).
+
+    Each size's search is independent, so the sizes are solved side by side
+    (``solve_each``; each size's distinct layers side by side again).  The
+    choice is made over the sizes in order once all are done, and every search
+    is bounded by deterministic work, so neither it nor the report depends on
+    which size finished first.  ``on_batch(batch, result)`` reports each size
+    in order as soon as it and the sizes before it are done.
+    """
+    sizes = list(candidates)
+    results = solve_each(sizes, lambda batch: map_network(build_graph(batch), hardware, objective, **options),
+                         on_batch)
     best: NetworkResult | None = None
     best_key: tuple[Fraction, int] | None = None
     scan = []
-    for batch in candidates:
-        result = map_network(build_graph(batch), hardware, objective, **options)
+    for batch in sizes:
+        result = results[batch]
         if result.unmapped:
             continue
         energy = sum(entry.result.cost.energy_total_units for entry in result.layers)
@@ -343,6 +356,6 @@ def choose_batch(build_graph: Callable[[int], nx.DiGraph], hardware: Hardware, o
         if best_key is None or key < best_key:
             best, best_key = result, key
     if best is None:
-        return map_network(build_graph(min(candidates)), hardware, objective, **options)
+        return results[min(sizes)]
     return NetworkResult(best.layers, best.host_ops, best.batch, best.objective, best.hardware, best.search_s,
                          tuple(scan))

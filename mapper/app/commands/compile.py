@@ -60,6 +60,13 @@ def _zero_fraction(text: str) -> tuple[str | None, float, float | None]:
     return (name if sep else None, values[0], values[1] if len(values) > 1 else None)
 
 
+def scan_line(started: dict[int, int], done: list[int]) -> str:
+    """``--batch auto`` progress: the sizes done (in order) and those being solved."""
+    running = sorted(set(started) - set(done))
+    return (f"batch sizes done {done[0]}-{done[-1]}" if done else "batch sizes") + (
+        f", solving {', '.join(map(str, running))}" if running else "")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("compile", help="map an ONNX model onto the array; write report.json and bitstreams")
     parser.add_argument("model", help="ONNX file")
@@ -117,18 +124,32 @@ def run(args: argparse.Namespace) -> int:
     with progress:
         task = progress.add_task("mapping", total=None)
 
+        sizes: dict[int, int] = {}  # batch sizes started -> their layers (--batch auto solves them side by side)
+        done: list[int] = []
+
         def on_graph(batch: int, layers: int) -> None:
-            progress.update(task, description=f"batch {batch}", completed=0, total=layers)
+            sizes[batch] = layers
+            if args.batch == "auto":
+                progress.update(task, total=sum(sizes.values()), description=scan_line(sizes, done))
+            else:
+                progress.update(task, description=f"batch {batch}", completed=0, total=layers)
+
+        def on_batch(batch: int, network) -> None:
+            done.append(batch)
+            progress.update(task, description=scan_line(sizes, done))
 
         def on_layer(name: str, result) -> None:
-            progress.update(task, advance=1, description=printable(f"{name[:24]}: {result.status.lower()}"))
+            if args.batch == "auto":
+                progress.update(task, advance=1)
+            else:
+                progress.update(task, advance=1, description=printable(f"{name[:24]}: {result.status.lower()}"))
 
         result = compile_model(
             args.model, batch=args.batch, objective=args.objective, hardware=args.hardware,
             time_limit=args.time_limit, total_time_limit=args.total_time_limit,
             layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
             zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
-            max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, cache=cache_choice(args))
+            max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, on_batch=on_batch, cache=cache_choice(args))
     result.save(out)
     report = result.report()
     if args.json:
