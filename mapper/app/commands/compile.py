@@ -139,10 +139,9 @@ def run(args: argparse.Namespace) -> int:
             progress.update(task, description=scan_line(sizes, done))
 
         def on_layer(name: str, result) -> None:
-            if args.batch == "auto":
-                progress.update(task, advance=1)
-            else:
-                progress.update(task, advance=1, description=printable(f"{name[:24]}: {result.status.lower()}"))
+            last = printable(f"{name[:24]}: {result.status.lower()}")
+            progress.update(task, advance=1, description=f"{scan_line(sizes, done)}; {last}" if args.batch == "auto"
+                            else last)
 
         result = compile_model(
             args.model, batch=args.batch, objective=args.objective, hardware=args.hardware,
