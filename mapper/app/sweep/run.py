@@ -176,7 +176,7 @@ def _resumed(path: Path, key: str) -> list[dict[str, Any]] | None:
     return doc["rows"]
 
 
-def _complete(fields: list[str], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def mark_front(fields: list[str], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every row with every column (None where a figure does not exist), the front marked per network."""
     full = [{name: row.get(name) for name in fields} for row in rows]
     for network in dict.fromkeys(row["network"] for row in full):
@@ -233,7 +233,7 @@ def sweep(spec: Spec, outdir: str | Path | None = None, *, executor: Executor | 
         progress.points_done += 1
         notify(progress)
     fields = ["point", *(f for f, _ in spec.vary), "network", "batch", *FIGURES]
-    rows = _complete(fields, [row for p in pts for row in done[p.index]])
+    rows = mark_front(fields, [row for p in pts for row in done[p.index]])
     return SweepResult(tuple(fields), tuple(rows), progress)
 
 

@@ -102,3 +102,20 @@ def test_front_points_are_dominated_by_none_and_the_rest_by_some(figures) -> Non
         beaten = any(dominates(other, mine) for other in figures)
         assert on_front == (not beaten)
     assert any(marks)
+
+
+row_strategy = st.fixed_dictionaries({
+    "network": st.sampled_from(["a", "b"]), "feasible": st.booleans(),
+    "energy_pj_per_inference": st.integers(1, 6), "latency_ms": st.integers(1, 6), "area_mm2": st.integers(1, 6)})
+
+
+@given(st.lists(row_strategy, min_size=1, max_size=25))
+def test_the_reported_front_is_the_non_dominated_feasible_rows_of_each_network(rows) -> None:
+    from mapper.app.sweep.run import mark_front
+
+    fields = ["point", "network", "feasible", "energy_pj_per_inference", "latency_ms", "area_mm2", "pareto"]
+    marked = mark_front(fields, [dict(r, point=i, pareto=None) for i, r in enumerate(rows)])
+    key = lambda r: (r["energy_pj_per_inference"], r["latency_ms"], r["area_mm2"])  # noqa: E731
+    for row in marked:
+        rivals = [o for o in marked if o["network"] == row["network"] and o["feasible"]]
+        assert row["pareto"] == (row["feasible"] and not any(dominates(key(o), key(row)) for o in rivals))
