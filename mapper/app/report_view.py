@@ -18,6 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from cost_models.errors import InputError
+from cost_models.cost import check
+from cost_models.errors import InputError
 from cost_models.hardware import hardware_from_dict
 from cost_models.layer import LayerShape
 from cost_models.mapping import PARAMETERS, Mapping, pe_roles
@@ -385,6 +387,10 @@ def pe_grid(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     """The array, one cell per PE: set letter + filter row on top, ofmap row below; '·' = clock gated."""
     hw = hardware_from_dict(report["hardware"]["description"], where="report.json: hardware.description")
     layer, mapping = layer_shape(entry), layer_mapping(entry)
+    problems = check(layer, mapping, hw)  # a damaged mapping (1e18 rows) must not be drawn PE by PE
+    if problems:
+        raise InputError(f"the mapping is not valid for this layer on this hardware: {problems[0]}",
+                         where=f"report.json: layer {entry['name']}")
     roles = {(role.row, role.col): role for role in pe_roles(layer, mapping, hw)}
     compact = hw.cols > 16
     table = Table(box=None, padding=(0, 1) if not compact else (0, 0), show_header=True, pad_edge=False,
