@@ -264,6 +264,8 @@ def parse_yaml(text: str, where: str) -> Any:
     try:
         _check_yaml_shape(text, where)
         return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    except ValueError as error:  # a scalar YAML resolves but Python refuses (a 5000-digit integer)
+        raise HardwareError(f"not a valid hardware value: {str(error)[:120]}", where) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""

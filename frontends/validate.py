@@ -43,6 +43,7 @@ _PER_ELEMENT = {"float_data": 1, "double_data": 1, "int64_data": 1, "uint64_data
                 "string_data": 1}
 _COMPLEX = {14: 2, 15: 2}  # complex numbers take two entries each
 _CONTROL_FLOW = {onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS}
+_SUBGRAPH_OPS = {"If", "Loop", "Scan", "SequenceMap"}  # operators whose attributes are subgraphs
 
 
 def check_model(proto: onnx.ModelProto, where: str, stripped_above: int | None = None) -> None:
@@ -78,7 +79,7 @@ def check_node(node: onnx.NodeProto, index: int, context, where: str) -> None:
         if attribute.ref_attr_name:
             raise FrontendError(f"attribute '{attribute.name}' of {_label(node, index)} refers to a function "
                                 f"attribute ('{attribute.ref_attr_name[:80]}') outside a function", where)
-    if any(a.type in _CONTROL_FLOW for a in node.attribute):
+    if node.op_type in _SUBGRAPH_OPS and any(a.type in _CONTROL_FLOW for a in node.attribute):
         return  # subgraphs: the lowering refuses array layers inside them; onnx's checker would want their scope
     domain = node.domain if node.domain != "ai.onnx" else ""
     if domain not in context.opset_imports and domain != "":

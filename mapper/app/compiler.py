@@ -250,11 +250,14 @@ def _hardware(hardware: Hardware | str | os.PathLike | None) -> Hardware:
     return load_hardware(hardware)
 
 
+MAX_LATENCY_MS = 1e9  # a latency bound of 11 days bounds nothing; above it the cycle count leaves int64
+
+
 def _ms_to_cycles(ms: float | None, hw: Hardware, what: str) -> int | None:
     if ms is None:
         return None
-    if not ms > 0 or ms != ms or ms == float("inf"):
-        raise InputError(f"{what} must be a positive number of milliseconds, got {ms}")
+    if not 0 < ms <= MAX_LATENCY_MS:
+        raise InputError(f"{what} must be a positive number of milliseconds up to {MAX_LATENCY_MS:g}, got {ms}")
     return int(ms * hw.core_mhz * 1000)
 
 

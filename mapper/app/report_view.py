@@ -191,6 +191,11 @@ def _cells(entry: dict[str, Any], row: int, total_pj: float) -> tuple[list[str],
     return cells, "yellow" if far else None
 
 
+# Rows the terminal table shows (assumed: the largest bundled model has 54 layers; a 40 000-layer report
+# took 54 s to lay out).  The rest are in --json and --csv; the title says how many are left out.
+MAX_TABLE_ROWS = 1000
+
+
 class LayerTable:
     """One row per array layer, laid out for the console it is printed on (rich calls ``__rich_console__``).
 
@@ -209,7 +214,7 @@ class LayerTable:
         elif self.sort == "latency":
             layers.sort(key=lambda item: -(item[1]["latency"]["total_cycles"] if item[1].get("mapping") else -1))
         total_pj = self.report["totals"]["energy"]["total_pj"] or 1.0
-        return [_cells(entry, row, total_pj) for row, entry in layers]
+        return [_cells(entry, row, total_pj) for row, entry in layers[:MAX_TABLE_ROWS]]
 
     def _table(self, rows: list[tuple[list[str], str | None]], widths: list[int], gap: int,
                names: list[str] | None) -> Table:
@@ -336,8 +341,9 @@ def network_view(report: dict[str, Any], sort: str | None = None) -> RenderableT
     far = [(entry["name"], far_from_bound(entry)) for entry in report["layers"] if entry.get("mapping")]
     far = [(name, reasons) for name, reasons in far if reasons]
     if far:
-        parts.append(text("far from their lower bound: " + "; ".join(f"{n} ({', '.join(r)})" for n, r in far),
-                          style="yellow"))
+        more = f"; and {len(far) - 20} more" if len(far) > 20 else ""
+        parts.append(text("far from their lower bound: " + "; ".join(f"{n} ({', '.join(r)})" for n, r in far[:20])
+                          + more, style="yellow"))
     for names, reason in failures(report.get("unmapped", [])):
         parts.append(text(f"no mapping for {name_list(names, len(report['layers']))}: {reason}", style="bold red"))
     parts.append(_totals_line(report))

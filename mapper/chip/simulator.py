@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cost_models.errors import InputError
+
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.accesses import DATA_TYPES, Accesses, Words
@@ -414,8 +416,17 @@ def quantize_weights(weights: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.ldexp(weights, frac)), -32768, 32767).astype(np.int16)
 
 
+# Largest layer the simulator draws operands for (assumed: 2^26 values, 512 MB as int64 while drawn, cover
+# AlexNet's fc6 (37.7 M weights) but not VGG-16's fc6 (103 M)); larger ones are refused, not swapped.
+MAX_SIM_ELEMENTS = 2**26
+
+
 def random_operands(layer: LayerShape, seed: int, bits: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Seeded int16 weights [M, Cg, R, S] and ifmap [N, C, H, W] drawn from ``bits``-bit signed ranges."""
+    elements = layer.M * layer.Cg * layer.R * layer.S + layer.N * layer.C * layer.H * layer.W
+    if elements > MAX_SIM_ELEMENTS:
+        raise InputError(f"the layer's weights and ifmap hold {elements} values, more than the {MAX_SIM_ELEMENTS} "
+                         "the simulator handles (compile maps it; simulate it with a smaller shape)")
     rng = np.random.default_rng(seed)
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1)
     w = rng.integers(lo, hi, (layer.M, layer.Cg, layer.R, layer.S), dtype=np.int64).astype(np.int16)

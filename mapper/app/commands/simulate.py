@@ -28,6 +28,17 @@ from mapper.app.untrusted import text
 from mapper.chip.simulator import check_config, choose_shift, quantize_weights, random_operands, reference
 
 
+def _seed(text: str) -> int:
+    """A seed numpy takes: an integer in 0..2**63-1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**63-1, got {text[:40]!r}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("simulate", help="prove each layer's bitstream by simulating the configured array")
     parser.add_argument("model", help="ONNX file")
@@ -37,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--objective", default="energy", choices=OBJECTIVES)
     parser.add_argument("--time-limit", type=positive, metavar="S",
                         help="stop each layer's search after S seconds (default: no clock, deterministic work)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random ifmap (and of weights a model lacks)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the random ifmap (and of weights a model lacks)")
     parser.add_argument("--emit", metavar="DIR", help="also write each layer's bitstream to DIR/<index>_<name>.bin")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.set_defaults(run=run)
@@ -96,8 +107,11 @@ def _simulate_layer(args, hw, graph, index: int, name: str, layer, operands, shi
     if args.emit:
         from mapper.app.atomic import atomic_write_bytes
 
-        Path(args.emit).mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(Path(args.emit) / f"{index:03d}_{_safe(name)}.bin", data)
+        try:
+            Path(args.emit).mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(Path(args.emit) / f"{index:03d}_{_safe(name)}.bin", data)
+        except OSError as error:
+            raise InputError(f"cannot write the bitstream: {error.strerror or error}", where=args.emit) from None
     decoded = decode(data, hw, where=name).config
     if decoded != config:
         return {"name": name, "matched": False, "reason": "decode(encode(config)) != config"}, None
