@@ -77,7 +77,7 @@ def why_lines(entry: dict[str, Any]) -> list[Text]:
     hard = [b for b in entry.get("binding_limits") or [] if b["kind"] == "hardware"]
     ends = [b for b in entry.get("binding_limits") or [] if b["kind"] == "domain" and b["tight"]]
     if hard:
-        shown = [f"{b['name'].replace('_', ' ')} {b['used']}/{b['capacity']}"
+        shown = [f"{b['name'].replace('_', ' ')} {_amount(entry, b, 'used')}/{_amount(entry, b, 'capacity')}"
                  + (" full" if b["tight"] else "") + (f" (next {'/'.join(b['raised_by'])} breaks it)" if b["raised_by"] else "")
                  for b in hard]
         lines.append(text("binds: " + "; ".join(shown)))
@@ -116,6 +116,14 @@ def runner_up_lines(entry: dict[str, Any]) -> list[Text]:
         worse = "a tie" if r["gap"] == 0 else f"+{100 * r['gap'] / best:.3g}%"
         lines.append(text(head + " ".join(f"{k}={m[k]}" for k in PARAMETERS) + f"  {worse}{proof}"))
     return lines
+
+
+def _amount(entry: dict[str, Any], binding: dict[str, Any], key: str) -> str:
+    """A binding limit's side as the user gave it: a latency bound in ms (it was given in ms), others as counted."""
+    if binding["name"] != "latency_bound":
+        return str(binding[key])
+    lat = entry["latency"]
+    return f"{binding[key] * lat['total_ms'] / max(1, lat['total_cycles']):.6g} ms"
 
 
 def compact_count(value: int) -> str:

@@ -178,3 +178,15 @@ def test_batch_scan_side_by_side_is_the_scan_one_size_at_a_time(hw, monkeypatch)
     assert together.batch_scan == alone.batch_scan and together.batch == alone.batch
     strip = lambda report: [{k: v for k, v in layer.items() if k != "solver"} for layer in report["layers"]]  # noqa: E731
     assert strip(together.report()) == strip(alone.report())
+
+
+def test_a_binding_latency_bound_is_shown_in_ms(hw):
+    from mapper.app.report_view import why_lines
+
+    report = compile_model(ROOT / "examples" / "lenet5.onnx").report()
+    entry = report["layers"][0]
+    cycles, ms = entry["latency"]["total_cycles"], entry["latency"]["total_ms"]
+    entry["binding_limits"] = [{"name": "latency_bound", "what": "latency bound: total cycles", "used": cycles,
+                                "capacity": cycles, "tight": True, "raised_by": [], "kind": "hardware"}]
+    line = why_lines(entry)[0].plain
+    assert f"latency bound {ms:.6g} ms/{ms:.6g} ms full" in line and str(cycles) not in line
