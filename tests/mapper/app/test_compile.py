@@ -354,6 +354,7 @@ def test_a_compile_on_a_saturated_machine_equals_the_idle_one():
 
     from mapper import compile_model
     from mapper.search.network import cores
+    from test_golden import without_timing  # the one definition (this folder is on sys.path, as for harness)
 
     model = EXAMPLES / "alexnet.onnx"
     idle = without_timing(compile_model(model, batch=1).report())
