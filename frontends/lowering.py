@@ -129,7 +129,7 @@ def _widen(pads: list[int], spatial: int) -> list[int]:
     return [0, pads[0], 0, pads[1]] if spatial == 1 else pads
 
 
-def lower_conv(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where: str) -> Lowered:
+def lower_conv(node: onnx.NodeProto, shapes: dict, where: str) -> Lowered:
     geo = _geometry(node, shapes, where)
     x_slot, w_slot = CONV_OPS[node.op_type]
     inputs = ((node.input[x_slot],), node.input[w_slot])
@@ -312,5 +312,5 @@ def _broadcast(a: list[int], b: list[int], node, where) -> list[int]:
 
 def lower(node: onnx.NodeProto, shapes: dict, is_weight: set[str], where: str) -> Lowered:
     if node.op_type in CONV_OPS:
-        return lower_conv(node, shapes, is_weight, where)
+        return lower_conv(node, shapes, where)
     return lower_matmul(node, shapes, is_weight, where)

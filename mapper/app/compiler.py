@@ -20,13 +20,11 @@ from typing import TYPE_CHECKING, Any, Callable
 import networkx as nx
 import onnx
 
-from cost_models.cost import Cost
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware, default_hardware, load_hardware
-from cost_models.layer import LayerShape
-from cost_models.mapping import Mapping, placement
+from cost_models.mapping import placement
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
-from cost_models.rowstationary import OBJECTIVES, RATIO_ONE, DataRatios
+from cost_models.rowstationary import OBJECTIVES, RATIO_ONE
 from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx
 from mapper.app.explain import bindings, dram_gap, latency_gap
@@ -49,34 +47,28 @@ MAX_BATCH_SCAN = 64
 
 @dataclass(frozen=True)
 class CompiledLayer:
-    """One array layer's outcome: the mapping with its cost and bitstream, or the reason it has none."""
+    """One array layer's outcome: the search's answer with its bitstream, or the reason it has none.
+
+    Composed, not copied: ``mapped`` is the search's ``MappedLayer``, whose
+    fields (name, op, layer, ratios, result, shared_with, statistics) and
+    ``mapping`` / ``cost`` / ``ok`` read through; the fields here are what
+    compiling adds.
+    """
 
     index: int
-    name: str
-    op: str
-    layer: LayerShape
-    ratios: DataRatios
-    result: LayerResult
-    shared_with: str | None
+    mapped: MappedLayer
     bitstream: bytes | None
     relu: bool = False
     onnx_node: str | None = None  # the ONNX node this layer computes (a ConvTranspose has one layer per phase)
     part: str | None = None  # which part of it ("phase 0,1 of 4", "16x16 patches"); None: the whole node
-    statistics: LayerStatistics | None = None
     max_cycles: int | None = None  # the layer latency bound it was mapped under (--layer-latency-ms)
     runner_ups: tuple[RunnerUp, ...] | None = None  # compile --explain: the best mapping without each value
 
-    @property
-    def mapping(self) -> Mapping | None:
-        return self.result.mapping
-
-    @property
-    def cost(self) -> Cost | None:
-        return self.result.cost
-
-    @property
-    def ok(self) -> bool:
-        return self.result.ok
+    def __getattr__(self, name: str) -> Any:
+        """The search's fields, from ``mapped`` (called only for names this class does not have)."""
+        if name.startswith("_") or name == "mapped":  # copy/pickle probes, and ``mapped`` before it is set
+            raise AttributeError(name)
+        return getattr(self.mapped, name)
 
     @property
     def bitstream_file(self) -> str:
@@ -300,6 +292,43 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     searches every layer afresh.  A cached answer is the one the search gives.
     """
     start = time.perf_counter()
+    hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit,
+                                          total_time_limit, hardware, layer_latency_ms, network_latency_ms)
+    report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
+                                     zero_fraction, layer_zero_fractions)
+    job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
+                                      "max_layer_cycles": max_layer, "max_network_cycles": max_network},
+               lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
+                                         report_options), cache, on_layer, on_graph, on_batch)
+    network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
+    return _result(job, network, graph, hardware, explain, report_options, start)
+
+
+def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object, explain: bool,
+            report_options: dict[str, Any], start: float) -> CompileResult:
+    """Step 3: the mapped network checked, costed, explained and encoded into the result."""
+    hw, max_layer, max_network = job.hw, job.options["max_layer_cycles"], job.options["max_network_cycles"]
+    if not network.layers:
+        raise InputError("the model has no layer the array computes (no Conv, Gemm or MatMul)",
+                         where=str(graph.graph.get("path") or "<model>"))
+    _refuse_hardware_that_fits_nothing(network, source, bounded=bool(max_layer or max_network))
+    runners = {} if not explain or max_network else runner_up_table(network, hw, max_layer)
+    layers = _compile_layers(network, graph, hw, max_layer, runners)
+    report_options["explain"] = explain
+    path = graph.graph.get("path")
+    return CompileResult(
+        model_file=Path(path).name if path else "<model>", model_sha256=graph.graph["sha256"],
+        model_name=graph.graph["name"], opset=int(graph.graph["opset"]), batch=network.batch,
+        objective=job.objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
+        compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
+        host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops))
+
+
+def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,
+             time_limit: float | None, total_time_limit: float | None,
+             hardware: Hardware | str | os.PathLike | None, layer_latency_ms: float | None,
+             network_latency_ms: float | None) -> tuple[Hardware, int | None, int | None]:
+    """Step 1: the options checked (InputError), the hardware loaded, latency bounds in cycles."""
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     _check_zero_fractions(zero_fraction, layer_zero_fractions)
@@ -310,68 +339,75 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     max_network = _ms_to_cycles(network_latency_ms, hw, "the network latency bound")
     if (max_layer or max_network) and objective != "energy":
         raise InputError("latency bounds apply to the energy objective; drop --objective or the bound")
-    options: dict[str, Any] = {"time_limit": time_limit, "total_time_limit": total_time_limit,
-                               "max_layer_cycles": max_layer, "max_network_cycles": max_network}
-    report_options = {"batch": batch if batch is not None else "model", "time_limit_s": time_limit,
-                      "total_time_limit_s": total_time_limit, "layer_latency_ms": layer_latency_ms,
-                      "network_latency_ms": network_latency_ms,
-                      "zero_fraction": DEFAULT_ZERO_FRACTION if zero_fraction is None else zero_fraction,
-                      "layer_zero_fractions": {name: list(pair) for name, pair in (layer_zero_fractions or {}).items()},
-                      "calibration": None}
+    return hw, max_layer, max_network
 
-    if batch == "auto":
-        if not isinstance(max_batch, int) or isinstance(max_batch, bool) or not 1 <= max_batch <= MAX_BATCH_SCAN:
-            raise InputError(f"the largest batch to try must be between 1 and {MAX_BATCH_SCAN}, got {max_batch!r}")
-        graph = load_onnx(model, batch=None)
-        options["statistics"] = _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
-                                            report_options)
-        candidates = range(1, max_batch + 1) if graph.graph["batch_symbolic"] else [graph.graph["batch"]]
-        first = graph
 
-        def build(b: int) -> nx.DiGraph:
-            """Each size's own graph, held only while its search runs (sizes run side by side)."""
-            built = first if b == first.graph["batch"] else load_onnx(model, batch=b)
-            if on_graph is not None:
-                on_graph(b, len(array_layers(built)))
-            return built
+def _report_options(batch: int | str | None, time_limit: float | None, total_time_limit: float | None,
+                    layer_latency_ms: float | None, network_latency_ms: float | None, zero_fraction: float | None,
+                    layer_zero_fractions: dict | None) -> dict[str, Any]:
+    """The report's ``options``: the run's settings as the user gave them (docs/report.md)."""
+    return {"batch": batch if batch is not None else "model", "time_limit_s": time_limit,
+            "total_time_limit_s": total_time_limit, "layer_latency_ms": layer_latency_ms,
+            "network_latency_ms": network_latency_ms,
+            "zero_fraction": DEFAULT_ZERO_FRACTION if zero_fraction is None else zero_fraction,
+            "layer_zero_fractions": {name: list(pair) for name, pair in (layer_zero_fractions or {}).items()},
+            "calibration": None}
 
-        if total_time_limit is not None:  # the whole scan shares the total limit
-            options["total_time_limit"] = total_time_limit / len(candidates)
-        from mapper.search.cache import open_cache
-        from mapper.search.network import choose_batch
 
-        options["cache"] = open_cache(cache)
+@dataclass(frozen=True)
+class _Job:
+    """What mapping a model needs once its options are checked."""
 
-        network = choose_batch(build, hw, objective, candidates, on_batch=on_batch, on_layer=on_layer, **options)
-        graph = first if network.batch == first.graph["batch"] else load_onnx(model, batch=network.batch)
-    else:
-        if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
-            raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")
-        graph = load_onnx(model, batch=batch)
-        options["statistics"] = _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
-                                            report_options)
-        if on_graph is not None:
-            on_graph(graph.graph["batch"], len(array_layers(graph)))
-        from mapper.search.cache import open_cache
-        from mapper.search.network import map_network
+    model: str | os.PathLike | onnx.ModelProto
+    hw: Hardware
+    objective: str
+    options: dict[str, Any]  # map_network's keyword arguments (statistics and cache are added per graph)
+    statistics: Callable[[nx.DiGraph], Any]  # a loaded graph's data statistics per layer
+    cache: Any
+    on_layer: Callable[[str, LayerResult], None] | None
+    on_graph: Callable[[int, int], None] | None
+    on_batch: Callable[[int, NetworkResult], None] | None
 
-        options["cache"] = open_cache(cache)
 
-        network = map_network(graph, hw, objective, on_layer=on_layer, **options)
-    if not network.layers:
-        raise InputError("the model has no layer the array computes (no Conv, Gemm or MatMul)",
-                         where=str(graph.graph.get("path") or "<model>"))
-    _refuse_hardware_that_fits_nothing(network, hardware, bounded=bool(max_layer or max_network))
-    runners = {} if not explain or max_network else runner_up_table(network, hw, max_layer)
-    layers = _compile_layers(network, graph, hw, max_layer, runners)
-    report_options["explain"] = explain
-    path = graph.graph.get("path")
-    return CompileResult(
-        model_file=Path(path).name if path else "<model>", model_sha256=graph.graph["sha256"],
-        model_name=graph.graph["name"], opset=int(graph.graph["opset"]), batch=network.batch,
-        objective=objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
-        compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
-        host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops))
+def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGraph]:
+    """Step 2, ``batch="auto"``: every batch 1..max_batch mapped, the least energy per inference kept."""
+    from mapper.search.cache import open_cache
+    from mapper.search.network import choose_batch
+
+    if not isinstance(max_batch, int) or isinstance(max_batch, bool) or not 1 <= max_batch <= MAX_BATCH_SCAN:
+        raise InputError(f"the largest batch to try must be between 1 and {MAX_BATCH_SCAN}, got {max_batch!r}")
+    first = load_onnx(job.model, batch=None)
+    options = {**job.options, "statistics": job.statistics(first)}
+    candidates = range(1, max_batch + 1) if first.graph["batch_symbolic"] else [first.graph["batch"]]
+
+    def build(b: int) -> nx.DiGraph:
+        """Each size's own graph, held only while its search runs (sizes run side by side)."""
+        built = first if b == first.graph["batch"] else load_onnx(job.model, batch=b)
+        if job.on_graph is not None:
+            job.on_graph(b, len(array_layers(built)))
+        return built
+
+    if options["total_time_limit"] is not None:  # the whole scan shares the total limit
+        options["total_time_limit"] = options["total_time_limit"] / len(candidates)
+    options["cache"] = open_cache(job.cache)
+    network = choose_batch(build, job.hw, job.objective, candidates, on_batch=job.on_batch, on_layer=job.on_layer,
+                           **options)
+    return network, first if network.batch == first.graph["batch"] else load_onnx(job.model, batch=network.batch)
+
+
+def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGraph]:
+    """Step 2, a fixed batch (None: the model's own)."""
+    from mapper.search.cache import open_cache
+    from mapper.search.network import map_network
+
+    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
+        raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")
+    graph = load_onnx(job.model, batch=batch)
+    options = {**job.options, "statistics": job.statistics(graph)}
+    if job.on_graph is not None:
+        job.on_graph(graph.graph["batch"], len(array_layers(graph)))
+    options["cache"] = open_cache(job.cache)
+    return map_network(graph, job.hw, job.objective, on_layer=job.on_layer, **options), graph
 
 
 def _check_zero_fractions(zero_fraction: float | None,
@@ -432,8 +468,7 @@ def runner_up_table(network: NetworkResult, hw: Hardware, max_cycles: int | None
 def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware, max_cycles: int | None = None,
                     runners: dict[str, tuple[RunnerUp, ...]] | None = None) -> tuple[CompiledLayer, ...]:
     out = []
-    for index, entry in enumerate(network.layers):
-        data: MappedLayer = entry
+    for index, data in enumerate(network.layers):
         bits = None
         if data.result.ok:
             assert data.result.mapping is not None
@@ -441,8 +476,7 @@ def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware, max
             # fixed-point scale is set at run time (docs/report.md).
             bits = encode(config_for(data.layer, data.result.mapping, hw, shift=0), hw, index)
         node = graph.nodes[data.name]
-        out.append(CompiledLayer(index, data.name, data.op, data.layer, data.ratios, data.result, data.shared_with,
-                                 bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
-                                 part=node.get("part"), statistics=data.statistics, max_cycles=max_cycles,
+        out.append(CompiledLayer(index, data, bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
+                                 part=node.get("part"), max_cycles=max_cycles,
                                  runner_ups=(runners or {}).get(data.name)))
     return tuple(out)

@@ -31,13 +31,6 @@ SET_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan
 BAR = 28  # characters of a full bar
 
 
-def _si(value: float, unit: str) -> str:
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
-
-
 def energy_j(pj: float) -> str:
     for scale, unit in ((1e12, "J"), (1e9, "mJ"), (1e6, "uJ"), (1e3, "nJ")):
         if pj >= scale:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
-from cost_models.mapping import Mapping, pe_roles, placement
+from cost_models.mapping import Mapping, PERole, Placement, pe_roles, placement
 from cost_models.noc import IfmapGroups, group_rows, ifmap_budget, ifmap_groups
 
 NETWORKS: tuple[str, ...] = ("filter", "ifmap", "psum", "output")
@@ -118,77 +118,114 @@ class _Grid:
         )
 
 
+@dataclass(frozen=True)
+class _Scheme:
+    """The ID scheme of one mapping (module docstring): which row and col IDs each network uses where."""
+
+    place: Placement
+    mapping: Mapping
+    R: int
+    U: int
+    D: int
+    cols: int
+    multi: bool  # g > 1: side-by-side stacks need distinct ifmaps
+    budget: int  # ifmap col IDs per stack slot (cost_models.noc.ifmap_budget)
+    grouping: IfmapGroups
+
+    def band_slot(self, stack: int) -> tuple[int, int]:
+        return divmod(stack, self.place.across)
+
+    def filter_row(self, band: int, ri: int, i: int) -> int:
+        return (band * self.mapping.r + ri) * self.R + i
+
+    def ifmap_row(self, band: int, ri: int, k: int) -> int:
+        return ((band if self.multi else 0) * self.mapping.r + ri) * len(self.grouping.groups) + k
+
+    def ifmap_col(self, slot: int, k: int, row: int) -> int:
+        """Col ID of the PE that takes strip row ``row`` in row-ID group ``k``: one send reaches its diagonal."""
+        return (slot * self.budget if self.multi else 0) + (row - self.grouping.base[k]) // self.U
+
+    def chain_row(self, band: int, segment: int) -> int:
+        return band * self.place.segments + segment
+
+
 def allocate(layer: LayerShape, mapping: Mapping, hw: Hardware) -> Allocation:
     """IDs, psum sources, gating and controller tags for a mapping ``check`` accepts."""
-    place = placement(layer, mapping, hw)
-    roles = pe_roles(layer, mapping, hw)
     U, D, R, cols = layer.stride[0], layer.dilation[0], layer.R, hw.cols
     multi = mapping.g > 1
     budget = ifmap_budget(hw.col_id("ifmap"), cols, mapping.e, multi)
-    grouping = ifmap_groups(mapping.e, R, U, D, cols, budget)
-    K = len(grouping.groups)
-    grids = {name: _Grid(hw.rows, cols, name, hw.row_id_bits, hw.col_id(name)) for name in NETWORKS}
-    active = [[False] * cols for _ in range(hw.rows)]
-    from_ln = [[False] * cols for _ in range(hw.rows)]
-
-    def band_slot(stack: int) -> tuple[int, int]:
-        return divmod(stack, place.across)
-
-    def filter_row(band: int, ri: int, i: int) -> int:
-        return (band * mapping.r + ri) * R + i
-
-    def ifmap_row(band: int, ri: int, k: int) -> int:
-        return ((band if multi else 0) * mapping.r + ri) * K + k
-
-    def chain_row(band: int, segment: int) -> int:
-        return band * place.segments + segment
-
-    for role in roles:
-        band, slot = band_slot(role.stack)
-        y, x = role.row, role.col
-        active[y][x] = True
-        from_ln[y][x] = not role.chain_bottom
-        grids["filter"].set_row(y, filter_row(band, role.ri, role.i))
-        grids["filter"].set_col(y, x, slot)
-        k = grouping.group_of(role.segment, role.i)
-        grids["ifmap"].set_row(y, ifmap_row(band, role.ri, k))
-        local = (role.j * U + role.i * D - grouping.base[k]) // U
-        grids["ifmap"].set_col(y, x, (slot * budget if multi else 0) + local)
-        if role.chain_bottom:
-            grids["psum"].set_row(y, chain_row(band, role.segment))
-            grids["psum"].set_col(y, x, x)
-        if role.chain_top:
-            grids["output"].set_row(y, chain_row(band, role.segment))
-            grids["output"].set_col(y, x, x)
-
-    filter_tags = []
-    for stack in range(place.stacks):
-        band, slot = band_slot(stack)
-        for ri in range(mapping.r):
-            for i in range(R):
-                filter_tags.append(((stack, ri, i), (filter_row(band, ri, i), slot)))
-    sends = []
-    for stack in (range(place.stacks) if multi else (-1,)):
-        band, slot = band_slot(max(stack, 0))
-        for ri in range(mapping.r):
-            for k, members in enumerate(grouping.groups):
-                for x in group_rows(members, mapping.e, cols, U, D):
-                    col = (slot * budget if multi else 0) + (x - grouping.base[k]) // U
-                    sends.append(IfmapSend(stack, ri, k, x, ifmap_row(band, ri, k), col))
-    chain_tags = []
-    for stack in range(place.stacks):
-        band, slot = band_slot(stack)
-        for segment in range(place.segments):
-            for x in range(slot * place.width, slot * place.width + min(place.width, mapping.e - segment * cols)):
-                tag = (chain_row(band, segment), x)
-                chain_tags.append(((stack, segment, x), tag, tag))
+    scheme = _Scheme(placement(layer, mapping, hw), mapping, R, U, D, cols, multi, budget,
+                     ifmap_groups(mapping.e, R, U, D, cols, budget))
+    grids, active, from_ln = _assign_ids(pe_roles(layer, mapping, hw), scheme, hw)
     return Allocation(
         networks=tuple(grids[name].freeze() for name in NETWORKS),
         psum_from_ln=tuple(tuple(row) for row in from_ln),
         active=tuple(tuple(row) for row in active),
-        filter_tags=tuple(filter_tags),
-        ifmap_sends=tuple(sends),
-        chain_tags=tuple(chain_tags),
-        grouping=grouping,
+        filter_tags=_filter_tags(scheme),
+        ifmap_sends=_ifmap_sends(scheme),
+        chain_tags=_chain_tags(scheme),
+        grouping=scheme.grouping,
     )
 
+
+def _assign_ids(roles: list[PERole], scheme: _Scheme, hw: Hardware
+                ) -> tuple[dict[str, _Grid], list[list[bool]], list[list[bool]]]:
+    """Every network's static IDs, the clocked PEs and each PE's psum source, from the PEs' roles."""
+    cols, grouping = hw.cols, scheme.grouping
+    grids = {name: _Grid(hw.rows, cols, name, hw.row_id_bits, hw.col_id(name)) for name in NETWORKS}
+    active = [[False] * cols for _ in range(hw.rows)]
+    from_ln = [[False] * cols for _ in range(hw.rows)]
+    for role in roles:
+        band, slot = scheme.band_slot(role.stack)
+        y, x = role.row, role.col
+        active[y][x] = True
+        from_ln[y][x] = not role.chain_bottom
+        grids["filter"].set_row(y, scheme.filter_row(band, role.ri, role.i))
+        grids["filter"].set_col(y, x, slot)
+        k = grouping.group_of(role.segment, role.i)
+        grids["ifmap"].set_row(y, scheme.ifmap_row(band, role.ri, k))
+        grids["ifmap"].set_col(y, x, scheme.ifmap_col(slot, k, role.j * scheme.U + role.i * scheme.D))
+        if role.chain_bottom:
+            grids["psum"].set_row(y, scheme.chain_row(band, role.segment))
+            grids["psum"].set_col(y, x, x)
+        if role.chain_top:
+            grids["output"].set_row(y, scheme.chain_row(band, role.segment))
+            grids["output"].set_col(y, x, x)
+    return grids, active, from_ln
+
+
+def _filter_tags(scheme: _Scheme) -> tuple[tuple[tuple[int, int, int], tuple[int, int]], ...]:
+    """One filter tag per (stack, channel set ri, filter row i): its PE-set row's row ID and the stack's slot."""
+    tags = []
+    for stack in range(scheme.place.stacks):
+        band, slot = scheme.band_slot(stack)
+        for ri in range(scheme.mapping.r):
+            for i in range(scheme.R):
+                tags.append(((stack, ri, i), (scheme.filter_row(band, ri, i), slot)))
+    return tuple(tags)
+
+
+def _ifmap_sends(scheme: _Scheme) -> tuple[IfmapSend, ...]:
+    """One ifmap send per strip row a row-ID group needs, per channel set (and per stack when g > 1)."""
+    sends = []
+    mapping, grouping = scheme.mapping, scheme.grouping
+    for stack in (range(scheme.place.stacks) if scheme.multi else (-1,)):
+        band, slot = scheme.band_slot(max(stack, 0))
+        for ri in range(mapping.r):
+            for k, members in enumerate(grouping.groups):
+                for x in group_rows(members, mapping.e, scheme.cols, scheme.U, scheme.D):
+                    sends.append(IfmapSend(stack, ri, k, x, scheme.ifmap_row(band, ri, k), scheme.ifmap_col(slot, k, x)))
+    return tuple(sends)
+
+
+def _chain_tags(scheme: _Scheme) -> tuple[tuple[tuple[int, int, int], tuple[int, int], tuple[int, int]], ...]:
+    """Per psum chain (stack, segment, column): its psum-GIN tag and its GON tag (the same (row, col))."""
+    place, tags = scheme.place, []
+    for stack in range(place.stacks):
+        band, slot = scheme.band_slot(stack)
+        for segment in range(place.segments):
+            for x in range(slot * place.width,
+                           slot * place.width + min(place.width, scheme.mapping.e - segment * scheme.cols)):
+                tag = (scheme.chain_row(band, segment), x)
+                tags.append(((stack, segment, x), tag, tag))
+    return tuple(tags)

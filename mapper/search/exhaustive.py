@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -62,8 +63,26 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
     start = time.perf_counter()
     if layer_limits(layer, hw):
         return ExhaustiveResult(None, None, 0, time.perf_counter() - start)
-    b = ranges(layer, hw)
     model = RowStationary(layer, hw, ratios)
+    best: tuple[int, tuple[int, ...]] | None = None
+    evaluated, complete = 0, True
+    for part in _chunks(layer, hw, model):
+        if time_budget is not None and time.perf_counter() - start > time_budget:
+            complete = False
+            break
+        scored, candidate = _chunk_best(model, part, objective, max_cycles)
+        evaluated += scored
+        if candidate is not None and (best is None or candidate < best):
+            best = candidate
+    wall = time.perf_counter() - start
+    if best is None:
+        return ExhaustiveResult(None, None, evaluated, wall, complete)
+    return ExhaustiveResult(to_mapping(layer, dict(zip(VARIABLES, best[1]))), best[0], evaluated, wall, complete)
+
+
+def _chunks(layer: LayerShape, hw: Hardware, model: RowStationary) -> Iterator[dict[str, np.ndarray]]:
+    """Every mapping of the space in chunks of about CHUNK rows, pruned stage by stage by partial limits."""
+    b = ranges(layer, hw)
     R, S = layer.R, layer.S
     ar = lambda high: np.arange(1, high + 1, dtype=np.int64)  # noqa: E731
 
@@ -89,48 +108,41 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
     def m_per_pt_upper(tab):
         return -(-layer.Mg // (tab["p"] * tab["t"]))
 
-    def expand(tables, name, upper):
-        for tab in tables:
-            if not len(tab["p"]):
-                continue
-            high = upper(tab)
-            total = np.cumsum(high)
-            lo = 0
-            while lo < len(high):
-                base = total[lo - 1] if lo else 0
-                hi = lo + max(1, int(np.searchsorted(total[lo:] - base, CHUNK, side="right")))
-                yield _ragged(_mask(tab, slice(lo, hi)), name, high[lo:hi])
-                lo = hi
+    tables = _expand(_expand(_expand([t2], "t", t_upper), "g", g_upper), "m_per_pt", m_per_pt_upper)
+    for tab in tables:
+        yield _cross(tab, "n", ar(b.n))
 
-    def with_n(tables):
-        for tab in tables:
-            yield _cross(tab, "n", ar(b.n))
 
-    best_value, best_row, evaluated, complete = None, None, 0, True
-    keys = VARIABLES
-    for part in with_n(expand(expand(expand([t2], "t", t_upper), "g", g_upper), "m_per_pt", m_per_pt_upper)):
-        if time_budget is not None and time.perf_counter() - start > time_budget:
-            complete = False
-            break
-        v = Vars(**{key: part[key] for key in keys})
-        ok = np.ones(len(part["n"]), dtype=bool)
-        for limit in model.limits(v):
-            ok &= np.asarray(limit.lhs <= limit.rhs)
-        if max_cycles is not None:
-            ok &= model.counts(v).cycles.total <= max_cycles
-        if not ok.any():
+def _expand(tables: Iterable[dict[str, np.ndarray]], name: str,
+            upper: Callable[[dict[str, np.ndarray]], np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
+    """Each table with a ragged column ``name`` = 1..upper(row), cut into chunks of about CHUNK rows."""
+    for tab in tables:
+        if not len(tab["p"]):
             continue
-        part = _mask(part, ok)
-        v = Vars(**{key: part[key] for key in keys})
-        value = np.broadcast_to(np.asarray(model.objective(v, objective), dtype=np.int64), part["n"].shape)
-        evaluated += len(value)
-        tied = np.flatnonzero(value == value.min())  # sort only the chunk's optima
-        top = tied[np.lexsort(tuple(part[key][tied] for key in reversed(keys)))[0]]
-        candidate = (int(value[top]), tuple(int(part[key][top]) for key in keys))
-        if best_value is None or candidate < (best_value, best_row):
-            best_value, best_row = candidate
-    wall = time.perf_counter() - start
-    if best_row is None:
-        return ExhaustiveResult(None, None, evaluated, wall, complete)
-    mapping = to_mapping(layer, dict(zip(VARIABLES, best_row)))
-    return ExhaustiveResult(mapping, best_value, evaluated, wall, complete)
+        high = upper(tab)
+        total = np.cumsum(high)
+        lo = 0
+        while lo < len(high):
+            base = total[lo - 1] if lo else 0
+            hi = lo + max(1, int(np.searchsorted(total[lo:] - base, CHUNK, side="right")))
+            yield _ragged(_mask(tab, slice(lo, hi)), name, high[lo:hi])
+            lo = hi
+
+
+def _chunk_best(model: RowStationary, part: dict[str, np.ndarray], objective: str, max_cycles: int | None
+                ) -> tuple[int, tuple[int, tuple[int, ...]] | None]:
+    """(mappings scored, the chunk's (objective, variables) optimum, lexicographically smallest among ties)."""
+    v = Vars(**{key: part[key] for key in VARIABLES})
+    ok = np.ones(len(part["n"]), dtype=bool)
+    for limit in model.limits(v):
+        ok &= np.asarray(limit.lhs <= limit.rhs)
+    if max_cycles is not None:
+        ok &= model.counts(v).cycles.total <= max_cycles
+    if not ok.any():
+        return 0, None
+    part = _mask(part, ok)
+    v = Vars(**{key: part[key] for key in VARIABLES})
+    value = np.broadcast_to(np.asarray(model.objective(v, objective), dtype=np.int64), part["n"].shape)
+    tied = np.flatnonzero(value == value.min())  # sort only the chunk's optima
+    top = tied[np.lexsort(tuple(part[key][tied] for key in reversed(VARIABLES)))[0]]
+    return len(value), (int(value[top]), tuple(int(part[key][top]) for key in VARIABLES))

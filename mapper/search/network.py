@@ -12,11 +12,12 @@ from typing import Callable, Hashable, Iterable, Mapping, TypeVar
 import networkx as nx
 from ortools.sat.python import cp_model
 
-from cost_models.cost import evaluate, variables
+from cost_models.cost import Cost, evaluate, variables
 from cost_models.hardware import Hardware
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
-from cost_models.rowstationary import VARIABLES, DataRatios
+from cost_models.mapping import Mapping as LayerMapping
+from cost_models.rowstationary import VARIABLES, DataRatios, Vars
 from cost_models.statistics import FmapStatistic, LayerStatistics
 from mapper.search.symbolic import Tracer
 from mapper.search.cache import ResultCache
@@ -31,6 +32,8 @@ V = TypeVar("V")
 
 @dataclass(frozen=True)
 class MappedLayer:
+    """One array layer as the search left it: its shape, data ratios and result (shared with an identical layer)."""
+
     name: str
     op: str
     layer: LayerShape
@@ -38,6 +41,18 @@ class MappedLayer:
     result: LayerResult
     shared_with: str | None = None  # the first layer of the same shape, whose solve this reuses
     statistics: LayerStatistics | None = None  # the zeros and RLC sizes behind ``ratios``, with their sources
+
+    @property
+    def mapping(self) -> LayerMapping | None:
+        return self.result.mapping
+
+    @property
+    def cost(self) -> Cost | None:
+        return self.result.cost
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
 
 
 @dataclass(frozen=True)
@@ -259,23 +274,40 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
                 for key, names in groups.items() for position, name in enumerate(names)}
 
     fast = solve_each(list(groups), lambda key: search(key[0], hw, "latency", ratios=key[1], time_limit=budget()))
-    broken = {key: result for key, result in fast.items() if not result.ok}
-    if broken:
-        return spread(lambda key: broken.get(key) or LayerResult(
-            None, None, "INFEASIBLE", "energy", None, None, 0.0,
-            reason="another layer has no valid mapping, so the network latency bound cannot be checked"))
-    fastest_total = sum(fast[key].cost.total_cycles * len(names) for key, names in groups.items())
-    if fastest_total > max_cycles:
-        proven = all(result.status == "OPTIMAL" for result in fast.values())
-        reason = (f"no set of mappings meets the network latency bound of {as_ms(max_cycles, hw)}: the fastest "
-                  f"mappings {'need' if proven else 'found need'} {as_ms(fastest_total, hw)}")
-        return spread(lambda key: LayerResult(None, None, "INFEASIBLE" if proven else "UNKNOWN", "energy", None, None,
-                                              fast[key].wall_s, reason=reason))
+    settled = _settled_by_fastest(fast, groups, hw, max_cycles)
+    if settled is not None:
+        return spread(settled)
     frugal = solve_each(list(groups), lambda key: search(key[0], hw, "energy", ratios=key[1], time_limit=budget()))
     if all(result.ok for result in frugal.values()) and sum(
             frugal[key].cost.total_cycles * len(names) for key, names in groups.items()) <= max_cycles:
         return spread(lambda key: frugal[key])
+    return spread(_joint_solve(groups, fast, frugal, hw, max_cycles, budget(), start))
 
+
+Key = tuple[LayerShape, DataRatios]  # one distinct layer: its shape and data ratios
+
+
+def _settled_by_fastest(fast: dict[Key, LayerResult], groups: dict[Key, list[str]], hw: Hardware,
+                        max_cycles: int) -> Callable[[Key], LayerResult] | None:
+    """Every layer's answer when the fastest mappings already decide the bound (a layer unmapped, or too slow)."""
+    broken = {key: result for key, result in fast.items() if not result.ok}
+    if broken:
+        return lambda key: broken.get(key) or LayerResult(
+            None, None, "INFEASIBLE", "energy", None, None, 0.0,
+            reason="another layer has no valid mapping, so the network latency bound cannot be checked")
+    fastest_total = sum(fast[key].cost.total_cycles * len(names) for key, names in groups.items())
+    if fastest_total <= max_cycles:
+        return None
+    proven = all(result.status == "OPTIMAL" for result in fast.values())
+    reason = (f"no set of mappings meets the network latency bound of {as_ms(max_cycles, hw)}: the fastest "
+              f"mappings {'need' if proven else 'found need'} {as_ms(fastest_total, hw)}")
+    return lambda key: LayerResult(None, None, "INFEASIBLE" if proven else "UNKNOWN", "energy", None, None,
+                                   fast[key].wall_s, reason=reason)
+
+
+def _joint_model(groups: dict[Key, list[str]], fast: dict[Key, LayerResult], frugal: dict[Key, LayerResult],
+                 hw: Hardware, max_cycles: int) -> tuple[Tracer, dict[Key, Vars], int]:
+    """One CP-SAT model of every distinct layer: total cycles bounded, total energy minimised, hinted fastest."""
     tracer = Tracer()
     energy_terms, cycle_terms, per_group = [], [], {}
     for index, ((layer, ratio), names) in enumerate(groups.items()):
@@ -292,9 +324,20 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     tracer.model.Add(sum(term.expr for term in cycle_terms) <= max_cycles)
     tracer.model.Add(sum(term.expr for term in energy_terms) >= lower)
     tracer.model.Minimize(sum(term.expr for term in energy_terms))
+    return tracer, per_group, lower
+
+
+def _joint_solve(groups: dict[Key, list[str]], fast: dict[Key, LayerResult], frugal: dict[Key, LayerResult],
+                 hw: Hardware, max_cycles: int, time_limit: float | None, start: float
+                 ) -> Callable[[Key], LayerResult]:
+    """The joint model solved; each layer's result carries the joint solve's status and relative gap.
+
+    ``start``: when the budgeted mapping began (each layer's wall time is its share since then).
+    """
+    tracer, per_group, lower = _joint_model(groups, fast, frugal, hw, max_cycles)
     solver = cp_model.CpSolver()
-    if budget() is not None:
-        solver.parameters.max_time_in_seconds = budget()
+    if time_limit is not None:
+        solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.random_seed = 0
     # One thread within deterministic work: the joint answer is then a function of the input alone
     # (a racing portfolio stopped at a gap returns whichever thread got there first).
@@ -318,14 +361,14 @@ def _map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Da
     total = sum(costs[key].objective_units["energy"] * len(names) for key, names in groups.items())
     name_status = "OPTIMAL" if bound >= total else "FEASIBLE"
 
-    def result(key: tuple[LayerShape, DataRatios]) -> LayerResult:
+    def result(key: Key) -> LayerResult:
         cost = costs[key]
         value = cost.objective_units["energy"]
         # The joint solve's relative gap, carried by every layer (docs/report.md).
         layer_bound = value * bound // total if total else value
         return LayerResult(chosen[key], cost, name_status, "energy", value, layer_bound, wall)
 
-    return spread(result)
+    return result
 
 
 def choose_batch(build_graph: Callable[[int], nx.DiGraph], hardware: Hardware, objective: str,
