@@ -35,7 +35,7 @@ from cost_models.layer import LayerShape
 from frontends.contrib import infer_with_contrib
 from frontends.graph import build_graph
 from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
-from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, infer, static_shapes
+from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, static_shapes
 from frontends.validate import check_model
 from frontends.weights import load_layer_weights, load_node_weights
 

@@ -17,7 +17,6 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from cost_models.errors import InputError
 from cost_models.cost import check
 from cost_models.errors import InputError
 from cost_models.hardware import hardware_from_dict

@@ -17,7 +17,6 @@ from typing import Any
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
-from rich.text import Text
 
 from mapper.app.report import flatten, load_report
 from mapper.app.report_view import energy_j
