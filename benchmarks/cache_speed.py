@@ -46,6 +46,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, XDG_CACHE_HOME=str(Path(tmp) / "cache"), NO_COLOR="1")
+        # Python's own bytecode cache as on a user's machine: the first run writes __pycache__, the second
+        # reads it (some sandboxes set PYTHONDONTWRITEBYTECODE, which would recompile every module each start).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cold = run_once(args.model, args.batch, Path(tmp) / "a", env)
         warm = run_once(args.model, args.batch, Path(tmp) / "b", env)
     table = Table(title=f"{args.model.name} batch {args.batch}: compile twice, one cache "

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is know
     from mapper.search.runner_ups import RunnerUp
     from mapper.search.cache import ResultCache
     from mapper.search.network import MappedLayer, NetworkResult
-    from mapper.search.cpsat import LayerResult
+    from mapper.search.result import LayerResult
 
 DEFAULT_MAX_BATCH = 16  # --batch auto scans 1..16 (assumed; covers JSSC's N=4 AlexNet and N=3 VGG-16)
 # --batch auto maps the whole network once per batch it tries: the scan is bounded, not the user's
@@ -179,17 +179,18 @@ class CompileResult:
             "totals": self.totals,
         }
 
-    def report_bytes(self) -> bytes:
-        return (json.dumps(self.report(), indent=1, sort_keys=False, allow_nan=False) + "\n").encode()
+    def report_bytes(self, report: dict[str, Any] | None = None) -> bytes:
+        """report.json's bytes; ``report``: this result's ``report()`` when the caller already built it."""
+        return (json.dumps(report or self.report(), indent=1, sort_keys=False, allow_nan=False) + "\n").encode()
 
-    def save(self, outdir: str | os.PathLike) -> Path:
+    def save(self, outdir: str | os.PathLike, report_json: bytes | None = None) -> Path:
         """Write report.json and bitstreams/ into ``outdir``: the old complete output or the new one, never half.
 
         Everything goes into a sibling temporary folder first, which then
         replaces ``outdir``.  An existing ``outdir`` is only replaced if it is
         empty or holds exactly the files an earlier run listed in its manifest
         (mapper.app.outdir: so ``-o ~`` cannot delete a home, nor a user's file
-        put next to ours).
+        put next to ours).  ``report_json``: this result's ``report_bytes()`` when the caller already has them.
         """
         out = Path(outdir)
         check_output_dir(out)
@@ -202,7 +203,7 @@ class CompileResult:
         try:
             (staging / BITSTREAM_DIR).mkdir(parents=True)
             files = {entry.bitstream_file: entry.bitstream for entry in self.layers if entry.bitstream is not None}
-            files[REPORT_FILE] = self.report_bytes()
+            files[REPORT_FILE] = report_json if report_json is not None else self.report_bytes()
             for name, data in files.items():
                 atomic_write_bytes(staging / name, data)
             atomic_write_bytes(staging / MANIFEST_FILE, manifest_bytes(files))

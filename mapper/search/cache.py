@@ -32,7 +32,7 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
 from cost_models.rowstationary import DataRatios
-from mapper.search.cpsat import LayerResult, map_layer
+from mapper.search.result import LayerResult
 
 FORMAT = "eyeriss-cache/1"
 # Hardware fields the search's answer depends on (cost_models.rowstationary, cost.check, search.space).
@@ -137,10 +137,11 @@ class ResultCache:
     def map_layer(self, layer: LayerShape, hw: Hardware, objective: str = "energy", *,
                   ratios: DataRatios = DataRatios(), time_limit: float | None = None,
                   max_cycles: int | None = None) -> LayerResult:
-        """``mapper.search.cpsat.map_layer`` through the cache."""
+        """``mapper.search.cpsat.map_layer`` through the cache (OR-tools is loaded only on a miss)."""
         found = self.get(layer, hw, objective, ratios, max_cycles)
         if found is not None:
             return found
+        from mapper.search.cpsat import map_layer
         result = map_layer(layer, hw, objective, ratios=ratios, time_limit=time_limit, max_cycles=max_cycles)
         self.put(layer, hw, objective, ratios, max_cycles, result)
         return result

@@ -13,51 +13,21 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from ortools.sat.python import cp_model
 
-from cost_models.cost import Cost, evaluate
+from cost_models.cost import evaluate
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
-from cost_models.mapping import Mapping
 from cost_models.rowstationary import OBJECTIVES, VARIABLES, DataRatios, RowStationary, Vars, layer_limits
+from mapper.search.result import LayerResult, as_ms
+from mapper.search.stopping import stopping
 from mapper.search.symbolic import Tracer
 from mapper.search.space import ranges, to_mapping
 
 
-@dataclass(frozen=True)
-class LayerResult:
-    """The search's answer for one layer: a mapping with its proof status, or the reason there is none."""
 
-    mapping: Mapping | None
-    cost: Cost | None
-    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNMAPPABLE | UNKNOWN
-    objective: str
-    objective_value: int | None
-    bound: int | None
-    wall_s: float
-    reason: str | None = None
-
-    @property
-    def gap(self) -> float | None:
-        """Relative optimality gap (0 when proven optimal)."""
-        if self.objective_value is None or self.bound is None:
-            return None
-        if self.objective_value == 0:
-            return 0.0
-        return max(0.0, (self.objective_value - self.bound) / self.objective_value)
-
-    @property
-    def ok(self) -> bool:
-        return self.mapping is not None
-
-
-# Set while a caller stops every search of this process (Ctrl-C during a
-# network's layers solved side by side, mapper.search.network.solve_each).
-_STOPPING = threading.Event()
 
 
 def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
@@ -71,7 +41,7 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
     ``stop_all_searches`` does.  (An Event, not Thread.join: an interrupted
     join can report a live thread dead.)
     """
-    if _STOPPING.is_set():
+    if stopping():
         raise KeyboardInterrupt
     solver.parameters.catch_sigint_signal = False
     done = threading.Event()
@@ -88,7 +58,7 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
     threading.Thread(target=work, name="cp-sat", daemon=True).start()
     try:
         while not done.wait(0.05):
-            if _STOPPING.is_set():
+            if stopping():
                 solver.StopSearch()
     except KeyboardInterrupt:
         solver.StopSearch()
@@ -96,32 +66,11 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
         raise
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
-    if _STOPPING.is_set():
+    if stopping():
         raise KeyboardInterrupt
     return outcome["status"]  # type: ignore[return-value]
 
 
-_STOP_DEPTH = [0]  # stop_all_searches nests (a batch scan's sizes, each with its layers, side by side)
-_STOP_LOCK = threading.Lock()
-
-
-@contextmanager
-def stop_all_searches() -> Iterator[None]:
-    """Within it, every running and every new ``solve`` stops and raises KeyboardInterrupt.
-
-    Nestable: the searches resume only when the outermost one ends, so an inner
-    pool shutting down cannot let the outer pool's searches run on.
-    """
-    with _STOP_LOCK:
-        _STOP_DEPTH[0] += 1
-        _STOPPING.set()
-    try:
-        yield
-    finally:
-        with _STOP_LOCK:
-            _STOP_DEPTH[0] -= 1
-            if not _STOP_DEPTH[0]:
-                _STOPPING.clear()
 
 
 # The search runs in stages, every one bounded by CP-SAT's deterministic work
@@ -315,9 +264,6 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
                        time.perf_counter() - start)
 
 
-def as_ms(cycles: int, hw: Hardware) -> str:
-    """A cycle count in the unit the user gave the bound in: ``20 ms (4,000,000 cycles at 200 MHz)``."""
-    return f"{cycles / (hw.core_mhz * 1e3):.6g} ms ({cycles:,} cycles at {hw.core_mhz} MHz)"
 
 
 def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[str, int],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -149,10 +148,11 @@ def run(args: argparse.Namespace) -> int:
             layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
             zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
             max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, on_batch=on_batch, cache=cache_choice(args))
-    result.save(out)
     report = result.report()
-    if args.json:
-        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+    report_json = result.report_bytes(report)
+    result.save(out, report_json)
+    if args.json:  # the bytes of report.json
+        sys.stdout.write(report_json.decode())
     else:
         console = Console()
         console.print(network_summary(report))

@@ -40,7 +40,7 @@ class LocalExecutor:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sweep")
 
     def run(self, fn: Callable[[T], R], items: list[T]) -> Iterator[tuple[int, R]]:
-        from mapper.search.cpsat import stop_all_searches
+        from mapper.search.stopping import stop_all_searches
 
         futures = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
         pending = set(futures)

@@ -30,7 +30,8 @@ from mapper.app.sweep.pareto import front
 from mapper.app.sweep.points import Point, points
 from mapper.app.sweep.spec import Spec
 from mapper.search.cache import ResultCache, open_cache, package_version, task_key
-from mapper.search.cpsat import LayerResult, map_layer
+from mapper.search.cpsat import map_layer
+from mapper.search.result import LayerResult
 
 SCHEMA = "eyeriss-sweep/1"
 AUTO_BATCHES = range(1, 17)   # what compile's --batch auto tries (mapper.app.compiler.DEFAULT_MAX_BATCH)
