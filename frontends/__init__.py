@@ -35,7 +35,8 @@ from cost_models.layer import LayerShape
 from frontends.contrib import infer_with_contrib
 from frontends.graph import build_graph
 from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
-from frontends.shapes import MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, static_shapes
+from frontends.shapes import (MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, static_shapes,
+                             weight_inputs)
 from frontends.validate import check_model
 from frontends.weights import load_layer_weights, load_node_weights
 
@@ -56,17 +57,19 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     work, stripped = strip_weights(proto, MAX_FOLD_ELEMENTS)
     del proto  # the caller's copy or the file's: never duplicated
     check_structure(work, where)
-    bound = bind_batch(work, 1 if batch is None else batch, where)
+    weights = weight_inputs(work)  # binding the batch changes dims only, never which inputs are weights
+    bound = bind_batch(work, 1 if batch is None else batch, where, weights)
     if not bound:
-        fixed = fixed_batch(work)
+        fixed = fixed_batch(work, weights)
         if batch is not None and fixed is not None and batch != fixed:
             raise FrontendError(f"the model's batch dimension is fixed at {fixed}; --batch {batch} cannot change it "
                                 "(re-export with a dynamic batch axis)", where)
         batch = fixed if fixed is not None else 1
     batch = 1 if batch is None else batch
     work = infer_with_contrib(work, where)
-    work, folded = fold_shape_subgraphs(work, opset, where)
-    graph = build_graph(work, static_shapes(work), folded, where, stripped)
+    shapes = static_shapes(work)
+    work, folded = fold_shape_subgraphs(work, opset, where, shapes)
+    graph = build_graph(work, static_shapes(work) if folded else shapes, folded, where, stripped)
     name = path.stem if path is not None else (work.graph.name or "model")
     graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
                        batch_symbolic=bool(bound))

@@ -43,6 +43,7 @@ class _Tensors:
     is_weight: set[str]
     inputs: list[str]  # real graph inputs (not weights)
     outputs: set[str]
+    computed: set[str]  # names of the nodes that read an activation (the others compute constants)
 
 
 @dataclass
@@ -72,7 +73,7 @@ def build_graph(proto: onnx.ModelProto, shapes: dict, folded: list[str], where: 
     g.graph["inputs"] = [(name, shapes.get(name)) for name in tensors.inputs]
     g.graph["outputs"] = [(v.name, shapes.get(v.name)) for v in proto.graph.output]
     g.graph["folded"] = list(folded)
-    if not nx.is_directed_acyclic_graph(g):
+    if not _is_acyclic(g):
         raise FrontendError("the graph has a cycle", where)
     return g
 
@@ -96,20 +97,26 @@ def _tensors(proto: onnx.ModelProto, nodes: list[onnx.NodeProto], stripped: set[
     is_weight = constants | weights_in
     # Activations: anything computed from a real graph input.
     inputs = [v.name for v in proto.graph.input if v.name not in constants and v.name not in weights_in]
-    activation = set(inputs)
+    activation = set(inputs) - {""}  # "" is an omitted optional input, never an activation
     producer: dict[str, onnx.NodeProto] = {}
     consumers: dict[str, list[onnx.NodeProto]] = {}
+    computed: set[str] = set()
     for node in nodes:
-        if any(name in activation for name in node.input if name):
-            activation.update(o for o in node.output if o)
+        node_inputs, node_outputs = node.input, node.output
+        if activation.isdisjoint(node_inputs):
+            is_weight.update(node_outputs)
         else:
-            is_weight.update(o for o in node.output if o)
-        for out in node.output:
+            activation.update(node_outputs)
+            activation.discard("")  # an omitted optional output
+            computed.add(node.name)
+        for out in node_outputs:
             producer[out] = node
-        for name in node.input:
-            if name:
-                consumers.setdefault(name, []).append(node)
-    return _Tensors(nodes, producer, consumers, activation, is_weight, inputs, {v.name for v in proto.graph.output})
+        for name in node_inputs:
+            consumers.setdefault(name, []).append(node)
+    is_weight.discard("")
+    consumers.pop("", None)
+    return _Tensors(nodes, producer, consumers, activation, is_weight, inputs, {v.name for v in proto.graph.output},
+                    computed)
 
 
 def _lower_all(t: _Tensors, shapes: dict, where: str) -> dict[str, Lowered]:
@@ -172,7 +179,7 @@ def _fuse_input_paths(t: _Tensors, f: _Fusion) -> None:
 def _fuse_constant_feeders(t: _Tensors, f: _Fusion) -> None:
     """Nodes that only compute constants for one array layer (folded leftovers) are fused into it."""
     for node in t.nodes:
-        if node.name in f.owner or any(n in t.activation for n in node.input if n):
+        if node.name in f.owner or node.name in t.computed:
             continue
         users = {f.owner.get(c.name) for out in node.output for c in t.consumers.get(out, [])}
         if len(users) == 1 and next(iter(users)) in f.lowered:
@@ -189,25 +196,25 @@ def _add_nodes(g: nx.DiGraph, t: _Tensors, f: _Fusion) -> dict[str, list[str]]:
     """
     keys: dict[str, list[str]] = {}
     for node in t.nodes:
-        key = f.owner.get(node.name)
-        if key is not None and key == node.name:
+        name = node.name
+        key = f.owner.get(name)
+        if key is not None and key == name:
             low = f.lowered[key]
             for index, part in enumerate(low.parts):
-                g.add_node(part.key, kind="array", op=low.op, onnx_op=node.op_type, layer=part.layer, onnx_node=key,
-                           part=getattr(part.transform, "label", None), transform=part.transform, reason=None,
-                           fused=tuple(f.fused[key]),
-                           onnx_nodes=(key, *(n for n, _ in f.fused[key])) if index == 0 else (),
-                           order=len(g), relu=f.relu[key], weight=low.weight, weight_layout=low.weight_layout,
-                           batchnorm=tuple(f.batchnorm[key]), output=f.output_of[key])
+                g.add_node(
+                    part.key, kind="array", op=low.op, onnx_op=node.op_type, layer=part.layer, onnx_node=key,
+                    part=getattr(part.transform, "label", None), transform=part.transform, reason=None,
+                    fused=tuple(f.fused[key]), onnx_nodes=(key, *(n for n, _ in f.fused[key])) if index == 0 else (),
+                    order=len(g), relu=f.relu[key], weight=low.weight, weight_layout=low.weight_layout,
+                    batchnorm=tuple(f.batchnorm[key]), output=f.output_of[key])
             keys[key] = [part.key for part in low.parts]
         elif key is None:
-            f.owner[node.name] = node.name
-            constant = not any(name in t.activation for name in node.input if name)
-            g.add_node(node.name, kind="host", op=node.op_type, onnx_op=node.op_type, layer=None, onnx_node=node.name,
-                       part=None, transform=None, reason=host_reason(node, constant), fused=(),
-                       onnx_nodes=(node.name,), order=len(g), relu=False, weight=None, batchnorm=(),
-                       output=node.output[0] if node.output else None)
-            keys[node.name] = [node.name]
+            f.owner[name] = name
+            op, outputs = node.op_type, node.output
+            g.add_node(name, kind="host", op=op, onnx_op=op, layer=None, onnx_node=name, part=None, transform=None,
+                       reason=host_reason(node, name not in t.computed), fused=(), onnx_nodes=(name,), order=len(g),
+                       relu=False, weight=None, batchnorm=(), output=outputs[0] if outputs else None)
+            keys[name] = [name]
     for name, owner in f.owner.items():
         keys.setdefault(name, keys[owner])
     return keys
@@ -216,13 +223,23 @@ def _add_nodes(g: nx.DiGraph, t: _Tensors, f: _Fusion) -> dict[str, list[str]]:
 def _add_edges(g: nx.DiGraph, t: _Tensors, keys: dict[str, list[str]], shapes: dict) -> None:
     """Activation tensors from their producer's graph nodes to each consumer's."""
     for node in t.nodes:
+        targets = keys[node.name]
         for tensor in node.input:
-            if not tensor or tensor not in t.activation or tensor not in t.producer:
+            if tensor not in t.activation or tensor not in t.producer:
                 continue
-            for src in keys[t.producer[tensor].name]:
-                for dst in keys[node.name]:
-                    if src != dst and keys[node.name] != keys[t.producer[tensor].name]:
+            sources = keys[t.producer[tensor].name]
+            if sources == targets:
+                continue
+            for src in sources:
+                for dst in targets:
+                    if src != dst:
                         g.add_edge(src, dst, tensor=tensor, shape=shapes.get(tensor))
+
+
+def _is_acyclic(g: nx.DiGraph) -> bool:
+    """Every edge runs forward in the nodes' order (the common case, one pass), or networkx finds no cycle."""
+    order = {key: data["order"] for key, data in g.nodes(data=True)}
+    return all(order[src] < order[dst] for src, dst in g.edges()) or nx.is_directed_acyclic_graph(g)
 
 
 def _clip_is_relu(node: onnx.NodeProto, proto: onnx.ModelProto) -> bool:

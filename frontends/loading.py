@@ -192,42 +192,74 @@ def check_structure(proto: onnx.ModelProto, where: str) -> None:
     onnx.checker would also do this, but it refuses harmless gaps (a graph
     output without a declared shape) that real exporters leave.
     """
-    import networkx as nx
-
     graph = proto.graph
     available = {v.name for v in graph.input} | {t.name for t in graph.initializer}
     producers: dict[str, int] = {}
     for index, node in enumerate(graph.node):
-        label = node.name or f"#{index} ({node.op_type})"
         if not node.op_type:
-            raise FrontendError(f"node {label} has no operator type", where)
+            raise FrontendError(f"node {node.name or f'#{index}'} has no operator type", where)
         for out in node.output:
             if not out:
                 continue
             if out in producers or out in available:
+                label = node.name or f"#{index} ({node.op_type})"
                 raise FrontendError(f"tensor '{out}' is produced more than once (node '{label}')", where)
             producers[out] = index
-    order = nx.DiGraph()
-    order.add_nodes_from(range(len(graph.node)))
+    edges: list[tuple[int, int]] = []
     for index, node in enumerate(graph.node):
         for name in node.input:
             if not name or name in available:
                 continue
             if name not in producers:
                 raise FrontendError(f"input '{name}' of node '{node.name or index}' is never produced", where)
-            order.add_edge(producers[name], index)
+            edges.append((producers[name], index))
     for value in graph.output:
         if value.name not in producers and value.name not in available:
             raise FrontendError(f"graph output '{value.name}' is never produced", where)
-    try:
-        sorted_nodes = list(nx.lexicographical_topological_sort(order))
-    except nx.NetworkXUnfeasible:
-        cycle = nx.find_cycle(order)
-        raise FrontendError(f"the graph has a cycle through node '{graph.node[cycle[0][0]].name}'", where) from None
-    if sorted_nodes != list(range(len(graph.node))):
-        nodes = [graph.node[i] for i in sorted_nodes]
-        copies = [onnx.NodeProto() for _ in nodes]
-        for copy, node in zip(copies, nodes):
-            copy.CopyFrom(node)
-        del graph.node[:]
-        graph.node.extend(copies)
+    if all(source < target for source, target in edges):
+        return  # every node after its inputs' producers: already in order, and no cycle
+    sorted_nodes = _topological_order(len(graph.node), edges, graph, where)
+    nodes = [graph.node[i] for i in sorted_nodes]
+    copies = [onnx.NodeProto() for _ in nodes]
+    for copy, node in zip(copies, nodes):
+        copy.CopyFrom(node)
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+def _topological_order(count: int, edges: list[tuple[int, int]], graph: onnx.GraphProto, where: str) -> list[int]:
+    """Node indices in topological order, the smallest ready index first (the file's order where it can be kept)."""
+    import heapq
+
+    successors: list[list[int]] = [[] for _ in range(count)]
+    waiting = [0] * count
+    for source, target in edges:
+        successors[source].append(target)
+        waiting[target] += 1
+    ready = [index for index in range(count) if not waiting[index]]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        index = heapq.heappop(ready)
+        order.append(index)
+        for target in successors[index]:
+            waiting[target] -= 1
+            if not waiting[target]:
+                heapq.heappush(ready, target)
+    if len(order) < count:
+        node = graph.node[_on_a_cycle(edges, waiting)]
+        raise FrontendError(f"the graph has a cycle through node '{node.name or node.op_type}'", where)
+    return order
+
+
+def _on_a_cycle(edges: list[tuple[int, int]], waiting: list[int]) -> int:
+    """A node on a cycle: walking back from a node left waiting, through predecessors left waiting, repeats one."""
+    stuck_from: dict[int, int] = {}
+    for source, target in edges:
+        if waiting[source] and waiting[target]:
+            stuck_from.setdefault(target, source)
+    index, seen = next(iter(stuck_from)), set()
+    while index not in seen:
+        seen.add(index)
+        index = stuck_from[index]
+    return index

@@ -32,11 +32,18 @@ def weight_inputs(proto: onnx.ModelProto) -> set[str]:
     an input only ever used at slot >= 1 (or only through weight-preparation
     ops) is a weight.
     """
-    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
-    for node in proto.graph.node:
-        for slot, name in enumerate(node.input):
-            consumers.setdefault(name, []).append((node, slot))
     initializers = {t.name for t in proto.graph.initializer}
+    candidates = {v.name for v in proto.graph.input} - initializers
+    if not candidates:
+        return set()
+    # The uses of the candidates and of what weight preparation makes of them: not of every tensor.
+    nodes = proto.graph.node
+    wanted = candidates | {node.output[0] for node in nodes if node.op_type in WEIGHT_PREP and len(node.output) == 1}
+    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
+    for node in nodes:
+        for slot, name in enumerate(node.input):
+            if name in wanted:
+                consumers.setdefault(name, []).append((node, slot))
 
     def weight_like(name: str, depth: int = 0) -> bool:
         uses = consumers.get(name, [])
@@ -50,7 +57,7 @@ def weight_inputs(proto: onnx.ModelProto) -> set[str]:
                 return False
         return True
 
-    return {v.name for v in proto.graph.input if v.name not in initializers and weight_like(v.name)}
+    return {name for name in candidates if weight_like(name)}
 
 
 # Largest batch a symbolic batch dimension may be bound to (assumed: the chip's papers run N <= 16;
@@ -87,11 +94,14 @@ def shape_origin(tensor: str, producer: dict[str, onnx.NodeProto], shapes: dict)
             "reads as data, such as a Reshape target or Resize sizes, is computed at run time and was not folded)")
 
 
-def bind_batch(proto: onnx.ModelProto, batch: int, where: str) -> list[str]:
-    """Fix a symbolic leading dimension of every graph input to ``batch``; refuse other symbolic dims."""
+def bind_batch(proto: onnx.ModelProto, batch: int, where: str, weights: set[str] | None = None) -> list[str]:
+    """Fix a symbolic leading dimension of every graph input to ``batch``; refuse other symbolic dims.
+
+    ``weights`` is ``weight_inputs(proto)`` if the caller has it.
+    """
     if not 1 <= batch <= MAX_BATCH:
         raise FrontendError(f"batch must be between 1 and {MAX_BATCH}, got {batch}", where)
-    skip = {tensor.name for tensor in proto.graph.initializer} | weight_inputs(proto)
+    skip = {tensor.name for tensor in proto.graph.initializer} | (weight_inputs(proto) if weights is None else weights)
     bound = []
     for value in proto.graph.input:
         if value.name in skip or not value.type.HasField("tensor_type"):
@@ -119,9 +129,9 @@ def bind_batch(proto: onnx.ModelProto, batch: int, where: str) -> list[str]:
     return bound
 
 
-def fixed_batch(proto: onnx.ModelProto) -> int | None:
-    """The static leading dimension of the first non-weight graph input, if it has one."""
-    skip = {tensor.name for tensor in proto.graph.initializer} | weight_inputs(proto)
+def fixed_batch(proto: onnx.ModelProto, weights: set[str] | None = None) -> int | None:
+    """The static leading dimension of the first non-weight graph input, if it has one (``weights``: as bind_batch)."""
+    skip = {tensor.name for tensor in proto.graph.initializer} | (weight_inputs(proto) if weights is None else weights)
     for value in proto.graph.input:
         if value.name in skip or not value.type.HasField("tensor_type"):
             continue
@@ -143,25 +153,32 @@ def infer(proto: onnx.ModelProto, where: str) -> onnx.ModelProto:
 def static_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...] | None]:
     """Tensor name -> static shape (None where any dimension is unknown)."""
     shapes: dict[str, tuple[int, ...] | None] = {}
-    for value in list(proto.graph.input) + list(proto.graph.value_info) + list(proto.graph.output):
-        if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+    for value in (*proto.graph.input, *proto.graph.value_info, *proto.graph.output):
+        kind = value.type
+        if not kind.HasField("tensor_type") or not kind.tensor_type.HasField("shape"):
             shapes.setdefault(value.name, None)
             continue
-        dims = value.type.tensor_type.shape.dim
-        if all(d.HasField("dim_value") for d in dims):
-            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
+        dims = kind.tensor_type.shape.dim
+        values = [d.dim_value for d in dims]
+        # A nonzero dim_value is set; a zero one may be a set 0 or a dim_param (one field of a oneof).
+        if all(values) or all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = tuple(values)
         else:
             shapes.setdefault(value.name, None)
     for tensor in proto.graph.initializer:
-        shapes[tensor.name] = tuple(int(d) for d in tensor.dims)
+        shapes[tensor.name] = tuple(tensor.dims)
     return shapes
 
 
-def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str) -> tuple[onnx.ModelProto, list[str]]:
-    """Evaluate nodes whose inputs are all known small constants; returns the model and the folded node names."""
+def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str,
+                         shapes: dict[str, tuple[int, ...] | None] | None = None) -> tuple[onnx.ModelProto, list[str]]:
+    """Evaluate nodes whose inputs are all known small constants; returns the model and the folded node names.
+
+    ``shapes`` is ``static_shapes(proto)`` if the caller has it (one pass fewer over a large graph).
+    """
     from onnx.reference import ReferenceEvaluator
 
-    shapes = static_shapes(proto)
+    shapes = static_shapes(proto) if shapes is None else shapes
     known: dict[str, np.ndarray] = {}
     for tensor in proto.graph.initializer:
         if tensor.data_location != onnx.TensorProto.EXTERNAL and _shape_constant(tensor):

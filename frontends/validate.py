@@ -54,8 +54,9 @@ def check_model(proto: onnx.ModelProto, where: str, stripped_above: int | None =
     context = onnx.checker.C.CheckerContext()
     context.ir_version = onnx.IR_VERSION
     context.opset_imports = {entry.domain: entry.version for entry in proto.opset_import}
+    known: dict[tuple[str, str], bool] = {}  # (op_type, domain) -> onnx has a schema for it
     for index, node in enumerate(nodes):
-        check_node(node, index, context, where)
+        check_node(node, index, context, where, known)
     for tensor in all_tensors(proto):
         check_tensor(tensor, where, stripped_above)
 
@@ -65,13 +66,14 @@ def _label(node: onnx.NodeProto, index: int) -> str:
     return f"node '{name}' (#{index}, {node.op_type[:80]})" if name else f"node #{index} ({node.op_type[:80]})"
 
 
-def check_node(node: onnx.NodeProto, index: int, context, where: str) -> None:
-    """One node: name lengths, attributes that only a function may have, then onnx's own node checker."""
-    for what, value in (("operator type", node.op_type), ("name", node.name), ("domain", node.domain),
-                        *(("input name", n) for n in node.input), *(("output name", n) for n in node.output)):
-        if len(value) > MAX_NAME:
-            raise FrontendError(f"the {what} of node #{index} is {len(value)} characters long, more than the "
-                                f"{MAX_NAME} supported", where)
+def check_node(node: onnx.NodeProto, index: int, context, where: str,
+               known: dict[tuple[str, str], bool] | None = None) -> None:
+    """One node: name lengths, attributes that only a function may have, then onnx's own node checker.
+
+    ``known`` caches onnx's schema look-ups across the nodes of one model.
+    """
+    if node.ByteSize() > MAX_NAME:  # a smaller node holds no name longer than MAX_NAME: the common case, one C call
+        _check_name_lengths(node, index, where)
     for attribute in node.attribute:
         if len(attribute.name) > MAX_NAME:
             raise FrontendError(f"an attribute name of {_label(node, index)} is {len(attribute.name)} characters long",
@@ -82,9 +84,13 @@ def check_node(node: onnx.NodeProto, index: int, context, where: str) -> None:
     if node.op_type in _SUBGRAPH_OPS and any(a.type in _CONTROL_FLOW for a in node.attribute):
         return  # subgraphs: the lowering refuses array layers inside them; onnx's checker would want their scope
     domain = node.domain if node.domain != "ai.onnx" else ""
-    if domain not in context.opset_imports and domain != "":
+    if domain != "" and domain not in context.opset_imports:
         return  # a custom operator of a domain the model does not declare: a host op we do not interpret
-    if not onnx.defs.has(node.op_type, domain):
+    key = (node.op_type, domain)
+    known = {} if known is None else known
+    if key not in known:
+        known[key] = onnx.defs.has(node.op_type, domain)
+    if not known[key]:
         if domain:
             return  # a custom operator: a host op we do not interpret
         raise FrontendError(f"{_label(node, index)}: no operator '{node.op_type[:80]}' in the ONNX standard", where)
@@ -93,6 +99,14 @@ def check_node(node: onnx.NodeProto, index: int, context, where: str) -> None:
     except (onnx.checker.ValidationError, onnx.defs.SchemaError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FrontendError(f"{_label(node, index)} is malformed: {first}", where) from None
+
+
+def _check_name_lengths(node: onnx.NodeProto, index: int, where: str) -> None:
+    for what, value in (("operator type", node.op_type), ("name", node.name), ("domain", node.domain),
+                        *(("input name", n) for n in node.input), *(("output name", n) for n in node.output)):
+        if len(value) > MAX_NAME:
+            raise FrontendError(f"the {what} of node #{index} is {len(value)} characters long, more than the "
+                                f"{MAX_NAME} supported", where)
 
 
 def check_tensor(tensor: onnx.TensorProto, where: str, stripped_above: int | None = None) -> None:

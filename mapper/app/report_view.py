@@ -234,6 +234,12 @@ class LayerTable:
         return table
 
     def __rich_console__(self, console, options):
+        yield from self._render(console, options)
+        hidden = len(self.report["layers"]) - MAX_TABLE_ROWS
+        if hidden > 0:
+            yield Text(f"... and {hidden} more layers (--json and --csv list every one)")
+
+    def _render(self, console, options):
         rows = self.rows()
         width = options.max_width
         widths = [max([len(header)] + [len(cells[i]) for cells, _ in rows]) for i, (header, _, _) in enumerate(COLUMNS)]

@@ -39,6 +39,7 @@ class Hostile:
     args: tuple[str, ...]  # "{out}" is replaced by a fresh output folder
     codes: frozenset[int] = REFUSED
     needle: str | None = None  # a word the error line must hold
+    heavy: bool = False  # large in memory or time: run in the one child process that measures both (test_hostile)
 
 
 def _vi(name, shape, dtype=TensorProto.FLOAT):
@@ -67,6 +68,22 @@ def _attr(name: str, kind: int, **fields) -> AttributeProto:
         else:
             setattr(attribute, key, value)
     return attribute
+
+
+def chain(op: str, length: int) -> onnx.ModelProto:
+    """``length`` nodes of ``op`` ("Conv": 4 -> 4 channels, 3x3, same padding; "Relu", then one Conv), one after
+    another on a 1x4x8x8 input: the graph whose work must grow linearly with its length."""
+    w = numpy_helper.from_array(np.ones((4, 4, 3, 3), np.float32), "w")
+    graph = onnx.GraphProto(name="chain", input=[_vi("t0", [1, 4, 8, 8])], initializer=[w])
+    for i in range(length):
+        node = graph.node.add(op_type=op, input=[f"t{i}", "w"][:2 if op == "Conv" else 1], output=[f"t{i + 1}"],
+                              name=f"{op[0].lower()}{i}")
+        if op == "Conv":
+            node.attribute.append(helper.make_attribute("pads", [1, 1, 1, 1]))
+    if op != "Conv":
+        graph.node.add(op_type="Conv", input=[f"t{length}", "w"], output=["y"], name="conv")
+    graph.output.append(_vi(f"t{length}" if op == "Conv" else "y", None))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
 def _save(model: onnx.ModelProto, path: Path) -> str:
@@ -125,12 +142,12 @@ def tensors(tmp: Path) -> list[Hostile]:
     """Weights and inputs whose type, value fields or size are wrong; declared data that is not there."""
     out: list[Hostile] = []
 
-    def weight(name: str, edit, shape=(4, 3, 3, 3), needle=None, command="compile") -> None:
+    def weight(name: str, edit, shape=(4, 3, 3, 3), needle=None, command="compile", heavy=False) -> None:
         tensor = numpy_helper.from_array(np.ones(shape, np.float32), "w")
         edit(tensor)
         path = _save(_conv(weight=tensor), tmp / f"tensor_{name}.onnx")
         args = (command, path, "-o", "{out}") if command == "compile" else (command, path)
-        out.append(Hostile("tensors", name, args, needle=needle))
+        out.append(Hostile("tensors", name, args, needle=needle, heavy=heavy))
 
     weight("data_type_0", lambda t: setattr(t, "data_type", 0), needle="data type")
     weight("data_type_999", lambda t: setattr(t, "data_type", 999), needle="data type")
@@ -140,7 +157,7 @@ def tensors(tmp: Path) -> list[Hostile]:
     weight("float_data_on_int64", lambda t: (t.ClearField("raw_data"), setattr(t, "data_type", TensorProto.INT64),
                                              t.float_data.extend([1.0] * 108)), needle="float_data")
     weight("declared_16GB_no_data", lambda t: (t.ClearField("raw_data"), t.ClearField("dims"),
-                                               t.dims.extend([65536, 65536, 1, 1])), needle="no data")
+                                               t.dims.extend([65536, 65536, 1, 1])), needle="no data", heavy=True)
     weight("declared_small_no_data", lambda t: t.ClearField("raw_data"), needle="no data")
     weight("string_weight", lambda t: (t.ClearField("raw_data"), setattr(t, "data_type", TensorProto.STRING),
                                        t.string_data.extend([b"a"] * 108)))
@@ -204,7 +221,7 @@ def external(tmp: Path) -> list[Hostile]:
     path = _external_model(tmp, "ext_sparse_16GB", "w.bin", dims=(65536, 65536, 1, 1))
     with open(Path(path).parent / "w.bin", "wb") as handle:
         handle.truncate(65536 * 65536 * 4)
-    out.append(Hostile("external", "sparse_16GB_simulate", ("simulate", path), needle="simulat"))
+    out.append(Hostile("external", "sparse_16GB_simulate", ("simulate", path), needle="simulat", heavy=True))
     out.append(Hostile("external", "length_disagrees", ("compile", _external_model(tmp, "ext_length", "w.bin",
                                                                                     length=10), "-o", "{out}"),
                        needle="length"))
@@ -257,23 +274,22 @@ def sizes(tmp: Path, report: Path) -> list[Hostile]:
     long_name = _conv(node_name="n" * 2**20)
     out.append(Hostile("sizes", "node_name_1MB", ("compile", _save(long_name, tmp / "size_name.onnx"), "-o", "{out}"),
                        needle="long"))
-    w = numpy_helper.from_array(np.ones((4, 4, 3, 3), np.float32), "w")
-    convs = [helper.make_node("Conv", [f"t{i}", "w"], [f"t{i + 1}"], name=f"c{i}", pads=[1, 1, 1, 1])
-             for i in range(10_000)]
-    chain = _model(convs, [_vi("t0", [1, 4, 8, 8])], [w], [_vi("t10000", None)])
-    path = _save(chain, tmp / "size_conv_chain.onnx")
-    out.append(Hostile("sizes", "conv_chain_10000_inspect", ("inspect", path), OK))
-    relus = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"r{i}") for i in range(100_000)]
-    relus.append(helper.make_node("Conv", ["t100000", "w"], ["y"], name="conv"))
-    path = _save(_model(relus, [_vi("t0", [1, 4, 8, 8])], [w]), tmp / "size_relu_chain.onnx")
-    out.append(Hostile("sizes", "relu_chain_100000_inspect", ("inspect", path), OK))
-    nodes = [helper.make_node("Relu", ["x"], [f"t{i}"], name=f"r{i}") for i in range(250_000)]
-    path = _save(_model(nodes, [_vi("x", [1, 4, 8, 8])], [], [_vi("t0", None)]), tmp / "size_too_many.onnx")
-    out.append(Hostile("sizes", "nodes_250000", ("inspect", path), needle="nodes"))
+    # A chain and one a tenth as long: test_hostile compares their CPU times (linear growth).
+    for op, length in (("Conv", 1000), ("Conv", 10_000), ("Relu", 10_000), ("Relu", 100_000)):
+        path = _save(chain(op, length), tmp / f"size_{op.lower()}_chain_{length}.onnx")
+        out.append(Hostile("sizes", f"{op.lower()}_chain_{length}_inspect", ("inspect", path), OK, heavy=True))
+    fan = onnx.GraphProto(name="fan", input=[_vi("x", [1, 4, 8, 8])], output=[_vi("t0", None)])
+    for i in range(250_000):
+        fan.node.add(op_type="Relu", input=["x"], output=[f"t{i}"], name=f"r{i}")
+    path = _save(helper.make_model(fan, opset_imports=[helper.make_opsetid("", 17)]), tmp / "size_too_many.onnx")
+    out.append(Hostile("sizes", "nodes_250000", ("inspect", path), needle="nodes", heavy=True))
     data = json.loads(report.read_text())
-    big = dict(data, layers=[dict(data["layers"][0], name=f"l{i}", index=i) for i in range(40_000)])
-    (tmp / "size_report_40000.json").write_text(json.dumps(big))
-    out.append(Hostile("sizes", "report_40000_layers", ("report", str(tmp / "size_report_40000.json")), needle="bytes"))
+    layer = json.dumps(dict(data["layers"][0], name="@name@", index=0))
+    layers = ", ".join(layer.replace('"@name@"', f'"l{i}"') for i in range(40_000))
+    (tmp / "size_report_40000.json").write_text(json.dumps(dict(data, layers=["@layers@"])).replace('"@layers@"',
+                                                                                                    layers))
+    out.append(Hostile("sizes", "report_40000_layers", ("report", str(tmp / "size_report_40000.json")), needle="bytes",
+                       heavy=True))
     for key, value in (("mapping_1e308", 1e308), ("mapping_huge_int", 10**18), ("mapping_negative", -5),
                        ("mapping_zero", 0)):
         hot = json.loads(report.read_text())
@@ -314,14 +330,17 @@ def special(tmp: Path) -> list[Hostile]:
     lenet = str(EXAMPLES / "lenet5.onnx")
     for name, path in (("dev_zero", "/dev/zero"), ("dev_null", "/dev/null"), ("folder", str(tmp)),
                        ("dev_urandom", "/dev/urandom"), ("proc_self_mem", "/proc/self/mem")):
-        out.append(Hostile("special", f"hardware_{name}", ("compile", lenet, "--hardware", path, "-o", "{out}")))
-        out.append(Hostile("special", f"decode_{name}", ("decode", path)))
-        out.append(Hostile("special", f"report_{name}", ("report", path if name != "folder" else str(tmp / "none"))))
-        out.append(Hostile("special", f"inspect_{name}", ("inspect", path)))
+        endless = name in ("dev_zero", "dev_urandom")  # a reader that trusted them would fill the memory
+        out.append(Hostile("special", f"hardware_{name}", ("compile", lenet, "--hardware", path, "-o", "{out}"),
+                           heavy=endless))
+        out.append(Hostile("special", f"decode_{name}", ("decode", path), heavy=endless))
+        out.append(Hostile("special", f"report_{name}", ("report", path if name != "folder" else str(tmp / "none")),
+                           heavy=endless))
+        out.append(Hostile("special", f"inspect_{name}", ("inspect", path), heavy=endless))
     out.append(Hostile("special", "hardware_sparse_3GB", ("compile", lenet, "--hardware", str(sparse), "-o", "{out}"),
-                       needle="bytes"))
-    out.append(Hostile("special", "onnx_sparse_3GB", ("inspect", str(sparse_onnx)), needle="bytes"))
-    out.append(Hostile("special", "decode_sparse_3GB", ("decode", str(sparse)), needle="bytes"))
+                       needle="bytes", heavy=True))
+    out.append(Hostile("special", "onnx_sparse_3GB", ("inspect", str(sparse_onnx)), needle="bytes", heavy=True))
+    out.append(Hostile("special", "decode_sparse_3GB", ("decode", str(sparse)), needle="bytes", heavy=True))
     out.append(Hostile("special", "hardware_proc_status", ("decode", lenet, "--hardware", "/proc/self/status")))
     return out
 

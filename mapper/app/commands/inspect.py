@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from frontends import array_layers, host_ops, load_onnx
+from mapper.app.report_view import MAX_TABLE_ROWS
 from mapper.app.untrusted import text
 
 
@@ -80,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, sort_keys=True, indent=1))
         return 0
     console = Console()
+    # The terminal shows the first MAX_TABLE_ROWS layers (rich lays out a 10 000-row table in seconds); --json has all.
     rows = [[entry["name"], short_op(entry), *_shape_cells(entry["shape"]), compact(entry["macs"]),
-             compact(entry["weights"])] for entry in data["layers"]]
+             compact(entry["weights"])] for entry in data["layers"][:MAX_TABLE_ROWS]]
     table = Table(title=text(f"{data['model']}: {data['totals']['layers']} array layers, batch {data['batch']}"),
                   caption=OP_CAPTION, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
     columns = ("name", "op", "M", "C", "HxW", "RxS", "ExF", "U", "MACs", "wts")
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         name = row[0] if len(row[0]) <= name_width else row[0][:name_width - 1] + "…"
         table.add_row(text(name), text(row[1]), *row[2:])
     console.print(table)
+    if len(data["layers"]) > len(rows):
+        console.print(f"... and {len(data['layers']) - len(rows)} more array layers (--json lists every one)")
     _print_host_ops(console, data["host_ops"])
     console.print(f"total: {data['totals']['macs']:,} MACs, {data['totals']['weights']:,} weights, "
                   f"{data['folded']} shape-computation nodes folded")
