@@ -25,7 +25,7 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (s
 
 
 def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
 def _os_error(error: OSError) -> str:
@@ -50,7 +50,7 @@ def checked_size(path: str | os.PathLike, limit: int, what: str) -> int:
     except ValueError:  # an embedded NUL byte
         raise InputError("cannot read: the path holds a NUL byte", where) from None
     if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"is {_kind(info.st_mode)}, not a {what} file", where)
+        raise InputError(f"is {_kind(info.st_mode)}, not a regular file ({what})", where)
     if info.st_size > limit:
         raise InputError(f"file is {info.st_size} bytes, more than the {limit} a {what} file may have", where)
     return info.st_size

@@ -67,17 +67,17 @@ def check_external_data(proto: onnx.ModelProto, path: Path | None) -> None:
     The location must be a relative path inside the model's folder (no URL, no
     ``..``, no symlink out); the file there a regular file (not a FIFO, a folder
     or a device) holding ``offset + length`` bytes, the length the tensor's
-    dims and type need.  A missing file is no error here: compiling needs
-    shapes only (the simulator, which reads the data, refuses it).
+    dims and type need.  A missing file is refused as well, though compiling
+    needs shapes only: a model without its weights is an incomplete download
+    whose bitstreams could never be loaded (the file is stat'ed, never opened).
     """
     base = (path.parent if path is not None else Path.cwd()).resolve()
     for tensor in all_tensors(proto):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            external_span(tensor, base, path, must_exist=False)
+            external_span(tensor, base, path)
 
 
-def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None,
-                  must_exist: bool = True) -> tuple[Path, int, int]:
+def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None) -> tuple[Path, int, int]:
     """(file, offset, length) of an external tensor's data, every part checked (FrontendError)."""
     entries = {entry.key: entry.value for entry in tensor.external_data}
     location = entries.get("location", "")
@@ -106,8 +106,6 @@ def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None,
     if offset < 0 or length < 0 or (tensor.data_type in ITEMSIZE and length != need):
         raise FrontendError(f"external data length {length} (offset {offset}) does not match the {need} bytes its "
                             f"dims {list(tensor.dims)} need", where)
-    if not must_exist and not os.path.lexists(base / location):
-        return base / location, offset, length
     try:
         size = checked_size(base / location, 2**63 - 1, "external data")
     except InputError as error:

@@ -145,8 +145,11 @@ def test_external_weights_are_not_loaded_and_escapes_are_refused(tmp_path):
     inside.mkdir()
     onnx.save(m, inside / "m.onnx", save_as_external_data=True, all_tensors_to_one_file=True, location="w.bin",
               size_threshold=0)
-    (inside / "w.bin").unlink()  # compiling needs shapes only: the missing file is never opened
-    assert array_layers(load_onnx(inside / "m.onnx"))[0][1].M == 4
+    assert array_layers(load_onnx(inside / "m.onnx"))[0][1].M == 4  # its size is checked, its bytes never read
+    (inside / "w.bin").unlink()  # an incomplete download: refused though compiling needs shapes only
+    with pytest.raises(FrontendError, match="initializer .* external data 'w.bin': .*no such file"):
+        load_onnx(inside / "m.onnx")
+    (inside / "w.bin").write_bytes(b"0" * 432)
     for location in ("../outside.bin", "/etc/passwd"):
         proto = onnx.load(inside / "m.onnx", load_external_data=False)
         for entry in proto.graph.initializer[0].external_data:

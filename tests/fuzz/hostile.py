@@ -189,34 +189,21 @@ def _external_model(tmp: Path, name: str, location: str, dims=(4, 3, 3, 3), leng
 
 
 def external(tmp: Path) -> list[Hostile]:
-    """External data that is a FIFO, a folder, missing, a URL, a symlink loop, too short, or 16 GB."""
+    """External data that is a FIFO, a folder, missing, a URL, a symlink loop, outside the model's folder, too
+    short, or 16 GB: refused by compile, inspect and simulate alike, naming the tensor and the file."""
     out: list[Hostile] = []
     specs = {"fifo": "w.bin", "folder": "w.bin", "url": "file:///etc/passwd", "url_relative": "file:w.bin",
              "symlink_loop": "loop.bin", "device": "dev.bin", "short": "w.bin", "offset_past_end": "w.bin",
-             "missing": "w.bin"}
+             "missing": "w.bin", "missing_in_subfolder": "weights/w.bin", "parent_folder": "../w.bin",
+             "symlink_outside": "out.bin", "absolute": str(tmp / "w.bin"), "empty_location": "",
+             "dangling_symlink": "gone.bin", "backslash_absolute": "\\\\server\\w.bin"}
+    (tmp / "w.bin").write_bytes(b"\0" * 432)  # the right size, outside every model's folder
     for name, location in specs.items():
         path = _external_model(tmp, f"ext_{name}", location)
-        folder = Path(path).parent
-        if name == "fifo":
-            os.mkfifo(folder / location)
-        elif name == "folder":
-            (folder / location).mkdir()
-        elif name == "symlink_loop":
-            (folder / "loop.bin").symlink_to(folder / "loop2.bin")
-            (folder / "loop2.bin").symlink_to(folder / "loop.bin")
-        elif name == "device":
-            os.symlink("/dev/zero", folder / location)
-        elif name == "short":
-            (folder / location).write_bytes(b"\0" * 100)
-        elif name == "offset_past_end":
-            (folder / location).write_bytes(b"\0" * 432)
-            proto = onnx.load(path, load_external_data=False)
-            proto.graph.initializer[0].external_data.add(key="offset", value="4096")
-            Path(path).write_bytes(proto.SerializeToString())
-        for command in ("compile", "simulate"):
-            codes = OK if (name == "missing" and command == "compile") else REFUSED  # compiling needs shapes only
+        _external_file(name, Path(path), location, tmp / "w.bin")
+        for command in ("compile", "inspect", "simulate"):
             args = (command, path, "-o", "{out}") if command == "compile" else (command, path)
-            out.append(Hostile("external", f"{name}_{command}", args, codes))
+            out.append(Hostile("external", f"{name}_{command}", args, needle="initializer 'w'"))
     # A declared 65536 x 65536 weight in a sparse 16 GB file: the shapes compile, simulating refuses by size.
     path = _external_model(tmp, "ext_sparse_16GB", "w.bin", dims=(65536, 65536, 1, 1))
     with open(Path(path).parent / "w.bin", "wb") as handle:
@@ -226,6 +213,31 @@ def external(tmp: Path) -> list[Hostile]:
                                                                                     length=10), "-o", "{out}"),
                        needle="length"))
     return out
+
+
+def _external_file(name: str, model: Path, location: str, outside: Path) -> None:
+    """What the location of case ``name`` names, next to ``model``."""
+    folder = model.parent
+    if name == "fifo":
+        os.mkfifo(folder / location)
+    elif name == "folder":
+        (folder / location).mkdir()
+    elif name == "symlink_loop":
+        (folder / "loop.bin").symlink_to(folder / "loop2.bin")
+        (folder / "loop2.bin").symlink_to(folder / "loop.bin")
+    elif name == "device":
+        os.symlink("/dev/zero", folder / location)
+    elif name == "symlink_outside":
+        (folder / location).symlink_to(outside)
+    elif name == "dangling_symlink":
+        (folder / location).symlink_to(folder / "nothing.bin")
+    elif name == "short":
+        (folder / location).write_bytes(b"\0" * 100)
+    elif name == "offset_past_end":
+        (folder / location).write_bytes(b"\0" * 432)
+        proto = onnx.load(model, load_external_data=False)
+        proto.graph.initializer[0].external_data.add(key="offset", value="4096")
+        model.write_bytes(proto.SerializeToString())
 
 
 def injection(tmp: Path, report: Path) -> list[Hostile]:
