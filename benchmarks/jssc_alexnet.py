@@ -22,13 +22,13 @@ from mapper.search.cpsat import map_layer
 
 
 def main() -> None:
-    console = Console(width=120)
+    console = Console(width=140)
     hw = default_hardware()
     costs: dict[str, Cost] = {name: evaluate(LAYERS[name], PUBLISHED[name], hw, ratios(name)) for name in ORDER}
 
     table = Table(title="AlexNet CONV1-5, N=4, published mappings: model vs JSSC Table V (ratio = model / measured)")
     for column in ("layer", "active PEs", "GLB MB", "ratio", "DRAM MB", "ratio", "proc. ms", "ratio",
-                   "total ms", "ratio", "energy mJ", "ratio"):
+                   "total ms", "ratio", "power mW", "ratio", "energy mJ", "ratio"):
         table.add_column(column, justify="right")
     for name in ORDER:
         c, m = costs[name], MEASURED[name]
@@ -36,10 +36,12 @@ def main() -> None:
         dram_mb = c.level_total("dram") * 2 / 1e6
         chip_mj = (c.energy_pj - c.energy_pj_by_level["dram"]) / 1e9  # the chip's power excludes DRAM
         meas_mj = m.power_mw * m.total_ms / 1e3
+        power_mw = chip_mj / c.total_ms * 1e3  # chip energy over the total latency, as the chip's power was measured
         table.add_row(name, f"{c.active_pes} / {m.active_pes}",
                       f"{glb_mb:.1f}", f"{glb_mb / m.glb_mb:.2f}", f"{dram_mb:.2f}", f"{dram_mb / m.dram_mb:.2f}",
                       f"{c.processing_ms:.1f}", f"{c.processing_ms / m.processing_ms:.2f}",
                       f"{c.total_ms:.1f}", f"{c.total_ms / m.total_ms:.2f}",
+                      f"{power_mw:.0f}", f"{power_mw / m.power_mw:.2f}",
                       f"{chip_mj:.2f}", f"{chip_mj / meas_mj:.2f}")
     console.print(table)
 

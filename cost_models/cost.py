@@ -143,7 +143,8 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
     accesses = c.accesses.map(int)
     per = per_access_units(hw)
     by_type = {dt: sum(per[level] * accesses.level(level).of(dt) for level in LEVELS) for dt in DATA_TYPES}
-    by_type["filter"] -= units_gate_saved(c, units, hw)
+    for dt, words in model.gate_saved(c).items():  # zero gating's savings, charged to the data type that saves
+        by_type[dt] -= per["rf"] * int(words)
     by_type["mac"] = units["mac"]
     by_type["static"] = units["static"]
     pj = {level: units[level] * hw.pj_per_unit for level in ("dram", "glb", "array", "rf", "mac", "static")}
@@ -229,8 +230,3 @@ def binding_limits(layer: LayerShape, mapping: Mapping, hw: Hardware, ratios: Da
             out.append(Binding("latency_bound", "latency bound: total cycles", total, max_cycles, total == max_cycles,
                                raised, "hardware"))
     return out
-
-
-def units_gate_saved(c: Counts, units: dict, hw: Hardware) -> int:
-    """Filter-spad read energy that zero gating saved (it is charged to the filter data type)."""
-    return int(hw.energy_rf * c.accesses.rf.total - units["rf"])

@@ -33,7 +33,7 @@ SCHEMA: dict[str, Any] = {
         "bus_words": {"filter": _POS_INT, "ifmap": _POS_INT, "psum": _POS_INT, "output": _POS_INT},
     },
     "clock": {"core_mhz": _POS_INT, "link_mhz": _POS_INT, "link_bits": _POS_INT},
-    "pe": {"pipeline_stages": _POS_INT},
+    "pe": {"pipeline_stages": _POS_INT, "local_link_words": _POS_INT},
     "limits": {
         "max_filter_width": _POS_INT,
         "vertical_strides": ("intlist", 1),
@@ -82,6 +82,7 @@ class Hardware:
     link_mhz: int
     link_bits: int
     pipeline_stages: int
+    local_link_words: int  # psum words per cycle over the local link between vertically adjacent PEs
     max_filter_width: int
     vertical_strides: tuple[int, ...]
     max_horizontal_stride: int
@@ -199,7 +200,7 @@ def hardware_from_dict(data: Any, where: str = "hardware") -> Hardware:
         col_id_bits=tuple((k, n["col_id_bits"][k]) for k in ("filter", "ifmap", "psum", "output")),
         bus_words=tuple((k, n["bus_words"][k]) for k in ("filter", "ifmap", "psum", "output")),
         core_mhz=c["core_mhz"], link_mhz=c["link_mhz"], link_bits=c["link_bits"],
-        pipeline_stages=data["pe"]["pipeline_stages"],
+        pipeline_stages=data["pe"]["pipeline_stages"], local_link_words=data["pe"]["local_link_words"],
         max_filter_width=lim["max_filter_width"], vertical_strides=tuple(sorted(set(lim["vertical_strides"]))),
         max_horizontal_stride=lim["max_horizontal_stride"],
         energy_mac=en["normalized"]["mac"], energy_rf=en["normalized"]["rf"], energy_array=en["normalized"]["array"],

@@ -36,6 +36,13 @@ from cost_models.noc import ifmap_tables
 # Fixed-point scale of the DRAM compression ratios (words kept per 2**16 words).
 RATIO_ONE = 1 << 16
 
+# Spad accesses per MAC that zero gating skips on a zero ifmap: the filter-spad read [JSSC V-C], and the
+# psum read and write, since the datapath is kept from switching [JSSC V-C] and the psum a zero product
+# would update stays as it was (assumed, because the text names the datapath as gated and a psum is read
+# only to be added to).  The published saving, 45 % of PE power [JSSC V-C], includes the PE's clock and
+# control; these three reads/writes and the MAC are 4 of the 5 units a MAC costs in the PE (docs/cost_model.md).
+GATED_RF = {"filter": 1, "psum": 2}
+
 # What a search can minimise: normalized energy, total cycles, or their product.
 OBJECTIVES = ("energy", "latency", "edp")
 
@@ -132,7 +139,8 @@ class Blocks:
     MB: Num
     CB: Num
     FBT: Num
-    sends: Num  # ifmap row sends per strip and channel (cost_models.noc)
+    sends: Num  # ifmap row sends per channel and image over all strips (cost_models.noc)
+    sends_all: Num  # the same over all filter blocks, FBT * sends: each filter block streams the ifmap again
     ifmap_fills: Num  # ifmap words brought into the buffer from DRAM, uncompressed
 
 
@@ -150,15 +158,40 @@ class Cycles:
     streams: dict[str, Num] = field(default_factory=dict)
 
 
-# The parts of a layer's total cycles, in the order they add up (Cycles.parts).
+# The parts of a layer's total cycles, in the order they add up (Cycles.parts).  The five pass parts
+# are what each pass waits for besides its MACs (RowStationary.pass_overhead; docs/cost_model.md, Cycles).
 CYCLE_PARTS = {
     "compute": "the busiest PE's MACs, pass after pass",
     "streaming": "an operand bus (ifmap, psum or output network) slower than compute",
-    "filter_load": "loading each pass's filters into the spads over the filter bus",
-    "per_pass": "per-pass overhead: pipeline fill and the psum chain up one set",
+    "filter_fill": "each pass's filters into the filter spads over the filter GIN, before its first MAC",
+    "ifmap_prefill": "each pass's first ifmap windows over the ifmap GIN, beyond the filter fill it runs beside",
+    "pipeline_fill": "the PE pipeline filling at each pass's start",
+    "psum_chain": "each pass's last psums climbing the r x R chain over the local links",
+    "psum_drain": "each pass's last output column leaving over the output network (GON)",
     "fmap_dram": "ifmaps in and ofmaps out over the DRAM link (not overlapped)",
     "filter_dram": "filters over the DRAM link beyond what processing hides",
 }
+
+
+@dataclass(frozen=True)
+class PassOverhead:
+    """Cycles the passes wait for besides their MACs (RowStationary.pass_overhead), summed over passes."""
+
+    filter_fill: Num
+    fill: Num  # the filter fill or the ifmap prefill beside it, whichever is longer
+    pipeline: Num
+    chain: Num
+    drain: Num
+    prefill_words: Num  # ifmap words the prefills carry (the steady-state stream carries the rest)
+    drain_words: Num  # psum words the drains carry over the GON
+
+    @property
+    def total(self) -> Num:
+        return self.fill + self.pipeline + self.chain + self.drain
+
+    def parts(self) -> dict[str, Num]:
+        return {"filter_fill": self.filter_fill, "ifmap_prefill": self.fill - self.filter_fill,
+                "pipeline_fill": self.pipeline, "psum_chain": self.chain, "psum_drain": self.drain}
 
 
 @dataclass(frozen=True)
@@ -313,7 +346,7 @@ class RowStationary:
         rows_total = name(lookup(self.t_rows_total, v.e), "ifmap_rows(e)")
         sends = name(lookup(self.t_sends, v.e + (self.E + 1) * multi), "ifmap_sends(e)")
         return Blocks(multi=multi, pt=pt, qr=qr, NB=NB, GB=GB, SB=SB, MB=MB, CB=CB, FBT=FBT, sends=sends,
-                      ifmap_fills=G * N * Cg * Wp * rows_total * MB)
+                      sends_all=name(FBT * sends, "FBT*ifmap_sends(e)"), ifmap_fills=G * N * Cg * Wp * rows_total * MB)
 
     def dram(self, b: Blocks) -> Words:
         """Words over the DRAM link: fmaps RLC-compressed [JSSC IV-B], filters raw."""
@@ -325,7 +358,7 @@ class RowStationary:
     def glb(self, b: Blocks) -> Words:
         """Global buffer (banked ifmap/psum part) and the filter buffer."""
         G, N, Cg, Wp = self.G, self.N, self.Cg, self.Wp
-        return Words(ifmap=b.ifmap_fills + G * N * Cg * Wp * b.FBT * b.sends,  # fills + reads to the array
+        return Words(ifmap=b.ifmap_fills + G * N * Cg * Wp * b.sends_all,  # fills + reads to the array
                      filter=2 * self.layer.weights() * b.NB * b.SB,  # filter buffer: fill + read to the array
                      psum=2 * self.out * b.CB)  # a write per pass; reads: accumulation + final drain
 
@@ -366,31 +399,77 @@ class RowStationary:
         return Words(ifmap=array.ifmap + macs, filter=array.filter + macs, psum=2 * macs)
 
     def cycles(self, v: Vars, b: Blocks, dram: Words) -> Cycles:
-        """Passes and cycles: compute, operand streaming and filter loads, then DRAM stalls."""
-        hw, N, G, Mg, Cg, S, F, Wp, out = self.hw, self.N, self.G, self.Mg, self.Cg, self.S, self.F, self.Wp, self.out
-        NB, GB, SB, CB, FBT = b.NB, b.GB, b.SB, b.CB, b.FBT
-        # Compute: the busiest PE of each pass does n*p*q*S*F MACs.  Sums over
-        # filter / channel blocks of the busiest PE's share; they never exceed
-        # Mg + p and Cg + q and are at least 1 (bounds for the solver only).
-        P_SUM = name(solver_bounds((FBT - 1) * v.p + min_(v.p, Mg - (FBT - 1) * b.pt), lo=1, hi=Mg + v.p), "P_SUM")
-        Q_SUM = name(solver_bounds((CB - 1) * v.q + min_(v.q, Cg - (CB - 1) * b.qr), lo=1, hi=Cg + v.q), "Q_SUM")
-        passes = name(GB * NB * SB * FBT * CB, "passes")
-        compute = name(GB * N * SB * P_SUM * Q_SUM * S * F, "compute")
-        ifmap_glb_reads = G * N * Cg * Wp * FBT * b.sends
-        streams = {"ifmap": ceil_div(ifmap_glb_reads, hw.bus("ifmap")), "psum": ceil_div(out * (CB - 1), hw.bus("psum")),
-                   "output": ceil_div(out * CB, hw.bus("output"))}
+        """Passes and cycles: each pass's overhead, then compute or streaming, then DRAM stalls.
+
+        A pass runs in phases that do not overlap the next pass's (assumed, because [JSSC IV-A]
+        describes passes run one after another and [JSSC VI] ascribes the chip's below-peak rate to
+        each pass ramping up): fills (filters and first ifmap windows), pipeline fill, the steady
+        state (the busiest PE's MACs or the slowest operand bus), the psum drain.
+        """
+        hw, out = self.hw, self.out
+        passes = name(b.GB * b.NB * b.SB * b.FBT * b.CB, "passes")
+        compute = self.compute(v, b)
+        over = self.pass_overhead(v, b, passes)
+        # The steady state streams what the fills and the drain did not carry (never negative: a
+        # prefill is a pass's first S of Wp columns for one of n images, a drain its last column).
+        ifmap_rest = solver_bounds(self.G * self.N * self.Cg * self.Wp * b.sends_all - over.prefill_words, lo=0)
+        output_rest = solver_bounds(out * b.CB - over.drain_words, lo=0)
+        streams = {"ifmap": ceil_div(ifmap_rest, hw.bus("ifmap")), "psum": ceil_div(out * (b.CB - 1), hw.bus("psum")),
+                   "output": ceil_div(output_rest, hw.bus("output"))}
         streaming = name(max_(compute, *streams.values()), "streaming")
-        filter_load = name(ceil_div(self.layer.weights() * NB * SB, hw.bus("filter")), "filter_load")
-        ramp = passes * (hw.pipeline_stages + self.R)  # assumed: pipeline fill + psum chain up one set, per pass
-        processing = name(filter_load + streaming + ramp, "processing")
+        processing = name(over.total + streaming, "processing")
         num, den = hw.link_words_per_cycle()
         fmap_stall = name(ceil_div((dram.ifmap + dram.psum) * den, num), "fmap_link")
         filter_dram = name(ceil_div(dram.filter * den, num), "filter_link")
         filter_wait = max_(filter_dram - processing, 0)
-        parts = {"compute": compute, "streaming": streaming - compute, "filter_load": filter_load, "per_pass": ramp,
+        parts = {"compute": compute, "streaming": streaming - compute, **over.parts(),
                  "fmap_dram": fmap_stall, "filter_dram": filter_wait}
         return Cycles(passes=passes, compute=compute, processing=processing,
                       total=processing + fmap_stall + filter_wait, parts=parts, streams=streams)
+
+    def compute(self, v: Vars, b: Blocks) -> Num:
+        """The busiest PE's MACs over all passes: n*p*q*S*F per pass, edge blocks exact.
+
+        Sums over filter / channel blocks of the busiest PE's share; they never
+        exceed Mg + p and Cg + q and are at least 1 (bounds for the solver only).
+        """
+        Mg, Cg = self.Mg, self.Cg
+        P_SUM = name(solver_bounds((b.FBT - 1) * v.p + min_(v.p, Mg - (b.FBT - 1) * b.pt), lo=1, hi=Mg + v.p), "P_SUM")
+        Q_SUM = name(solver_bounds((b.CB - 1) * v.q + min_(v.q, Cg - (b.CB - 1) * b.qr), lo=1, hi=Cg + v.q), "Q_SUM")
+        return name(b.GB * self.N * b.SB * P_SUM * Q_SUM * self.S * self.F, "compute")
+
+    def pass_overhead(self, v: Vars, b: Blocks, passes: Num) -> "PassOverhead":
+        """What the passes wait for besides their MACs, summed over passes; each term from a bus width.
+
+        filter fill: every pass's filter rows (p*t filters x q*r channels x R rows x S, per group set)
+        into the filter spads over the filter GIN, 64 b = 4 words a cycle [JSSC V-B]; the spad holds only
+        the running pass's filters, so the fill precedes the pass's first MAC.  Summed over passes: every
+        weight once per (n-block, strip), as the DRAM count.
+        ifmap prefill: every spad's first window, q*S values of each distinct ifmap row the strip's sets
+        need (cost_models.noc sends), per channel set and group set, over the ifmap GIN at 1 word a
+        cycle [JSSC V-B]; only the pass's first image (later images refill the window while the previous
+        one's last output still computes: assumed hidden).  Summed: G*Cg*S*NB*FBT*sends.  It runs on its
+        own network and buffer banks beside the filter fill, so the pass waits for the longer of the
+        two; over the layer we take the longer total, which is exact when the same fill is longer in
+        every pass and otherwise a lower bound.
+        pipeline fill: the PE's pipeline stages [JSSC V-C], per pass.
+        psum chain: the last output column's p psums climb r*R - 1 local links (64 b = 4 words a
+        cycle, [JSSC V-B]) to the chain top; p is an upper bound for a last filter block with fewer.
+        psum drain: then the chain tops' psums of that column, e x (filters) x (groups) of the pass,
+        leave over the GON at 4 words a cycle [JSSC V-B]: summed over passes NB*CB*G*Mg*E words.
+        GLB bank conflicts: none between the ifmap and psum streams, since each of the 25 banks holds
+        only ifmaps or only psums [JSSC V-A] (docs/cost_model.md, Cycles).
+        """
+        hw = self.hw
+        filter_fill = name(ceil_div(self.layer.weights() * b.NB * b.SB, hw.bus("filter")), "filter_fill")
+        prefill_words = name(self.G * self.Cg * self.S * b.NB * b.sends_all, "ifmap_prefill_words")
+        fill = name(max_(filter_fill, ceil_div(prefill_words, hw.bus("ifmap"))), "pass_fill")
+        hops = name(ceil_div(v.p, hw.local_link_words) * (v.r * self.R - 1), "chain_hops(p,r)")
+        drain_words = name(self.G * self.Mg * self.E * b.NB * b.CB, "psum_drain_words")
+        return PassOverhead(filter_fill=filter_fill, fill=fill, pipeline=passes * hw.pipeline_stages,
+                            chain=name(passes * hops, "psum_chain"),
+                            drain=name(ceil_div(drain_words, hw.bus("output")), "psum_drain"),
+                            prefill_words=prefill_words, drain_words=drain_words)
 
     def energy(self, c: Counts) -> dict[str, Num]:
         """Normalized energy (MAC = 1) per level, integers."""
@@ -400,15 +479,20 @@ class RowStationary:
             "dram": per["dram"] * a.dram.total,
             "glb": per["glb"] * a.glb.total,
             "array": per["array"] * a.array.total,
-            "rf": per["rf"] * (a.rf.total - c.macs + gated),  # a gated MAC skips its filter-spad read
+            "rf": per["rf"] * (a.rf.total - sum(self.gate_saved(c).values())),
             "mac": hw.energy_mac * gated,
             "static": hw.energy_static_per_cycle * c.cycles.total,
         }
 
     def gated_macs(self, c: Counts) -> Num:
-        """MACs (and filter-spad reads) not skipped by zero gating on a zero ifmap [JSSC V-C]."""
+        """MACs not skipped by zero gating on a zero ifmap [JSSC V-C]: those the PE performs."""
         gate = self.ratios.ifmap_nonzero if self.hw.zero_gating else RATIO_ONE
         return c.macs * gate // RATIO_ONE
+
+    def gate_saved(self, c: Counts) -> dict[str, Num]:
+        """Spad accesses by data type that the MACs skipped on a zero ifmap do not make (GATED_RF)."""
+        skipped = c.macs - self.gated_macs(c)
+        return {dt: per_mac * skipped for dt, per_mac in GATED_RF.items()}
 
     def objective(self, v: Vars, kind: str) -> Num:
         """The integer the search minimises: normalized energy, total cycles, or their product."""

@@ -59,8 +59,9 @@ def far_from_bound(entry: dict[str, Any]) -> list[str]:
 
 
 # Short names of the latency's parts over its bound (mapper.app.explain.latency_gap), for one-line reasons.
-PART_NAMES = {"under_use": "array under-use", "streaming": "operand streaming", "filter_load": "filter loads",
-              "per_pass": "per-pass overhead", "fmap_dram": "fmap DRAM traffic", "filter_dram": "filter DRAM traffic"}
+PART_NAMES = {"under_use": "array under-use", "streaming": "operand streaming", "filter_fill": "filter spad fills",
+              "ifmap_prefill": "ifmap spad prefills", "pipeline_fill": "pipeline fills", "psum_chain": "psum chains",
+              "psum_drain": "psum drains", "fmap_dram": "fmap DRAM traffic", "filter_dram": "filter DRAM traffic"}
 
 
 def why_lines(entry: dict[str, Any]) -> list[Text]:

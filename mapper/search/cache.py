@@ -38,8 +38,8 @@ FORMAT = "eyeriss-cache/1"
 # Hardware fields the search's answer depends on (cost_models.rowstationary, cost.check, search.space).
 SEARCH_FIELDS = (
     "word_bits", "rows", "cols", "filter_spad", "ifmap_spad", "psum_spad", "glb_banks", "bank_words",
-    "filter_buffer_words", "bus_words", "core_mhz", "link_mhz", "link_bits", "pipeline_stages", "max_filter_width",
-    "vertical_strides", "max_horizontal_stride", "energy_mac", "energy_rf", "energy_array", "energy_glb",
+    "filter_buffer_words", "bus_words", "core_mhz", "link_mhz", "link_bits", "pipeline_stages", "local_link_words",
+    "max_filter_width", "vertical_strides", "max_horizontal_stride", "energy_mac", "energy_rf", "energy_array", "energy_glb",
     "energy_dram", "zero_gating", "energy_static_per_cycle",
 )
 # Fields that change no mapping: a label, the parsed file, the pJ scale (applied after the search by
