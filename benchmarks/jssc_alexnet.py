@@ -1,7 +1,8 @@
 """Calibration and validation of the cost model against the Eyeriss chip (JSSC 2017 Table V).
 
 Prints, for AlexNet CONV1-5 at N=4 with the published mappings (JSSC Table III),
-our figures beside the measured ones and their ratio; the fit of the two
+our figures beside the measured ones and their ratio; the JSSC text's VGG-16
+check (CONV1-2 against CONV4-2, on mappings derived from Table VI); the fit of the two
 calibrated energy constants; the normalized energy breakdown per level; and
 the mapper's optimal mapping beside the published one under our own model.
 The measurements are `cost_models.silicon`, the fit `cost_models.calibration`.
@@ -14,10 +15,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from cost_models.calibration import fit_energy, ratios
+from cost_models.calibration import fit_energy, ratios, vgg_ratios
 from cost_models.cost import Cost, evaluate
 from cost_models.hardware import default_hardware
-from cost_models.silicon import LAYERS, MEASURED, ORDER, PUBLISHED
+from cost_models.silicon import LAYERS, MEASURED, ORDER, PUBLISHED, VGG_LAYERS, VGG_MAPPINGS, VGG_MEASURED
 from mapper.search.cpsat import map_layer
 
 
@@ -45,6 +46,8 @@ def main() -> None:
                       f"{chip_mj:.2f}", f"{chip_mj / meas_mj:.2f}")
     console.print(table)
 
+    vgg_check(console, hw)
+
     a, s = fit_energy(hw)
     console.print(f"Energy calibration (static share anchored on JSSC Fig. 16, scale by least relative squares): pj_per_unit = {a:.4f}, "
                   f"static_per_cycle = {s}   (bundled eyeriss.yaml: {hw.pj_per_unit}, {hw.energy_static_per_cycle})")
@@ -69,6 +72,29 @@ def main() -> None:
                        result.status, f"{result.wall_s:.2f}",
                        " ".join(f"{k}={v}" for k, v in result.mapping.as_dict().items()))
     console.print(versus)
+
+
+def vgg_check(console: Console, hw) -> None:
+    """The JSSC text's VGG-16 fact: CONV1-2 and CONV4-2 have equal MACs, CONV1-2 takes nearly 4x longer [JSSC VI-B]."""
+    table = Table(title="VGG-16, N=3, mappings derived from JSSC Table VI (cost_models/silicon.py): processing latency")
+    for column in ("layer", "active PEs", "GLB MB", "ratio", "proc. ms", "ratio", "GMAC/s", "measured", "largest part"):
+        table.add_column(column, justify="right")
+    costs = {name: evaluate(VGG_LAYERS[name], VGG_MAPPINGS[name], hw, vgg_ratios(name)) for name in VGG_LAYERS}
+    for name, c in costs.items():
+        m = VGG_MEASURED[name]
+        glb_mb = (c.accesses.glb.ifmap + c.accesses.glb.psum) * 2 / 1e6
+        largest = max(c.cycle_parts, key=lambda k: c.cycle_parts[k] if k != "fmap_dram" else -1)
+        share = c.cycle_parts[largest] / c.processing_cycles
+        table.add_row(name, f"{c.active_pes} / {m.active_pes}", f"{glb_mb:.0f}", f"{glb_mb / m.glb_mb:.2f}",
+                      f"{c.processing_ms:.1f}", f"{c.processing_ms / m.processing_ms:.2f}",
+                      f"{c.macs / c.processing_ms / 1e6:.1f}", f"{c.macs / m.processing_ms / 1e6:.1f}",
+                      f"{largest} {100 * share:.0f}%")
+    console.print(table)
+    early, late = costs["CONV1-2"], costs["CONV4-2"]
+    measured = VGG_MEASURED["CONV1-2"].processing_ms / VGG_MEASURED["CONV4-2"].processing_ms
+    console.print(f"CONV1-2 / CONV4-2 processing latency: model {early.processing_ms / late.processing_ms:.2f}x, "
+                  f"measured {measured:.2f}x (\"nearly four times\"); MAC rate {late.processing_ms / early.processing_ms:.2f}x "
+                  f"of CONV4-2's, measured {1 / measured:.2f}x")
 
 
 if __name__ == "__main__":

@@ -14,17 +14,26 @@ from cost_models.cost import evaluate
 from cost_models.hardware import Hardware
 from cost_models.rlc import ratio_from_zero_fraction
 from cost_models.rowstationary import RATIO_ONE, DataRatios
-from cost_models.silicon import CONV1_STATIC_SHARE, LAYERS, MEASURED, ORDER, PUBLISHED
+from cost_models.silicon import CONV1_STATIC_SHARE, LAYERS, MEASURED, ORDER, PUBLISHED, VGG_MEASURED, VGG_OFMAP_ZEROS
 
 
 def ratios(name: str) -> DataRatios:
     """Measured ifmap zeros; the ofmap's are taken as the next layer's ifmap zeros (a lower
     bound: pooling between layers only removes zeros), CONV5's as its own input's."""
     index = ORDER.index(name)
-    z_in = MEASURED[name].ifmap_zeros
     z_out = MEASURED[ORDER[min(index + 1, len(ORDER) - 1)]].ifmap_zeros
+    return zero_ratios(MEASURED[name].ifmap_zeros, z_out, network_input=index == 0)
+
+
+def vgg_ratios(name: str) -> DataRatios:
+    """The same for the VGG-16 layers of ``silicon.VGG_LAYERS`` (none is the network input)."""
+    return zero_ratios(VGG_MEASURED[name].ifmap_zeros, VGG_OFMAP_ZEROS[name], network_input=False)
+
+
+def zero_ratios(z_in: float, z_out: float, network_input: bool) -> DataRatios:
+    """DRAM compression and gating from the zero shares of a layer's input and output."""
     return DataRatios(
-        ifmap_dram=RATIO_ONE if index == 0 else ratio_from_zero_fraction(z_in),  # network input is not RLC-coded
+        ifmap_dram=RATIO_ONE if network_input else ratio_from_zero_fraction(z_in),  # the input is not RLC-coded
         ofmap_dram=ratio_from_zero_fraction(z_out),
         ifmap_nonzero=int(round(RATIO_ONE * (1 - z_in))),
     )

@@ -150,7 +150,7 @@ class Cycles:
 
     passes: Num
     compute: Num  # the busiest PE's MACs, summed over passes
-    processing: Num  # compute or streaming, filter loads and pipeline ramps
+    processing: Num  # compute or streaming, plus each pass's overhead (PassOverhead)
     total: Num  # processing plus the DRAM link's stalls
     # The total as a sum of named parts (CYCLE_PARTS; they add up to ``total``), and each operand bus's
     # streaming cycles: what a report reads to say which term keeps a layer from its lower bound.

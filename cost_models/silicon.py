@@ -61,3 +61,29 @@ MEASURED = {
 # the rest clock network and control (eyeriss.md section 7.1, power breakdown).  Read as 54 % dynamic (what
 # the access counts model) and 46 % static per cycle: assumed, the figure gives no finer split.
 CONV1_STATIC_SHARE = 0.46
+
+# VGG-16 at N = 3 [JSSC Table VI], via [FODLAM] data/eyeriss-vgg16.csv @2a03450 (an OCR transcription; these
+# two rows agree with the raw OCR text raw/eyeriss-tableVI.txt of the same repository): the two layers the
+# JSSC text compares, "CONV1-2 and CONV4-2 have the same amount of MAC operations, but the former takes
+# nearly four times longer to process" [JSSC VI-B].  Not in eyeriss.md, which holds AlexNet's table only.
+VGG_LAYERS = {
+    "CONV1-2": LayerShape(3, 64, 64, 224, 224, 3, 3, pads=(1, 1, 1, 1)),
+    "CONV4-2": LayerShape(3, 512, 512, 28, 28, 3, 3, pads=(1, 1, 1, 1)),
+}
+VGG_MEASURED = {
+    "CONV1-2": Measured(218, 910.3, 810.6, 156, 2402.8, 54.0, 0.477),
+    "CONV4-2": Measured(261, 254.8, 210.0, 168, 643.7, 20.6, 0.747),
+}
+# The layer after each, whose ifmap zeros bound this one's ofmap zeros (Table VI): CONV2-1 and CONV4-3.
+VGG_OFMAP_ZEROS = {"CONV1-2": 0.248, "CONV4-2": 0.854}
+# VGG-16's mappings were not published (eyeriss.md section 5.4).  Derived from Table VI, not fitted to its
+# latencies: CONV1-2's 156 active PEs are 4 sets of 3 x 13 (t = 4 sharing the ifmap, as AlexNet's CONV3);
+# its 2402.8 MB of GLB accesses need one channel a pass, the most psum traffic a mapping can make (q r = 1:
+# 2 x N M E F x 64 channel blocks = 2466 MB; q r = 2 would give 1233 MB); p = 4 (m = p t = 16) is the most the
+# 25 banks then hold (23 psum + 2 ifmap banks).
+# CONV4-2's 168 PEs are 4 sets of 3 x 14; 643.7 MB needs q r = 4 (model 664 MB); p = 16, m = 64 as in every
+# AlexNet mapping; n = 1, as n = 3 would need 40 banks.
+VGG_MAPPINGS = {
+    "CONV1-2": Mapping(n=1, e=13, p=4, q=1, r=1, t=4, g=1, m=16),
+    "CONV4-2": Mapping(n=1, e=14, p=16, q=4, r=1, t=4, g=1, m=64),
+}

@@ -19,15 +19,59 @@ def test_published_mappings_give_measured_active_pes(hw):
         assert cost.active_pes == silicon.MEASURED[name].active_pes
 
 
-@pytest.mark.parametrize("figure", ["dram", "processing", "total"])
+def _cost(hw, name):
+    return evaluate(silicon.LAYERS[name], silicon.PUBLISHED[name], hw, calibration.ratios(name))
+
+
+# Every figure within 10 % of JSSC Table V on every layer but these, each with its reason in docs/cost_model.md
+# ("Calibration against silicon"), held within 15 %: CONV1's DRAM (its ofmap zeros are bounded, not measured)
+# and CONV5's energy (its latency: CONV4 and CONV5 do the same work per pass, the chip not in the same time).
+# CONV3's GLB accesses are not banded: test_conv3_glb_measurement_is_below_what_its_mapping_can_make.
+FIGURES = ("dram", "glb", "processing", "total", "power", "energy")
+WIDER = {("dram", "CONV1"): 0.15, ("energy", "CONV5"): 0.15}
+UNBANDED = {("glb", "CONV3")}
+
+
+def _figures(cost, measured) -> dict[str, tuple[float, float]]:
+    chip_mj = (cost.energy_pj - cost.energy_pj_by_level["dram"]) / 1e9  # the chip's power excludes DRAM
+    glb_mb = (cost.accesses.glb.ifmap + cost.accesses.glb.psum) * 2 / 1e6  # the banked buffer, 16-b words
+    return {"dram": (cost.level_total("dram") * 2 / 1e6, measured.dram_mb), "glb": (glb_mb, measured.glb_mb),
+            "processing": (cost.processing_ms, measured.processing_ms), "total": (cost.total_ms, measured.total_ms),
+            "power": (chip_mj / cost.total_ms * 1e3, measured.power_mw),
+            "energy": (chip_mj, measured.power_mw * measured.total_ms / 1e3)}
+
+
+@pytest.mark.parametrize("figure", FIGURES)
 def test_model_within_band_of_silicon(hw, figure):
-    """DRAM traffic and both latencies within 0.85-1.15 of JSSC Table V on every layer."""
     for name in silicon.ORDER:
-        cost = evaluate(silicon.LAYERS[name], silicon.PUBLISHED[name], hw, calibration.ratios(name))
-        measured = silicon.MEASURED[name]
-        ours, theirs = {
-            "dram": (cost.level_total("dram") * 2 / 1e6, measured.dram_mb),
-            "processing": (cost.processing_ms, measured.processing_ms),
-            "total": (cost.total_ms, measured.total_ms),
-        }[figure]
-        assert 0.85 <= ours / theirs <= 1.15, (name, ours, theirs)
+        if (figure, name) in UNBANDED:
+            continue
+        ours, theirs = _figures(_cost(hw, name), silicon.MEASURED[name])[figure]
+        band = WIDER.get((figure, name), 0.10)
+        assert 1 - band <= ours / theirs <= 1 + band, (name, ours, theirs)
+
+
+def test_conv3_glb_measurement_is_below_what_its_mapping_can_make(hw):
+    """CONV3's published mapping takes q r channels a pass, so each ofmap value is written to the buffer once
+    per channel block and read back for all but the first: at least (2 CB - 1) N M E F words under any loop
+    order.  That alone exceeds the measured GLB total, so the model's 1.43x is the mapping's, not a term's."""
+    layer, mapping = silicon.LAYERS["CONV3"], silicon.PUBLISHED["CONV3"]
+    blocks = -(-layer.Cg // (mapping.q * mapping.r))
+    floor_mb = (2 * blocks - 1) * layer.ofmap_size() * 2 / 1e6
+    assert floor_mb > silicon.MEASURED["CONV3"].glb_mb
+    assert _cost(hw, "CONV3").accesses.glb.psum * 2 / 1e6 >= floor_mb
+
+
+def test_vgg_early_layer_takes_nearly_four_times_as_long(hw):
+    """[JSSC VI-B]: VGG-16's CONV1-2 and CONV4-2 have the same MACs, CONV1-2 takes nearly 4x longer; the
+    early layers run at about a quarter of the late ones' MAC rate (Table VI: 810.6 / 210.0 ms = 3.86x).
+    On the mappings derived from Table VI's PE counts and GLB accesses (not from its latencies)."""
+    cost = {name: evaluate(silicon.VGG_LAYERS[name], silicon.VGG_MAPPINGS[name], hw, calibration.vgg_ratios(name))
+            for name in silicon.VGG_LAYERS}
+    assert cost["CONV1-2"].macs == cost["CONV4-2"].macs
+    for name, c in cost.items():
+        measured = silicon.VGG_MEASURED[name]
+        assert c.active_pes == measured.active_pes
+        assert 0.9 <= c.processing_ms / measured.processing_ms <= 1.1, name
+    slowdown = cost["CONV1-2"].processing_ms / cost["CONV4-2"].processing_ms
+    assert 3.3 <= slowdown <= 4.5  # "nearly four times"; the MAC rate is its inverse, 0.22-0.30
