@@ -37,7 +37,7 @@ from frontends.graph import build_graph
 from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
 from frontends.shapes import (MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, static_shapes,
                              weight_inputs)
-from frontends.validate import check_model
+from frontends.validate import MAX_NODES, check_model
 from frontends.weights import load_layer_weights, load_node_weights
 
 __all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_node_weights", "load_onnx"]
@@ -50,7 +50,7 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     error rather than a report that claims a batch the layers do not have.
     Graph attribute ``batch_symbolic`` says whether the batch could be chosen.
     """
-    proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS)
+    proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS, max_nodes=MAX_NODES)
     where = str(path) if path is not None else "<model>"
     opset = opset_of(proto, where)
     check_model(proto, where, MAX_FOLD_ELEMENTS)

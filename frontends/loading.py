@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from cost_models.errors import InputError
 from cost_models.files import checked_size, open_regular
-from frontends.wire import ITEMSIZE, WireError, read_without_weights
+from frontends.wire import ITEMSIZE, WireError, WireLimit, read_without_weights
 
 MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message
 MIN_OPSET = 7
@@ -26,12 +26,13 @@ class FrontendError(InputError):
     """A model the frontend refuses."""
 
 
-def read_model(model: str | os.PathLike | onnx.ModelProto,
-               keep_elements: int | None = None) -> tuple[onnx.ModelProto, Path | None, str]:
+def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | None = None,
+               max_nodes: int | None = None) -> tuple[onnx.ModelProto, Path | None, str]:
     """The model proto (external data not loaded), its path, and the sha256 of its bytes.
 
     With ``keep_elements``, a file's initializers with more elements than that
-    are read without their values (frontends.wire): shapes only, small memory.
+    are read without their values (frontends.wire): shapes only, small memory;
+    a graph of more than ``max_nodes`` nodes is then refused before it is parsed.
     """
     if isinstance(model, onnx.ModelProto):
         return model, None, hashlib.sha256(model.SerializeToString()).hexdigest()
@@ -49,7 +50,9 @@ def read_model(model: str | os.PathLike | onnx.ModelProto,
             if keep_elements is None:
                 proto = onnx.load_model_from_string(handle.read())
             else:
-                proto = onnx.load_model_from_string(read_without_weights(handle, size, keep_elements))
+                proto = onnx.load_model_from_string(read_without_weights(handle, size, keep_elements, max_nodes))
+        except WireLimit as error:
+            raise FrontendError(str(error), where) from None
         except WireError as error:
             raise FrontendError(f"not a valid ONNX model: {error}", where) from None
         except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError, OSError) as error:

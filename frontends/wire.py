@@ -9,7 +9,7 @@ the size of the graph without its weights.  The tensors keep their name,
 type and dims; ``strip_weights`` then turns them into typed graph inputs.
 
 Wire format: https://protobuf.dev/programming-guides/encoding/ ; field
-numbers from onnx.proto (ModelProto.graph = 7, GraphProto.initializer = 5,
+numbers from onnx.proto (ModelProto.graph = 7, GraphProto.node = 1, GraphProto.initializer = 5,
 TensorProto.dims = 1, data_type = 2, values = 4-7, 9-11, data_location = 14).
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 MODEL_GRAPH = 7
+GRAPH_NODE = 1
 GRAPH_INITIALIZER = 5
 TENSOR_DIMS = 1
 TENSOR_DATA_TYPE = 2
@@ -33,6 +34,10 @@ VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 
 class WireError(ValueError):
     """The bytes are not a well-formed protobuf message."""
+
+
+class WireLimit(WireError):
+    """The message is well formed so far but larger than the reader accepts."""
 
 
 def _read_varint(handle: BinaryIO, limit: int) -> int:
@@ -153,13 +158,18 @@ def _check_dropped(name: str, dims: list[int], elements: int, data_type: int, ra
                         f"{elements * ITEMSIZE[data_type]}")
 
 
-def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: int) -> bytes:
+def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: int, max_nodes: int | None) -> bytes:
     out = bytearray()
-    for field, wire, start, value_start, stop in list(_fields(handle, end)):
+    nodes = 0
+    for field, wire, start, value_start, stop in _fields(handle, end):
         inner = path + (field,)
+        if inner == (MODEL_GRAPH, GRAPH_NODE):
+            nodes += 1
+            if max_nodes is not None and nodes > max_nodes:  # refused before parsing a 2 GB file of nodes
+                raise WireLimit(f"the graph has more than the {max_nodes} nodes supported")
         if wire == LENGTH and inner == (MODEL_GRAPH,):
             handle.seek(value_start)
-            body = _message(handle, stop, inner, keep_elements)
+            body = _message(handle, stop, inner, keep_elements, max_nodes)
         elif wire == LENGTH and inner == (MODEL_GRAPH, GRAPH_INITIALIZER):
             handle.seek(value_start)
             body = _tensor(handle, value_start, stop, keep_elements)
@@ -171,7 +181,8 @@ def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: i
     return bytes(out)
 
 
-def read_without_weights(handle: BinaryIO, size: int, keep_elements: int) -> bytes:
-    """The serialized ModelProto in ``handle`` with large initializers' values left out."""
+def read_without_weights(handle: BinaryIO, size: int, keep_elements: int, max_nodes: int | None = None) -> bytes:
+    """The serialized ModelProto in ``handle`` with large initializers' values left out (WireLimit past
+    ``max_nodes`` graph nodes)."""
     handle.seek(0)
-    return _message(handle, size, (), keep_elements)
+    return _message(handle, size, (), keep_elements, max_nodes)

@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 compiled but some layer has no valid mapping;
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 import traceback
@@ -70,11 +71,19 @@ def _interrupted(error: BaseException) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> argparse.ArgumentParser:
+    """One parser per process: building it imports and registers every command (10 ms), and the test suite
+    calls ``main`` in-process hundreds of times.  Parsing leaves it unchanged."""
+    return build_parser()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    # The command's run is looked up now, not kept from the first parse: a test may replace it.
+    command = importlib.import_module(f"mapper.app.commands.{args.command}")
     try:
-        return int(args.run(args))
+        return int(command.run(args))
     except InputError as error:
         if args.debug:
             traceback.print_exc()

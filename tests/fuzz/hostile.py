@@ -203,7 +203,7 @@ def external(tmp: Path) -> list[Hostile]:
         _external_file(name, Path(path), location, tmp / "w.bin")
         for command in ("compile", "inspect", "simulate"):
             args = (command, path, "-o", "{out}") if command == "compile" else (command, path)
-            out.append(Hostile("external", f"{name}_{command}", args, needle="initializer 'w'"))
+            out.append(Hostile("external", f"{name}_{command}", args, needle="initializer 'w'", heavy=name == "fifo"))
     # A declared 65536 x 65536 weight in a sparse 16 GB file: the shapes compile, simulating refuses by size.
     path = _external_model(tmp, "ext_sparse_16GB", "w.bin", dims=(65536, 65536, 1, 1))
     with open(Path(path).parent / "w.bin", "wb") as handle:
@@ -331,7 +331,7 @@ def sizes(tmp: Path, report: Path) -> list[Hostile]:
 
 
 def special(tmp: Path) -> list[Hostile]:
-    """Special files where a file is read: devices, folders, sparse giants, /proc files (FIFOs: test_hostile)."""
+    """Special files where a file is read: devices, folders, FIFOs, sparse giants, /proc files."""
     out: list[Hostile] = []
     sparse = tmp / "special_sparse.yaml"
     with open(sparse, "wb") as handle:
@@ -354,6 +354,15 @@ def special(tmp: Path) -> list[Hostile]:
     out.append(Hostile("special", "onnx_sparse_3GB", ("inspect", str(sparse_onnx)), needle="bytes", heavy=True))
     out.append(Hostile("special", "decode_sparse_3GB", ("decode", str(sparse)), needle="bytes", heavy=True))
     out.append(Hostile("special", "hardware_proc_status", ("decode", lenet, "--hardware", "/proc/self/status")))
+    # A FIFO nobody writes to: a reader that opened it would block forever (heavy: the child has a timeout).
+    fifo = tmp / "special_pipe"
+    os.mkfifo(fifo)
+    for name, args in (("model", ("inspect", str(fifo))), ("bitstream", ("decode", str(fifo))),
+                       ("report", ("report", str(fifo))),
+                       ("hardware", ("compile", lenet, "--hardware", str(fifo), "-o", "{out}")),
+                       ("simulate_hardware", ("simulate", lenet, "--hardware", str(fifo))),
+                       ("decode_hardware", ("decode", lenet, "--hardware", str(fifo)))):
+        out.append(Hostile("special", f"fifo_{name}", args, needle="FIFO", heavy=True))
     return out
 
 

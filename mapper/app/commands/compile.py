@@ -92,7 +92,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also find each layer's runner-ups: for every mapping parameter the best mapping with a "
                              "different value of it (one re-solve per parameter; off by default)")
     parser.add_argument("--json", action="store_true", help="print the report JSON instead of tables")
-    parser.set_defaults(run=run)
 
 
 def add_cache_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="bitstream file (.bin)")
     parser.add_argument("--hardware", help="hardware YAML the file was written for (default: the bundled Eyeriss)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    parser.set_defaults(run=run)
 
 
 def as_json(decoded: Decoded, hw: Hardware, path: str) -> dict:

@@ -32,7 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("a", help="compile output folder or report.json (the baseline)")
     parser.add_argument("b", help="compile output folder or report.json (compared with A)")
     parser.add_argument("--json", action="store_true", help="print the differences as one JSON object")
-    parser.set_defaults(run=run)
 
 
 def _pick(node: Any, path: tuple[str, ...]) -> Any:

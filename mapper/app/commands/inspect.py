@@ -21,7 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("model", help="ONNX file")
     parser.add_argument("--batch", type=int, help="value of a symbolic batch dimension (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    parser.set_defaults(run=run)
 
 
 SHORT_OP = {"Conv": "conv", "ConvDepthwise": "dw", "ConvTranspose": "convT", "ConvInteger": "iconv",

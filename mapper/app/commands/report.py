@@ -26,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report (or the layer's entry) as JSON")
     parser.add_argument("--csv", action="store_true",
                         help="print one CSV row per layer with every figure of its entry (nested keys joined by '.')")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -51,7 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the random ifmap (and of weights a model lacks)")
     parser.add_argument("--emit", metavar="DIR", help="also write each layer's bitstream to DIR/<index>_<name>.bin")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.set_defaults(run=run)
 
 
 def _operands(graph, name: str, layer, seed: int) -> tuple[np.ndarray, np.ndarray, str]:

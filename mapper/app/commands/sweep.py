@@ -24,7 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--address", metavar="ADDR", help="a running Dask scheduler, e.g. tcp://host:8786")
     add_cache_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print points.json instead of tables")
-    parser.set_defaults(run=run)
 
 
 def _front_table(result, spec) -> Table:
