@@ -146,3 +146,31 @@ def _chunk_best(model: RowStationary, part: dict[str, np.ndarray], objective: st
     tied = np.flatnonzero(value == value.min())  # sort only the chunk's optima
     top = tied[np.lexsort(tuple(part[key][tied] for key in reversed(VARIABLES)))[0]]
     return len(value), (int(value[top]), tuple(int(part[key][top]) for key in VARIABLES))
+
+
+def energy_latency_frontier(layer: LayerShape, hw: Hardware, ratios: DataRatios = DataRatios()) -> list[tuple[int, int]]:
+    """Every (cycles, energy units) trade-off of the layer, by brute force: the Pareto frontier over all
+    valid mappings, fastest first (the oracle of ``mapper.search.budget``)."""
+    if layer_limits(layer, hw):
+        return []
+    model = RowStationary(layer, hw, ratios)
+    best: dict[int, int] = {}  # cycles -> least energy at exactly those cycles
+    for part in _chunks(layer, hw, model):
+        v = Vars(**{key: part[key] for key in VARIABLES})
+        ok = np.ones(len(part["n"]), dtype=bool)
+        for limit in model.limits(v):
+            ok &= np.asarray(limit.lhs <= limit.rhs)
+        if not ok.any():
+            continue
+        part = _mask(part, ok)
+        v = Vars(**{key: part[key] for key in VARIABLES})
+        counts = model.counts(v)
+        cycles = np.broadcast_to(np.asarray(counts.cycles.total, dtype=np.int64), part["n"].shape)
+        energy = np.broadcast_to(np.asarray(model.objective_from_counts(counts, "energy"), dtype=np.int64), part["n"].shape)
+        for c, e in zip(*np.unique(np.stack([cycles, energy]), axis=1)):
+            best[int(c)] = min(best.get(int(c), int(e)), int(e))
+    frontier: list[tuple[int, int]] = []
+    for c in sorted(best):
+        if not frontier or best[c] < frontier[-1][1]:
+            frontier.append((c, best[c]))
+    return frontier

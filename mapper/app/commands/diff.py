@@ -41,10 +41,12 @@ def _pick(node: Any, path: tuple[str, ...]) -> Any:
 
 
 def _change(a: float | None, b: float | None) -> dict[str, Any] | None:
-    """``{a, b, delta}`` when the two figures differ, else None."""
+    """``{a, b, delta}`` when the two figures differ, else None (delta None unless both are numbers:
+    a damaged report's figure can be any JSON value)."""
     if a == b:
         return None
-    delta = None if a is None or b is None else round(b - a, 6)
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+    delta = round(b - a, 6) if numbers else None
     return {"a": a, "b": b, "delta": delta}
 
 

@@ -127,3 +127,31 @@ def test_interrupting_the_caller_stops_the_searches_running_beside_it(monkeypatc
     trivial = cp_model.CpModel()  # the stop is over: searches run again
     trivial.NewIntVar(0, 1, "z")
     assert solve(cp_model.CpSolver(), trivial) == cp_model.OPTIMAL
+
+
+def test_network_latency_budget_is_the_brute_force_optimum(hw):
+    """The frontier walk plus the one-point-per-layer choice equals trying every combination of every
+    layer's brute-force energy / latency frontier (mapper.search.exhaustive), at three bounds."""
+    import itertools
+
+    from mapper.search.exhaustive import energy_latency_frontier
+
+    graph = small_net()
+    ratios = layer_ratios(graph, 0.5)
+    groups: dict = {}
+    for name, data in graph.nodes(data=True):
+        if data["kind"] == "array":
+            groups.setdefault((data["layer"], ratios[name]), []).append(name)
+    frontiers = [energy_latency_frontier(layer, hw, ratio) for layer, ratio in groups]
+    counts = [len(names) for names in groups.values()]
+    fastest = sum(f[0][0] * n for f, n in zip(frontiers, counts))
+    frugal = sum(f[-1][0] * n for f, n in zip(frontiers, counts))
+    assert fastest < frugal  # the bound below really trades
+    for bound in (fastest, (fastest + frugal) // 2, frugal - 1):
+        best = min(sum(e * n for (_, e), n in zip(combo, counts)) for combo in itertools.product(*frontiers)
+                   if sum(c * n for (c, _), n in zip(combo, counts)) <= bound)
+        result = map_network(graph, hw, "energy", max_network_cycles=bound)
+        assert not result.unmapped
+        assert sum(e.result.cost.total_cycles for e in result.layers) <= bound
+        assert sum(e.result.cost.objective_units["energy"] for e in result.layers) == best
+        assert {e.result.status for e in result.layers} == {"OPTIMAL"}
