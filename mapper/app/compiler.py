@@ -469,13 +469,17 @@ def runner_up_table(network: NetworkResult, hw: Hardware, max_cycles: int | None
 def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware, max_cycles: int | None = None,
                     runners: dict[str, tuple[RunnerUp, ...]] | None = None) -> tuple[CompiledLayer, ...]:
     out = []
+    configs: dict = {}  # one allocation per distinct (shape, mapping): ResNet-50's 54 layers have 24
     for index, data in enumerate(network.layers):
         bits = None
         if data.result.ok:
             assert data.result.mapping is not None
-            # shift 0: the ofmap keeps the accumulator's low 16 bits; a model's
-            # fixed-point scale is set at run time (docs/report.md).
-            bits = encode(config_for(data.layer, data.result.mapping, hw, shift=0), hw, index)
+            key = (data.layer, data.result.mapping)
+            if key not in configs:
+                # shift 0: the ofmap keeps the accumulator's low 16 bits; a model's
+                # fixed-point scale is set at run time (docs/report.md).
+                configs[key] = config_for(data.layer, data.result.mapping, hw, shift=0)
+            bits = encode(configs[key], hw, index)
         node = graph.nodes[data.name]
         out.append(CompiledLayer(index, data, bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
                                  part=node.get("part"), max_cycles=max_cycles,
