@@ -137,6 +137,7 @@ def _lower_all(t: _Tensors, shapes: dict, where: str) -> dict[str, Lowered]:
 def _fuse_output_paths(t: _Tensors, f: _Fusion, proto: onnx.ModelProto) -> None:
     """Follow each layer's output through single-consumer BN, ReLU/Clip and (de)quantize nodes."""
     by_name = {node.name: node for node in t.nodes}
+    initializers = {tensor.name: tensor for tensor in proto.graph.initializer}  # one look-up per Clip, not a scan
     for name in f.lowered:
         f.owner[name] = name
         f.fused[name], f.relu[name], f.batchnorm[name] = [], False, []
@@ -148,7 +149,7 @@ def _fuse_output_paths(t: _Tensors, f: _Fusion, proto: onnx.ModelProto) -> None:
                 break
             if nxt.op_type == "BatchNormalization" and f.relu[name]:
                 break
-            if nxt.op_type == "Clip" and not _clip_is_relu(nxt, proto):
+            if nxt.op_type == "Clip" and not _clip_is_relu(nxt, initializers):
                 break
             f.owner[nxt.name] = name
             f.fused[name].append((nxt.name, nxt.op_type))
@@ -200,24 +201,36 @@ def _add_nodes(g: nx.DiGraph, t: _Tensors, f: _Fusion) -> dict[str, list[str]]:
         key = f.owner.get(name)
         if key is not None and key == name:
             low = f.lowered[key]
-            for index, part in enumerate(low.parts):
+            part_keys = [_free_key(g, part.key) for part in low.parts]
+            for index, (part, part_key) in enumerate(zip(low.parts, part_keys)):
                 g.add_node(
-                    part.key, kind="array", op=low.op, onnx_op=node.op_type, layer=part.layer, onnx_node=key,
+                    part_key, kind="array", op=low.op, onnx_op=node.op_type, layer=part.layer, onnx_node=key,
                     part=getattr(part.transform, "label", None), transform=part.transform, reason=None,
                     fused=tuple(f.fused[key]), onnx_nodes=(key, *(n for n, _ in f.fused[key])) if index == 0 else (),
                     order=len(g), relu=f.relu[key], weight=low.weight, weight_layout=low.weight_layout,
                     batchnorm=tuple(f.batchnorm[key]), output=f.output_of[key])
-            keys[key] = [part.key for part in low.parts]
+            keys[key] = part_keys
         elif key is None:
             f.owner[name] = name
-            op, outputs = node.op_type, node.output
-            g.add_node(name, kind="host", op=op, onnx_op=op, layer=None, onnx_node=name, part=None, transform=None,
+            op, outputs, host_key = node.op_type, node.output, _free_key(g, name)
+            g.add_node(host_key, kind="host", op=op, onnx_op=op, layer=None, onnx_node=name, part=None, transform=None,
                        reason=host_reason(node, name not in t.computed), fused=(), onnx_nodes=(name,), order=len(g),
                        relu=False, weight=None, batchnorm=(), output=outputs[0] if outputs else None)
-            keys[name] = [name]
+            keys[name] = [host_key]
     for name, owner in f.owner.items():
         keys.setdefault(name, keys[owner])
     return keys
+
+
+def _free_key(g: nx.DiGraph, key: str) -> str:
+    """``key``, or ``key~2``, ``key~3``... if a graph node has it: a ConvTranspose 'up' makes 'up/phase00', and
+    a node of the model may have that name too (each would silently overwrite the other's layer)."""
+    if key not in g:
+        return key
+    suffix = 2
+    while f"{key}~{suffix}" in g:
+        suffix += 1
+    return f"{key}~{suffix}"
 
 
 def _add_edges(g: nx.DiGraph, t: _Tensors, keys: dict[str, list[str]], shapes: dict) -> None:
@@ -242,7 +255,7 @@ def _is_acyclic(g: nx.DiGraph) -> bool:
     return all(order[src] < order[dst] for src, dst in g.edges()) or nx.is_directed_acyclic_graph(g)
 
 
-def _clip_is_relu(node: onnx.NodeProto, proto: onnx.ModelProto) -> bool:
+def _clip_is_relu(node: onnx.NodeProto, initializers: dict[str, onnx.TensorProto]) -> bool:
     """Clip with a lower bound of 0 (ReLU, ReLU6): the ReLU module's job; the upper clamp rides along."""
     from onnx import numpy_helper
 
@@ -250,10 +263,10 @@ def _clip_is_relu(node: onnx.NodeProto, proto: onnx.ModelProto) -> bool:
     for attribute in node.attribute:
         if attribute.name == "min":
             low = attribute.f
-    if len(node.input) > 1 and node.input[1]:
-        for tensor in proto.graph.initializer:
-            if tensor.name == node.input[1]:
-                low = float(numpy_helper.to_array(tensor).reshape(-1)[0])
+    tensor = initializers.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+    if tensor is not None:
+        values = numpy_helper.to_array(tensor).reshape(-1)  # a scalar, if the model is right
+        low = float(values[0]) if values.size == 1 and values.dtype.kind in "fiub" else None
     return low == 0.0  # a higher floor (Clip(0.5, ...)) is not what the ReLU module does
 
 

@@ -174,10 +174,10 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str,
                          shapes: dict[str, tuple[int, ...] | None] | None = None) -> tuple[onnx.ModelProto, list[str]]:
     """Evaluate nodes whose inputs are all known small constants; returns the model and the folded node names.
 
-    ``shapes`` is ``static_shapes(proto)`` if the caller has it (one pass fewer over a large graph).
+    ``shapes`` is ``static_shapes(proto)`` if the caller has it (one pass fewer over a large graph).  At most
+    MAX_FOLD_EVALUATIONS nodes go through onnx's evaluator, and none whose output could exceed
+    MAX_FOLD_ELEMENTS (it would be dropped anyway, after allocating it).
     """
-    from onnx.reference import ReferenceEvaluator
-
     shapes = static_shapes(proto) if shapes is None else shapes
     known: dict[str, np.ndarray] = {}
     for tensor in proto.graph.initializer:
@@ -185,29 +185,11 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str,
             known[tensor.name] = numpy_helper.to_array(tensor)
     folded: list[str] = []
     new_constants: list[onnx.TensorProto] = []
+    evaluations = [0]
     for node in proto.graph.node:
         if node.domain not in ("", "ai.onnx") or node.op_type not in FOLDABLE:
             continue
-        if node.op_type == "Shape":
-            shape = shapes.get(node.input[0])
-            if shape is None:
-                continue
-            start = next((a.i for a in node.attribute if a.name == "start"), 0)
-            end = next((a.i for a in node.attribute if a.name == "end"), None)
-            value = np.array(shape[start:end], dtype=np.int64)
-        elif node.op_type == "Size":
-            shape = shapes.get(node.input[0])
-            if shape is None:
-                continue
-            value = np.array(int(np.prod(shape, dtype=np.int64)), dtype=np.int64)
-        else:
-            inputs = [name for name in node.input if name]
-            if any(name not in known for name in inputs):
-                continue
-            try:
-                value = evaluate_node(ReferenceEvaluator, node, {name: known[name] for name in inputs}, opset)
-            except Exception:  # noqa: BLE001 - anything the evaluator rejects just stays unfolded
-                continue
+        value = _fold_value(node, shapes, known, opset, evaluations, where)
         if value is None or value.size > MAX_FOLD_ELEMENTS:
             continue
         known[node.output[0]] = value
@@ -228,6 +210,66 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str,
     del out.graph.value_info[:]
     out.graph.value_info.extend(stale)
     return infer(out, where), folded
+
+
+# Nodes a model may have evaluated at compile time (assumed: a TorchScript CNN export has a few hundred
+# shape nodes; each evaluation builds a one-node model for onnx's reference evaluator, 0.1-0.3 ms, so
+# 10 000 of them take seconds, where a 100 000-node chain of them took 17 s).
+MAX_FOLD_EVALUATIONS = 10_000
+
+
+def _fold_value(node: onnx.NodeProto, shapes: dict, known: dict[str, np.ndarray], opset: int, evaluations: list[int],
+                where: str) -> np.ndarray | None:
+    """The node's constant output, or None if it is not constant, too large, or the evaluator rejects it."""
+    if node.op_type in ("Shape", "Size"):
+        shape = shapes.get(node.input[0]) if node.input else None
+        if shape is None:
+            return None
+        if node.op_type == "Size":
+            return np.array(int(np.prod(shape, dtype=np.int64)), dtype=np.int64)
+        start = next((a.i for a in node.attribute if a.name == "start"), 0)
+        end = next((a.i for a in node.attribute if a.name == "end"), None)
+        return np.array(shape[start:end], dtype=np.int64)
+    inputs = [name for name in node.input if name]
+    if any(name not in known for name in inputs):
+        return None
+    feeds = {name: known[name] for name in inputs}
+    if _output_bound(node.op_type, [known[name] for name in inputs]) > MAX_FOLD_ELEMENTS:
+        return None
+    evaluations[0] += 1
+    if evaluations[0] > MAX_FOLD_EVALUATIONS:
+        raise FrontendError(f"more than {MAX_FOLD_EVALUATIONS} shape-computation nodes to evaluate at compile time "
+                            f"({node.op_type} node '{node.name[:80]}' is one too many)", where)
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        return evaluate_node(ReferenceEvaluator, node, feeds, opset)
+    except Exception:  # noqa: BLE001 - anything the evaluator rejects just stays unfolded
+        return None
+
+
+_BROADCASTING = {"Add", "Sub", "Mul", "Div", "Equal", "Where", "Max", "Min", "Less", "Greater"}
+
+
+def _output_bound(op: str, values: list[np.ndarray]) -> int:
+    """An upper bound of the elements a foldable op makes of ``values``, computed before it allocates them
+    (ConstantOfShape [65536, 65536] or Where over [1024,1,1], [1,512,1], [1,1,512] would take gigabytes)."""
+    try:
+        if op == "ConstantOfShape":
+            return int(np.prod([max(0, int(v)) for v in values[0].reshape(-1)], dtype=object)) if values else 1
+        if op == "Expand":
+            return int(np.prod(np.broadcast_shapes(values[0].shape, tuple(int(v) for v in values[1].reshape(-1))),
+                               dtype=object))
+        if op == "Range":
+            start, limit, delta = (float(v.reshape(-1)[0]) for v in values)
+            return 0 if delta == 0 else max(0, int(np.ceil((limit - start) / delta)))
+        if op in _BROADCASTING:
+            return int(np.prod(np.broadcast_shapes(*(v.shape for v in values)), dtype=object))
+    except (ValueError, TypeError, OverflowError, IndexError):
+        return MAX_FOLD_ELEMENTS + 1  # not foldable as given: leave it to shape inference and the host
+    # Gather takes at most every index of every slice; the others (Concat, Slice, Reshape, ...) at most all inputs.
+    sizes = [int(v.size) for v in values]
+    return int(np.prod(sizes, dtype=object)) if op == "Gather" else sum(sizes)
 
 
 def _shape_constant(tensor: onnx.TensorProto) -> bool:

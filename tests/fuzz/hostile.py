@@ -6,7 +6,7 @@ sequences and rich markup in every string that reaches the terminal), ``sizes`` 
 grow: long names, long chains, deep nesting, huge numbers), ``special`` (FIFOs, devices, folders,
 sparse files where a file is read), ``output`` (``-o`` paths that cannot be written, folders holding
 files that are not ours), ``yaml`` (hardware files), ``report`` (reports), ``options`` (the command
-line itself).  A case expects exit 2 with one error line (``needle`` in it), unless it lists other
+line itself), ``graph`` (structures that made work quadratic or memory explode, or names collide).  A case expects exit 2 with one error line (``needle`` in it), unless it lists other
 codes: the documented right result, e.g. a compile that succeeds while printing escaped names.
 """
 
@@ -497,7 +497,118 @@ def options(tmp: Path) -> list[Hostile]:
     return [Hostile("options", name, args, codes.get(name, REFUSED)) for name, args in runs.items()]
 
 
+def _graph(nodes: list[onnx.NodeProto], initializers=(), opsets=(("", 17),), output="y",
+           x_shape=(1, 4, 8, 8)) -> onnx.ModelProto:
+    w = numpy_helper.from_array(np.ones((4, 4, 3, 3), np.float32), "w")
+    graph = onnx.GraphProto(name="g", input=[_vi("x", list(x_shape))], initializer=[w, *initializers],
+                            node=nodes, output=[_vi(output, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
+
+
+def _conv_clips(pairs: int, low=np.array(0.0, np.float32)) -> onnx.ModelProto:
+    """Conv -> Clip(min) pairs, each Clip with its own min initializer (one scan of them per Clip was quadratic)."""
+    nodes, mins = [], []
+    for i in range(pairs):
+        nodes.append(helper.make_node("Conv", [f"t{i}" if i else "x", "w"], [f"c{i}"], name=f"conv{i}", pads=[1] * 4))
+        nodes.append(helper.make_node("Clip", [f"c{i}", f"lo{i}"], ["y" if i == pairs - 1 else f"t{i + 1}"],
+                                      name=f"clip{i}"))
+        mins.append(numpy_helper.from_array(low, f"lo{i}"))
+    return _graph(nodes, mins)
+
+
+def _external_inputs(tmp: Path, count: int) -> str:
+    """``count`` external weights also listed as graph inputs (a scan of the initializers per input was quadratic)."""
+    folder = tmp / f"graph_external_inputs_{count}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "w.bin").write_bytes(b"\0" * 16)
+    model = _graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")])
+    for i in range(count):
+        tensor = model.graph.initializer.add(name=f"e{i}", data_type=TensorProto.FLOAT, dims=[4],
+                                             data_location=TensorProto.EXTERNAL)
+        tensor.external_data.add(key="location", value="w.bin")
+        model.graph.input.append(_vi(f"e{i}", [4]))
+    return _save(model, folder / "model.onnx")
+
+
+def _constant_fold(op: str, inputs: dict[str, np.ndarray], **attrs) -> onnx.ModelProto:
+    """One foldable node on constants whose output would be gigabytes, next to a Conv."""
+    nodes = [helper.make_node(op, list(inputs), ["big"], name="big", **attrs),
+             helper.make_node("Conv", ["x", "w"], ["y"], name="conv")]
+    model = _graph(nodes, [numpy_helper.from_array(v, k) for k, v in inputs.items()])
+    model.graph.output.append(_vi("big", None))
+    return model
+
+
+def _contrib_chain(length: int) -> onnx.ModelProto:
+    """com.microsoft QLinearSigmoid nodes, each waiting on the one before through an Identity."""
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q0"], name="quant")]
+    for i in range(length):
+        nodes.append(helper.make_node("QLinearSigmoid", [f"q{i}", "s", "z", "s", "z"], [f"a{i}"], name=f"sig{i}",
+                                      domain="com.microsoft"))
+        nodes.append(helper.make_node("Identity", [f"a{i}"], [f"q{i + 1}"], name=f"id{i}"))
+    nodes += [helper.make_node("DequantizeLinear", [f"q{length}", "s", "z"], ["d"], name="deq"),
+              helper.make_node("Conv", ["d", "w"], ["y"], name="conv")]
+    scale = numpy_helper.from_array(np.array(0.1, np.float32), "s")
+    zero = numpy_helper.from_array(np.array(0, np.uint8), "z")
+    return _graph(nodes, [scale, zero], opsets=(("", 17), ("com.microsoft", 1)))
+
+
+def graph_structure(tmp: Path) -> list[Hostile]:
+    """Graphs whose structure, not their size alone, makes work or memory explode or names collide."""
+    out: list[Hostile] = []
+
+    def case(name: str, model: onnx.ModelProto, codes=OK, needle=None, heavy=False, command="inspect") -> None:
+        path = _save(model, tmp / f"graph_{name}.onnx")
+        args = (command, path, "-o", "{out}") if command == "compile" else (command, path)
+        out.append(Hostile("graph", name, args, codes, needle, heavy))
+
+    # A node named like a ConvTranspose phase ('up/phase00'): both layers stay (test_hostile checks the five).
+    for command in ("inspect", "compile"):
+        up = helper.make_node("ConvTranspose", ["x", "w"], ["u"], name="up", strides=[2, 2])
+        case(f"phase_name_collision_{command}", _graph([up, helper.make_node("Conv", ["u", "w"], ["y"],
+                                                                             name="up/phase00")]), command=command)
+    for pairs in (400, 4000):  # test_hostile compares their CPU (linear growth)
+        case(f"conv_clip_{pairs}", _conv_clips(pairs), heavy=True)
+    for count in (500, 5000):
+        out.append(Hostile("graph", f"external_inputs_{count}", ("inspect", _external_inputs(tmp, count)), OK,
+                           heavy=True))
+    case("clip_min_empty", _conv_clips(1, np.zeros((0,), np.float32)), frozenset({0, 2}))
+    case("clip_min_vector", _conv_clips(1, np.zeros((3,), np.float32)), frozenset({0, 2}))
+    # Constant shape arithmetic whose result would take gigabytes: left unfolded, never allocated.
+    case("fold_constant_of_shape_2GB", _constant_fold("ConstantOfShape", {"shape": np.array([16384, 16384], np.int64)}),
+         heavy=True)
+    case("fold_expand_16GB", _constant_fold("Expand", {"one": np.array([1], np.int64),
+                                                        "to": np.array([65536, 32768], np.int64)}), heavy=True)
+    case("fold_range_8GB", _constant_fold("Range", {"a": np.array(0, np.int64), "b": np.array(2**30, np.int64),
+                                                     "c": np.array(1, np.int64)}), heavy=True)
+    case("fold_where_broadcast_2GB", _constant_fold("Where", {"c": np.ones((1024, 1, 1), bool),
+                                                               "a": np.ones((1, 512, 1), np.int64),
+                                                               "b": np.ones((1, 1, 512), np.int64)}), heavy=True)
+    adds = [helper.make_node("Add", [f"k{i}", "zero"], [f"k{i + 1}"], name=f"add{i}") for i in range(12_000)]
+    adds += [helper.make_node("Conv", ["x", "w"], ["y0"], name="conv"),
+             helper.make_node("Unsqueeze", ["y0", "k12000"], ["y"], name="unsqueeze")]
+    case("fold_chain_12000", _graph(adds, [numpy_helper.from_array(np.array([0], np.int64), "k0"),
+                                           numpy_helper.from_array(np.array([0], np.int64), "zero")]),
+         REFUSED, "shape-computation", heavy=True)
+    case("contrib_chain_100", _contrib_chain(100))
+    case("contrib_chain_2000", _contrib_chain(2000), REFUSED, "com.microsoft", heavy=True)
+    same = [helper.make_node("Relu", ["x" if i == 0 else f"t{i}"], [f"t{i + 1}"], name="same") for i in range(5000)]
+    same.append(helper.make_node("Conv", ["t5000", "w"], ["y"], name="same_1"))
+    case("one_name_5000_times", _graph(same))
+    leaf = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "leaf", [], [_vi("y", None)])
+    deep = leaf
+    for level in range(25):  # If inside If (in one branch: both would double it each level), 25 deep: 75 messages
+        inner = helper.make_node("If", ["c"], ["y"], name=f"if{level}", then_branch=deep, else_branch=leaf)
+        deep = helper.make_graph([inner], f"level{level}", [], [_vi("y", None)])
+    case("if_nested_25_deep", _graph([helper.make_node("Identity", ["x"], ["c"], name="c"),
+                                       helper.make_node("If", ["c"], ["y"], name="top", then_branch=deep,
+                                                        else_branch=leaf)]), frozenset({0, 2}))
+    case("input_rank_100000", _graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")],
+                                     x_shape=(1,) * 100_000), REFUSED, "conv")
+    return out
+
+
 def every_case(tmp: Path, report: Path) -> list[Hostile]:
     """All families; ``report`` is a real compile's report.json that the report families mutate."""
     return (attributes(tmp) + tensors(tmp) + external(tmp) + injection(tmp, report) + sizes(tmp, report)
-            + special(tmp) + output(tmp) + yaml_files(tmp) + reports(tmp, report) + options(tmp))
+            + special(tmp) + output(tmp) + yaml_files(tmp) + reports(tmp, report) + options(tmp) + graph_structure(tmp))

@@ -118,8 +118,8 @@ def _problems(outcome: Outcome) -> list[str]:
 def test_every_family_has_its_cases(outcomes):
     families = Counter(o.case.family for o in outcomes)
     assert set(families) == {"attributes", "tensors", "external", "injection", "sizes", "special", "output",
-                             "yaml", "report", "options"}
-    assert min(families.values()) >= 10 and sum(families.values()) >= 240, families
+                             "yaml", "report", "options", "graph"}
+    assert min(families.values()) >= 10 and sum(families.values()) >= 290, families
     assert len({(o.case.family, o.case.name) for o in outcomes}) == len(outcomes)
 
 
@@ -141,7 +141,9 @@ def test_the_heavy_cases_stay_under_1_GB(measured_run):
 
 
 @pytest.mark.parametrize("short, long", [("conv_chain_1000_inspect", "conv_chain_10000_inspect"),
-                                         ("relu_chain_10000_inspect", "relu_chain_100000_inspect")])
+                                         ("relu_chain_10000_inspect", "relu_chain_100000_inspect"),
+                                         ("conv_clip_400", "conv_clip_4000"),
+                                         ("external_inputs_500", "external_inputs_5000")])
 def test_work_grows_linearly_with_the_chain(outcomes, short, long):
     """Ten times the nodes costs about ten times the CPU (a pass quadratic in the nodes would cost 100x).
 
@@ -171,3 +173,12 @@ def test_a_fifo_is_refused_without_blocking(outcomes):
     fifo = [o for o in outcomes if "fifo" in o.case.name]
     assert len(fifo) >= 6 and all(o.peak_rss is not None for o in fifo)  # run in the child
     assert all(o.run.code == 2 and "FIFO" in o.run.stderr for o in fifo), [o.run.stderr for o in fifo]
+
+
+def test_a_node_named_like_a_phase_keeps_both_layers(outcomes):
+    """ConvTranspose 'up' makes layers 'up/phase00'..'up/phase11'; a Conv named 'up/phase00' is a fifth layer
+    (it used to overwrite the first phase, silently)."""
+    (case,) = [o.case for o in outcomes if o.case.name == "phase_name_collision_inspect"]
+    run = run_cli([*case.args, "--json"])
+    layers = [(entry["onnx_node"], entry["op"]) for entry in json.loads(run.stdout)["layers"]]
+    assert sorted(layers) == [("up", "ConvTranspose")] * 4 + [("up/phase00", "Conv")], layers
