@@ -13,6 +13,7 @@ from cost_models.mapping import Mapping, placement
 from cost_models.accesses import DATA_TYPES, LEVELS, Accesses
 from cost_models.rowstationary import (OBJECTIVES, Counts, DataRatios, RowStationary, Usage, Vars, layer_limits,
                                        per_access_units)
+from cost_models.rules import DEFAULT_SPACE, check_space, space_limits
 
 
 class InvalidMapping(InputError):
@@ -31,8 +32,9 @@ def variables(mapping: Mapping) -> Vars:
                 m_per_pt=m_per_pt)
 
 
-def check(layer: LayerShape, mapping: Mapping, hw: Hardware) -> list[str]:
-    """Every violated limit, each named with its numbers; empty when the mapping is valid."""
+def check(layer: LayerShape, mapping: Mapping, hw: Hardware, space: str = DEFAULT_SPACE) -> list[str]:
+    """Every violated limit of mapping ``space`` (cost_models.rules), each named with its numbers; empty when valid."""
+    check_space(space)
     problems = layer_limits(layer, hw)
     if problems:
         return problems
@@ -47,7 +49,7 @@ def check(layer: LayerShape, mapping: Mapping, hw: Hardware) -> list[str]:
     model = RowStationary(layer, hw)
     return [f"{limit.what}: {limit.lhs} > {limit.rhs}" if limit.name != "groups_or_filters"
             else limit.what
-            for limit in model.limits(variables(mapping)) if not limit.lhs <= limit.rhs]
+            for limit in space_limits(model, variables(mapping), space) if not limit.lhs <= limit.rhs]
 
 
 def _frozen(d: dict) -> MappingT:

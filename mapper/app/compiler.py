@@ -25,6 +25,7 @@ from cost_models.hardware import Hardware, default_hardware, load_hardware
 from cost_models.mapping import placement
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES, RATIO_ONE
+from cost_models.rules import DEFAULT_SPACE, SPACES
 from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx
 from mapper.app.explain import bindings, dram_gap, latency_gap
@@ -265,7 +266,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   on_graph: Callable[[int, int], None] | None = None,
                   on_batch: Callable[[int, NetworkResult], None] | None = None,
                   cache: ResultCache | str | os.PathLike | bool | None = None,
-                  explain: bool = False) -> CompileResult:
+                  explain: bool = False, mapping_space: str = DEFAULT_SPACE) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
@@ -291,14 +292,21 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``cache``: the persistent result cache (mapper.search.cache): True for the
     user's cache folder, a folder path or a ``ResultCache``; None or False
     searches every layer afresh.  A cached answer is the one the search gives.
+
+    ``mapping_space``: ``full`` (every mapping the hardware allows) or
+    ``jssc`` (only mappings that keep the chip team's rules as well,
+    cost_models.rules; a layer with none is unmapped).
     """
+    if mapping_space not in SPACES:
+        raise InputError(f"mapping space must be one of {', '.join(SPACES)}, got {str(mapping_space)[:40]!r}")
     start = time.perf_counter()
     hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit,
                                           total_time_limit, hardware, layer_latency_ms, network_latency_ms)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
-                                      "max_layer_cycles": max_layer, "max_network_cycles": max_network},
+                                      "max_layer_cycles": max_layer, "max_network_cycles": max_network,
+                                      "mapping_space": mapping_space},
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
                                          report_options), cache, on_layer, on_graph, on_batch)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
@@ -461,7 +469,7 @@ def runner_up_table(network: NetworkResult, hw: Hardware, max_cycles: int | None
 
     firsts = {entry.name: entry for entry in network.layers if entry.result.ok and entry.shared_with is None}
     found = solve_each(list(firsts), lambda name: runner_ups(firsts[name].layer, hw, firsts[name].result,
-                                                             firsts[name].ratios, max_cycles))
+                                                             firsts[name].ratios, max_cycles, network.mapping_space))
     return {entry.name: found[entry.shared_with or entry.name] for entry in network.layers
             if entry.result.ok and (entry.shared_with or entry.name) in found}
 

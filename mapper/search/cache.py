@@ -3,7 +3,9 @@
 An entry is addressed by the sha256 of a canonical JSON of everything that
 decides a search's answer: the layer shape, the hardware fields the cost model
 reads (not its name, nor the pJ scale or ID widths the search never sees), the
-objective, the layer latency bound, the data ratios and the package version.
+objective, the layer latency bound, the data ratios, the mapping space
+(``full`` or ``jssc``, cost_models.rules: the two spaces' answers never mix) and
+the package version.
 Only answers that a rerun would repeat are stored: proofs (OPTIMAL,
 INFEASIBLE, UNMAPPABLE), never a mapping a time limit cut short.  Nothing read
 back is trusted: the stored mapping is checked against the hardware limits and
@@ -32,6 +34,7 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
 from cost_models.rowstationary import DataRatios
+from cost_models.rules import DEFAULT_SPACE
 from mapper.search.result import LayerResult
 
 FORMAT = "eyeriss-cache/1"
@@ -72,10 +75,10 @@ def hardware_key(hw: Hardware) -> dict[str, Any]:
 
 
 def task_key(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
-             max_cycles: int | None, version: str) -> str:
+             max_cycles: int | None, version: str, space: str = DEFAULT_SPACE) -> str:
     """The sha256 of the canonical JSON of one search's inputs."""
     doc = {"format": FORMAT, "version": version, "layer": dataclasses.asdict(layer), "hardware": hardware_key(hw),
-           "objective": objective, "max_cycles": max_cycles, "ratios": dataclasses.asdict(ratios)}
+           "objective": objective, "max_cycles": max_cycles, "ratios": dataclasses.asdict(ratios), "space": space}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -111,19 +114,19 @@ class ResultCache:
                 self.misses += 1
 
     def get(self, layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
-            max_cycles: int | None = None) -> LayerResult | None:
+            max_cycles: int | None = None, space: str = DEFAULT_SPACE) -> LayerResult | None:
         """The stored result if there is a sound one, else None (and the caller searches)."""
-        key = task_key(layer, hw, objective, ratios, max_cycles, self.version)
-        result = _read(self.path(key), key, (layer, hw, objective, ratios, max_cycles), self.version)
+        key = task_key(layer, hw, objective, ratios, max_cycles, self.version, space)
+        result = _read(self.path(key), key, (layer, hw, objective, ratios, max_cycles, space), self.version)
         self._count(result is not None)
         return result
 
     def put(self, layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
-            max_cycles: int | None, result: LayerResult) -> bool:
+            max_cycles: int | None, result: LayerResult, space: str = DEFAULT_SPACE) -> bool:
         """Store ``result`` if a rerun would give the same; returns whether it was stored."""
         if result.status not in CACHEABLE:
             return False
-        key = task_key(layer, hw, objective, ratios, max_cycles, self.version)
+        key = task_key(layer, hw, objective, ratios, max_cycles, self.version, space)
         entry = {"format": FORMAT, "version": self.version, "key": key, "status": result.status,
                  "objective": result.objective, "objective_value": result.objective_value, "bound": result.bound,
                  "mapping": result.mapping.as_dict() if result.mapping is not None else None,
@@ -136,14 +139,15 @@ class ResultCache:
 
     def map_layer(self, layer: LayerShape, hw: Hardware, objective: str = "energy", *,
                   ratios: DataRatios = DataRatios(), time_limit: float | None = None,
-                  max_cycles: int | None = None) -> LayerResult:
+                  max_cycles: int | None = None, space: str = DEFAULT_SPACE) -> LayerResult:
         """``mapper.search.cpsat.map_layer`` through the cache (OR-tools is loaded only on a miss)."""
-        found = self.get(layer, hw, objective, ratios, max_cycles)
+        found = self.get(layer, hw, objective, ratios, max_cycles, space)
         if found is not None:
             return found
         from mapper.search.cpsat import map_layer
-        result = map_layer(layer, hw, objective, ratios=ratios, time_limit=time_limit, max_cycles=max_cycles)
-        self.put(layer, hw, objective, ratios, max_cycles, result)
+        result = map_layer(layer, hw, objective, ratios=ratios, time_limit=time_limit, max_cycles=max_cycles,
+                           space=space)
+        self.put(layer, hw, objective, ratios, max_cycles, result, space)
         return result
 
 
@@ -181,10 +185,10 @@ def _load(path: Path) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
-def _read(path: Path, key: str, task: tuple[LayerShape, Hardware, str, DataRatios, int | None],
+def _read(path: Path, key: str, task: tuple[LayerShape, Hardware, str, DataRatios, int | None, str],
           version: str) -> LayerResult | None:
     """A stored result, re-validated; None for a missing, corrupt, foreign or unsound entry."""
-    layer, hw, objective, ratios, max_cycles = task
+    layer, hw, objective, ratios, max_cycles, space = task
     entry = _load(path)
     if entry is None or entry.get("format") != FORMAT or entry.get("version") != version or entry.get("key") != key:
         return None
@@ -197,7 +201,7 @@ def _read(path: Path, key: str, task: tuple[LayerShape, Hardware, str, DataRatio
             return None
         return LayerResult(None, None, status, objective, None, None, 0.0, reason=reason)
     mapping = _mapping(stored)
-    if status != "OPTIMAL" or mapping is None or check(layer, mapping, hw):
+    if status != "OPTIMAL" or mapping is None or check(layer, mapping, hw, space):
         return None
     cost = evaluate(layer, mapping, hw, ratios)
     value = cost.objective_units[objective]

@@ -21,6 +21,7 @@ from cost_models.cost import evaluate
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import OBJECTIVES, VARIABLES, DataRatios, RowStationary, Vars, layer_limits
+from cost_models.rules import DEFAULT_SPACE, check_space, space_limits
 from mapper.search.result import LayerResult, as_ms
 from mapper.search.stopping import stopping
 from mapper.search.symbolic import Tracer
@@ -184,11 +185,11 @@ def _any_mapping(tracer: Tracer, v: Vars) -> _Found:
 
 
 def add_layer(tracer: Tracer, layer: LayerShape, hw: Hardware, ratios: DataRatios,
-              suffix: str = "") -> tuple[Vars, RowStationary, dict]:
-    """One layer's mapping variables and hardware limits in ``tracer``'s model; returns them with the counts."""
+              suffix: str = "", space: str = DEFAULT_SPACE) -> tuple[Vars, RowStationary, dict]:
+    """One layer's mapping variables and the limits of ``space`` in ``tracer``'s model; returns them with the counts."""
     v = Vars(**{name: tracer.variable(1, high, f"{name}{suffix}") for name, high in ranges(layer, hw).items()})
     model = RowStationary(layer, hw, ratios)
-    for limit in model.limits(v):
+    for limit in space_limits(model, v, space):
         constraint = limit.lhs <= limit.rhs
         if isinstance(constraint, bool):
             if not constraint:
@@ -199,10 +200,10 @@ def add_layer(tracer: Tracer, layer: LayerShape, hw: Hardware, ratios: DataRatio
 
 
 def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
-                max_cycles: int | None = None) -> tuple[Tracer, Vars, object]:
-    """The CP-SAT model of one layer: variables, the model's limits, the model's objective."""
+                max_cycles: int | None = None, space: str = DEFAULT_SPACE) -> tuple[Tracer, Vars, object]:
+    """The CP-SAT model of one layer: variables, the limits of ``space``, the model's objective."""
     tracer = Tracer()
-    v, model, counts = add_layer(tracer, layer, hw, ratios)
+    v, model, counts = add_layer(tracer, layer, hw, ratios, space=space)
     if max_cycles is not None:
         tracer.model.Add(counts.cycles.total <= max_cycles)
     goal = model.objective_from_counts(counts, objective)
@@ -212,8 +213,11 @@ def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRat
 
 def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", *,
               ratios: DataRatios = DataRatios(), time_limit: float | None = None, max_cycles: int | None = None,
-              workers: int | None = None) -> LayerResult:
-    """Find the mapping minimising ``objective`` (energy | latency | edp) within every limit.
+              workers: int | None = None, space: str = DEFAULT_SPACE) -> LayerResult:
+    """Find the mapping minimising ``objective`` (energy | latency | edp) within every limit of ``space``.
+
+    ``space``: ``full`` (every mapping the hardware allows) or ``jssc`` (the
+    chip team's rules too, cost_models.rules).
 
     ``max_cycles`` bounds the layer's total latency (use it with the energy
     objective).  Deterministic: every stage is bounded by CP-SAT's
@@ -226,13 +230,14 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    check_space(space)
     start = time.perf_counter()
     problems = layer_limits(layer, hardware)
     if problems:
         return LayerResult(None, None, "UNMAPPABLE", objective, None, None, time.perf_counter() - start,
                            reason="; ".join(problems))
     deadline = None if time_limit is None else start + time_limit
-    tracer, v, goal = build_model(layer, hardware, objective, ratios, max_cycles)
+    tracer, v, goal = build_model(layer, hardware, objective, ratios, max_cycles, space)
     if workers is not None:
         found, portfolio = _run(tracer.model, v, _solver(workers, None, None, deadline)), True
     else:
@@ -241,13 +246,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
         first = _any_mapping(tracer, v)
         found = _Found(first.status, first.values, None, found.bound) if first.values is not None else found
     if found.values is None:
-        reason = "no mapping satisfies every hardware limit"
-        if max_cycles is not None:
-            reason = (f"no mapping meets the layer latency bound of {as_ms(max_cycles, hardware)} within every "
-                      "hardware limit")
-        if found.status != cp_model.INFEASIBLE:
-            reason = (f"no mapping found within the {time_limit:g} s time limit" if time_limit is not None
-                      else "no mapping found within the search's deterministic work limit")
+        reason = _no_mapping_reason(found.status, hardware, max_cycles, time_limit, space)
         return LayerResult(None, None, cp_model.CpSolver().StatusName(found.status) if found.status else "UNKNOWN",
                            objective, None, None, time.perf_counter() - start, reason=reason)
     optimal = found.status == cp_model.OPTIMAL
@@ -263,6 +262,18 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     return LayerResult(mapping, cost, "OPTIMAL" if optimal else "FEASIBLE", objective, value, bound,
                        time.perf_counter() - start)
 
+
+def _no_mapping_reason(status: int, hw: Hardware, max_cycles: int | None, time_limit: float | None,
+                       space: str) -> str:
+    """Why a search returned no mapping: none exists (within the bound, the chip rules), or none was found in time."""
+    if status != cp_model.INFEASIBLE:
+        return (f"no mapping found within the {time_limit:g} s time limit" if time_limit is not None
+                else "no mapping found within the search's deterministic work limit")
+    limits = "every hardware limit" + (" and the chip team's mapping rules (mapping space jssc)"
+                                       if space == "jssc" else "")
+    if max_cycles is not None:
+        return f"no mapping meets the layer latency bound of {as_ms(max_cycles, hw)} within {limits}"
+    return f"no mapping satisfies {limits}"
 
 
 

@@ -20,6 +20,7 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
 from cost_models.rowstationary import VARIABLES, DataRatios, RowStationary, Vars, layer_limits
+from cost_models.rules import DEFAULT_SPACE, check_space, space_limits
 from mapper.search.space import ranges, to_mapping
 
 CHUNK = 1 << 20  # mappings scored per numpy batch
@@ -58,8 +59,9 @@ def _mask(a: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
 
 def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
                    ratios: DataRatios = DataRatios(), max_cycles: int | None = None,
-                   time_budget: float | None = None) -> ExhaustiveResult:
-    """The optimum of ``objective`` over every valid mapping, by brute force (optionally time-boxed)."""
+                   time_budget: float | None = None, space: str = DEFAULT_SPACE) -> ExhaustiveResult:
+    """The optimum of ``objective`` over every valid mapping of ``space``, by brute force (optionally time-boxed)."""
+    check_space(space)
     start = time.perf_counter()
     if layer_limits(layer, hw):
         return ExhaustiveResult(None, None, 0, time.perf_counter() - start)
@@ -70,7 +72,7 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
         if time_budget is not None and time.perf_counter() - start > time_budget:
             complete = False
             break
-        scored, candidate = _chunk_best(model, part, objective, max_cycles)
+        scored, candidate = _chunk_best(model, part, objective, max_cycles, space)
         evaluated += scored
         if candidate is not None and (best is None or candidate < best):
             best = candidate
@@ -129,12 +131,12 @@ def _expand(tables: Iterable[dict[str, np.ndarray]], name: str,
             lo = hi
 
 
-def _chunk_best(model: RowStationary, part: dict[str, np.ndarray], objective: str, max_cycles: int | None
-                ) -> tuple[int, tuple[int, tuple[int, ...]] | None]:
+def _chunk_best(model: RowStationary, part: dict[str, np.ndarray], objective: str, max_cycles: int | None,
+                space: str = DEFAULT_SPACE) -> tuple[int, tuple[int, tuple[int, ...]] | None]:
     """(mappings scored, the chunk's (objective, variables) optimum, lexicographically smallest among ties)."""
     v = Vars(**{key: part[key] for key in VARIABLES})
     ok = np.ones(len(part["n"]), dtype=bool)
-    for limit in model.limits(v):
+    for limit in space_limits(model, v, space):
         ok &= np.asarray(limit.lhs <= limit.rhs)
     if max_cycles is not None:
         ok &= model.counts(v).cycles.total <= max_cycles

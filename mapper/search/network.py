@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from fractions import Fraction
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping as LayerMapping
 from cost_models.rowstationary import DataRatios
+from cost_models.rules import DEFAULT_SPACE, check_space
 from cost_models.statistics import FmapStatistic, LayerStatistics
 from mapper.search.cache import ResultCache
 from mapper.search.result import LayerResult
@@ -60,6 +62,7 @@ class NetworkResult:
     hardware: Hardware
     search_s: float
     batch_scan: tuple[tuple[int, float], ...] = field(default=())  # (batch, energy units per inference) tried
+    mapping_space: str = DEFAULT_SPACE  # the space every layer was searched in (cost_models.rules)
 
     @property
     def unmapped(self) -> list[MappedLayer]:
@@ -175,15 +178,16 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 zero_fractions: Mapping[str, tuple[float, float]] | None = None,
                 statistics: Mapping[str, LayerStatistics] | None = None,
                 on_layer: Callable[[str, LayerResult], None] | None = None,
-                cache: ResultCache | None = None) -> NetworkResult:
-    """Map every array layer of ``graph`` (as built by ``frontends.load_onnx``).
+                cache: ResultCache | None = None, mapping_space: str = DEFAULT_SPACE) -> NetworkResult:
+    """Map every array layer of ``graph`` (as built by ``frontends.load_onnx``) within ``mapping_space``.
 
     ``statistics`` (``layer_statistics``: measured, given or default zeros and
     RLC sizes per layer) replaces ``zero_fraction`` / ``zero_fractions``.
     ``cache`` (mapper.search.cache) answers each distinct layer it already
-    knows and keeps each new proven answer.
+    knows and keeps each new proven answer.  ``mapping_space``: ``full`` or
+    ``jssc`` (the chip team's rules, cost_models.rules).
     """
-    search = cache.map_layer if cache is not None else _map_layer
+    search = partial(cache.map_layer if cache is not None else _map_layer, space=check_space(mapping_space))
     start = time.perf_counter()
     if statistics is None:
         statistics = layer_statistics(graph, zero_fraction, given=zero_fractions)
@@ -192,7 +196,7 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
     if max_network_cycles is not None:
         from mapper.search.budget import map_with_network_budget  # OR-tools: loaded when a search runs
         results = map_with_network_budget(nodes, ratios, hardware, max_network_cycles,
-                                           (time_limit, total_time_limit), search)
+                                          (time_limit, total_time_limit), search)  # ``search`` keeps the space
         if on_layer is not None:
             for name, _ in nodes:
                 on_layer(name, results[name][0])
@@ -227,7 +231,7 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
     host = tuple((n, d["op"]) for n, d in sorted(graph.nodes(data=True), key=lambda item: item[1].get("order", 0))
                  if d.get("kind") == "host")
     return NetworkResult(layers, host, int(graph.graph.get("batch", 1)), objective, hardware,
-                         time.perf_counter() - start)
+                         time.perf_counter() - start, mapping_space=mapping_space)
 
 
 def _map_layer(*args, **options) -> LayerResult:
@@ -280,4 +284,4 @@ def choose_batch(build_graph: Callable[[int], nx.DiGraph], hardware: Hardware, o
     if best is None:
         return results[min(sizes)]
     return NetworkResult(best.layers, best.host_ops, best.batch, best.objective, best.hardware, best.search_s,
-                         tuple(scan))
+                         tuple(scan), best.mapping_space)

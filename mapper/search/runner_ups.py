@@ -19,6 +19,7 @@ from cost_models.cost import evaluate
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import PARAMETERS, Mapping
+from cost_models.rules import DEFAULT_SPACE
 from cost_models.rowstationary import VARIABLES, DataRatios
 from mapper.search.cpsat import SOLO_STRATEGY, LayerResult, build_model, solve
 from mapper.search.space import to_mapping
@@ -46,17 +47,17 @@ class RunnerUp:
 
 
 def runner_ups(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataRatios = DataRatios(),
-               max_cycles: int | None = None) -> tuple[RunnerUp, ...]:
-    """One runner-up per mapping parameter (n e p q r t g m) of ``best``, a mapped layer's search result."""
+               max_cycles: int | None = None, space: str = DEFAULT_SPACE) -> tuple[RunnerUp, ...]:
+    """One runner-up per mapping parameter (n e p q r t g m) of ``best``, a mapped layer's search result in ``space``."""
     assert best.mapping is not None and best.cost is not None
     optimum = best.cost.objective_units[best.objective]
-    return tuple(_runner_up(layer, hw, best, ratios, max_cycles, name, optimum) for name in PARAMETERS)
+    return tuple(_runner_up(layer, hw, best, ratios, max_cycles, name, optimum, space) for name in PARAMETERS)
 
 
 def _runner_up(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataRatios, max_cycles: int | None,
-               name: str, optimum: int) -> RunnerUp:
+               name: str, optimum: int, space: str = DEFAULT_SPACE) -> RunnerUp:
     value = getattr(best.mapping, name)
-    tracer, v, _ = build_model(layer, hw, best.objective, ratios, max_cycles)
+    tracer, v, _ = build_model(layer, hw, best.objective, ratios, max_cycles, space)
     if name == "m":
         m = min_(v.m_per_pt * v.p * v.t, layer.Mg)  # the m the mapping has (mapper.search.space.to_mapping)
         tracer.model.Add((m.expr if hasattr(m, "expr") else m) != value)

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES
+from cost_models.rules import DEFAULT_SPACE, SPACES
 from mapper.app.compiler import DEFAULT_MAX_BATCH, compile_model
 from mapper.app.untrusted import printable, text
 
@@ -74,6 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: the model's, 1 if symbolic)")
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest batch --batch auto tries")
     parser.add_argument("--objective", default="energy", choices=OBJECTIVES)
+    parser.add_argument("--mapping-space", default=DEFAULT_SPACE, choices=SPACES,
+                        help="full: every mapping the hardware allows (default); jssc: only mappings shaped like "
+                             "the chip's published ones (the chip team's rules, docs/cost_model.md)")
     parser.add_argument("--hardware", metavar="FILE.yaml", help="hardware description (default: the bundled Eyeriss)")
     parser.add_argument("--time-limit", type=positive, metavar="S",
                         help="stop each distinct layer's search after S seconds, keeping the best mapping so far "
@@ -146,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
             time_limit=args.time_limit, total_time_limit=args.total_time_limit,
             layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
             zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
-            max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, on_batch=on_batch, cache=cache_choice(args))
+            max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, on_batch=on_batch,
+            cache=cache_choice(args), mapping_space=args.mapping_space)
     report = result.report()
     report_json = result.report_bytes(report)
     result.save(out, report_json)

@@ -368,3 +368,35 @@ def test_a_compile_on_a_saturated_machine_equals_the_idle_one():
             hog.wait()
     assert loaded == idle
     assert all(layer["solver"]["status"] == "OPTIMAL" for layer in loaded["layers"])
+
+
+def test_mapping_space_jssc_end_to_end(tmp_path):
+    """``--mapping-space jssc``: every mapped layer keeps the chip rules; a layer with no such mapping (LeNet-5's
+    gemm1: no exact block of its 120 filters fills the 168 set slots) is unmapped, exit 1; a bad value is usage."""
+    from cost_models.cost import check
+    from cost_models.layer import LayerShape
+    from cost_models.mapping import Mapping
+
+    out = tmp_path / "out"
+    run = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "--mapping-space", "jssc", "-o", str(out))
+    assert run.code == 1 and "gemm1" in run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [entry["name"] for entry in report["unmapped"]] == ["gemm1"]
+    assert "the chip team's mapping rules (mapping space jssc)" in report["unmapped"][0]["reason"]
+    hw = default_hardware()
+    mapped = [entry for entry in report["layers"] if entry["mapping"] is not None]
+    assert len(mapped) == len(report["layers"]) - 1
+    for entry in mapped:
+        shape = entry["shape"]
+        layer = LayerShape(**{k: tuple(v) if isinstance(v, list) else v for k, v in shape.items()
+                              if k in LayerShape.__dataclass_fields__})
+        mapping = Mapping(**{k: entry["mapping"][k] for k in "n e p q r t g m".split()})
+        assert check(layer, mapping, hw, "jssc") == [], entry["name"]
+    bad = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "--mapping-space", "wide", "-o", str(tmp_path / "b"))
+    assert bad.code == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--mapping-space" in bad.stderr
+    assert not (tmp_path / "b").exists()
+    from cost_models.errors import InputError
+    from mapper import compile_model
+
+    with pytest.raises(InputError, match="mapping space must be one of full, jssc, got 'wide'"):
+        compile_model(EXAMPLES / "lenet5.onnx", mapping_space="wide")

@@ -43,6 +43,20 @@ def test_key_follows_what_the_search_reads(hw: Hardware) -> None:
     assert task_key(CONV, hw, "energy", DataRatios(), 10_000, "1") != base
     assert task_key(CONV, hw, "energy", DataRatios(), None, "2") != base
     assert task_key(dataclasses.replace(CONV, M=32), hw, "energy", DataRatios(), None, "1") != base
+    assert task_key(CONV, hw, "energy", DataRatios(), None, "1", "jssc") != base
+
+
+def test_full_and_chip_rule_answers_never_mix(tmp_path: Path, hw: Hardware) -> None:
+    """One folder, both mapping spaces: each look-up gets its own space's optimum (cost_models.rules)."""
+    from cost_models import calibration, silicon
+
+    layer, ratios = silicon.LAYERS["CONV3"], calibration.ratios("CONV3")
+    store = ResultCache(tmp_path)
+    answers = {space: store.map_layer(layer, hw, ratios=ratios, space=space) for space in ("full", "jssc", "full")}
+    again = ResultCache(tmp_path).map_layer(layer, hw, ratios=ratios, space="jssc")
+    assert (store.hits, store.misses) == (1, 2)
+    assert answers["full"].mapping != answers["jssc"].mapping == again.mapping
+    assert answers["full"].objective_value < answers["jssc"].objective_value == again.objective_value
 
 
 def test_ignored_fields_change_no_answer(hw: Hardware) -> None:

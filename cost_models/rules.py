@@ -1,0 +1,107 @@
+"""The chip team's mapping rules: the ``jssc`` mapping space, a subset of the model's ``full`` one.
+
+The full space holds every mapping the hardware limits allow
+(``RowStationary.limits``).  On large feature maps its optimum often stacks
+narrow PE sets side by side with many channels per pass, a territory no
+silicon figure covers.  The ``jssc`` space keeps only mappings shaped like the
+ones the chip ran (JSSC 2017 Table III, ``cost_models.silicon.PUBLISHED``;
+/work/shared/eyeriss.md sections 5.1-5.5): each rule below is a ``Limit`` over
+the mapping variables, written over ``cost_models.arith`` numbers, so the one
+list constrains the CP-SAT model (``mapper.search.cpsat``), filters the
+enumerator (``mapper.search.exhaustive``) and is what ``cost_models.cost.check``
+reports for one mapping.  All five published mappings obey every rule
+(``tests/cost_models/test_rules.py``).
+
+1. Whole sets, strip-mined only when too large [JSSC IV-A; eyeriss.md 5.1]:
+   a logical set of R x E PEs that fits the array (in segments of at most
+   ``cols`` columns stacked vertically, as CONV2's 5 x 27 = 5 x 14 + 5 x 13)
+   is never strip-mined: e = E.  Only a set that does not fit (CONV1's
+   11 x 55) is cut into strips of e ofmap rows, and then the strips span the
+   array width: e <= cols and e divides cols, so side-by-side strips fill
+   every column (CONV1: 2 x 11 x 7 on 14 columns; nn-dataflow's
+   MapStrategyEyeriss folds the width to at most the array width,
+   ``fold_w = ceil(E / cols)``).
+2. Replication fills the array [JSSC IV-A "replication"; nn-dataflow
+   ``repl_h = rows // R``, ``repl_w = cols // E``]: a set narrower or lower
+   than the array is replicated into every slot, r*t*g sets for the
+   (rows // (segments*R)) x (cols // width) slots (CONV3-5: 4 sets of 3 x 13
+   on 12 x 14), unless the layer has fewer filter, channel and group sets
+   than slots (nn-dataflow clamps its replication the same way).
+3. Exact blocking [nn-dataflow ``loop_blocking.py`` splits every loop count
+   by ``util.factorize``, exact factors only; every published mapping obeys
+   it]: n divides N, q*r divides C/groups, p*t and m divide M/groups, g
+   divides the groups.  No block is partly empty.  (The strip width e is
+   exempt: CONV1's e = 7 does not divide E = 55.)
+4. Filter sets first [all five published mappings: t >= r, i.e. CONV1-3
+   r = 1, CONV4-5 r = t = 2]: the array holds at least as many filter sets
+   (sharing one ifmap) as channel sets (accumulating psums in the array).
+   No text states it; it is read off Table III, and it is what makes CONV4
+   land on its published mapping under our model.
+"""
+
+from __future__ import annotations
+
+from cost_models.arith import Num, ceil_div, floor_div, lookup, max_, min_, name
+from cost_models.mapping import segments_of
+from cost_models.rowstationary import Limit, RowStationary, Vars
+
+# The mapping spaces a search can run in: every mapping the hardware allows, or the chip team's rules too.
+SPACES = ("full", "jssc")
+DEFAULT_SPACE = "full"
+
+
+def check_space(space: str) -> str:
+    """``space`` itself when it names a mapping space, else ValueError."""
+    if space not in SPACES:
+        raise ValueError(f"mapping space must be one of {', '.join(SPACES)}, got {space!r}")
+    return space
+
+
+def space_limits(model: RowStationary, v: Vars, space: str = DEFAULT_SPACE) -> list[Limit]:
+    """The limits a mapping must keep in ``space``: the hardware's, then the chip rules for ``jssc``."""
+    limits = model.limits(v)
+    if check_space(space) == "jssc":
+        limits += chip_rules(model, v)
+    return limits
+
+
+def chip_rules(model: RowStationary, v: Vars) -> list[Limit]:
+    """Rules 1-4 of the module docstring as limits ``lhs <= rhs`` (an equality is one limit: x*ceil(N/x) <= N)."""
+    return _set_width(model, v) + [_fill(model, v)] + _exact_blocks(model, v) + [
+        Limit("jssc_filter_sets_first", "chip rule 4 (JSSC Table III): channel sets r <= filter sets t", v.r, v.t)]
+
+
+def _set_width(model: RowStationary, v: Vars) -> list[Limit]:
+    """Rule 1: e = E when the whole set fits; else strips that divide the array width."""
+    hw, E = model.hw, model.E
+    if segments_of(E, hw.cols) * model.R <= hw.rows:
+        return [Limit("jssc_whole_set", f"chip rule 1 (JSSC IV-A): the {model.R}x{E} set fits the array, so "
+                      "no strip-mining: E <= e", E, v.e)]
+    width = name(lookup(model.t_width, v.e), "width(e)")
+    across = name(lookup(model.t_across, v.e), "across(e)")
+    return [Limit("jssc_strip_width", "chip rule 1 (JSSC IV-A): a strip is at most the array width: e <= cols",
+                  v.e, hw.cols),
+            Limit("jssc_strip_span", "chip rule 1 (JSSC IV-A): strips side by side span the array width: "
+                  "cols <= (cols // e) * e", hw.cols, across * width)]
+
+
+def _fill(model: RowStationary, v: Vars) -> Limit:
+    """Rule 2: as many sets as slots, or as the layer has filter, channel and group sets."""
+    hw = model.hw
+    segments = name(lookup(model.t_segments, v.e), "segments(e)")
+    across = name(lookup(model.t_across, v.e), "across(e)")
+    slots = name(floor_div(hw.rows, segments * model.R) * across, "set_slots(e)")
+    available = ceil_div(model.Cg, v.q) * max_(ceil_div(model.Mg, v.p), model.G)
+    return Limit("jssc_fill", "chip rule 2 (JSSC IV-A): replication fills the array: min(set slots, sets the "
+                 "layer has) <= r*t*g", min_(slots, available), v.r * v.t * v.g)
+
+
+def _exact_blocks(model: RowStationary, v: Vars) -> list[Limit]:
+    """Rule 3: every blocking factor but e divides what it blocks."""
+    m = name(v.m_per_pt * v.p * v.t, "m")
+    blocks: list[tuple[str, str, Num, int]] = [
+        ("n", "n divides N", v.n, model.N), ("qr", "q*r divides C/groups", v.q * v.r, model.Cg),
+        ("pt", "p*t divides M/groups", v.p * v.t, model.Mg), ("m", "m divides M/groups", m, model.Mg),
+        ("g", "g divides groups", v.g, model.G)]
+    return [Limit(f"jssc_divides_{key}", f"chip rule 3 (exact blocking): {what}", ceil_div(total, factor) * factor,
+                  total) for key, what, factor, total in blocks]
