@@ -27,11 +27,14 @@ reports for one mapping.  All five published mappings obey every rule
    (rows // (segments*R)) x (cols // width) slots (CONV3-5: 4 sets of 3 x 13
    on 12 x 14), unless the layer has fewer filter, channel and group sets
    than slots (nn-dataflow clamps its replication the same way).
-3. Exact blocking [nn-dataflow ``loop_blocking.py`` splits every loop count
-   by ``util.factorize``, exact factors only; every published mapping obeys
-   it]: n divides N, q*r divides C/groups, p*t and m divide M/groups, g
-   divides the groups.  No block is partly empty.  (The strip width e is
-   exempt: CONV1's e = 7 does not divide E = 55.)
+3. Exact blocking [nn-dataflow ``loop_blocking.py``: after replication,
+   every loop count is split over the storage levels by ``util.factorize``,
+   exact factors only; every published mapping obeys it]: n divides N; q
+   divides the ceil(Cg / r) channels one channel set covers; m / t (p filters
+   per PE times the m / (p*t) passes of a psum block) divides the ceil(Mg / t)
+   filters one filter set covers.  The replication
+   factors themselves (r, t, g) and the strip width e need not divide (CONV1's
+   e = 7 does not divide E = 55; nn-dataflow rounds those counts up).
 4. Filter sets first [all five published mappings: t >= r, i.e. CONV1-3
    r = 1, CONV4-5 r = t = 2]: the array holds at least as many filter sets
    (sharing one ifmap) as channel sets (accumulating psums in the array).
@@ -97,11 +100,12 @@ def _fill(model: RowStationary, v: Vars) -> Limit:
 
 
 def _exact_blocks(model: RowStationary, v: Vars) -> list[Limit]:
-    """Rule 3: every blocking factor but e divides what it blocks."""
-    m = name(v.m_per_pt * v.p * v.t, "m")
-    blocks: list[tuple[str, str, Num, int]] = [
-        ("n", "n divides N", v.n, model.N), ("qr", "q*r divides C/groups", v.q * v.r, model.Cg),
-        ("pt", "p*t divides M/groups", v.p * v.t, model.Mg), ("m", "m divides M/groups", m, model.Mg),
-        ("g", "g divides groups", v.g, model.G)]
+    """Rule 3: the blocking factors of each loop after replication divide its count exactly."""
+    per_filter_set = name(ceil_div(model.Mg, v.t), "ceil(Mg/t)")
+    per_channel_set = name(ceil_div(model.Cg, v.r), "ceil(Cg/r)")
+    blocks: list[tuple[str, str, Num, Num]] = [
+        ("n", "n divides N", v.n, model.N),
+        ("q", "q divides the ceil(Cg/r) channels of a channel set", v.q, per_channel_set),
+        ("m", "m/t divides the ceil(Mg/t) filters of a filter set", v.p * v.m_per_pt, per_filter_set)]
     return [Limit(f"jssc_divides_{key}", f"chip rule 3 (exact blocking): {what}", ceil_div(total, factor) * factor,
                   total) for key, what, factor, total in blocks]
