@@ -31,7 +31,8 @@ from frontends import array_layers, load_onnx
 from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
-from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, spad_fill, totals
+from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, spad_fill,
+                               spaces_entry, totals)
 from mapper.chip.bitstream import config_for, encode, total_bits
 
 if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
@@ -64,6 +65,7 @@ class CompiledLayer:
     part: str | None = None  # which part of it ("phase 0,1 of 4", "16x16 patches"); None: the whole node
     max_cycles: int | None = None  # the layer latency bound it was mapped under (--layer-latency-ms)
     runner_ups: tuple[RunnerUp, ...] | None = None  # compile --explain: the best mapping without each value
+    spaces: dict[str, LayerResult] | None = None  # the layer's optimum in each mapping space (cost_models.rules)
 
     def __getattr__(self, name: str) -> Any:
         """The search's fields, from ``mapped`` (called only for names this class does not have)."""
@@ -96,6 +98,7 @@ class CompiledLayer:
                        "gap": None if self.result.gap is None else round(self.result.gap, 6),
                        "wall_s": 0.0 if self.shared_with else round(self.result.wall_s, 3),
                        "shared_with": self.shared_with},
+            "mapping_spaces": spaces_entry(self.spaces),
         }
         if not self.ok:
             entry.update(mapping=None, reason=self.result.reason or self.result.status, bitstream=None)
@@ -304,6 +307,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                                           total_time_limit, hardware, layer_latency_ms, network_latency_ms)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
+    report_options["mapping_space"] = mapping_space
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space},
@@ -322,7 +326,8 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
                          where=str(graph.graph.get("path") or "<model>"))
     _refuse_hardware_that_fits_nothing(network, source, bounded=bool(max_layer or max_network))
     runners = {} if not explain or max_network else runner_up_table(network, hw, max_layer)
-    layers = _compile_layers(network, graph, hw, max_layer, runners)
+    spaces = space_table(job, network)
+    layers = _compile_layers(network, graph, hw, max_layer, runners, spaces)
     report_options["explain"] = explain
     path = graph.graph.get("path")
     return CompileResult(
@@ -474,8 +479,19 @@ def runner_up_table(network: NetworkResult, hw: Hardware, max_cycles: int | None
             if entry.result.ok and (entry.shared_with or entry.name) in found}
 
 
+def space_table(job: _Job, network: NetworkResult) -> dict[str, dict[str, LayerResult]]:
+    """Every layer's optimum in both mapping spaces, the report's ``mapping_spaces`` (the other space re-solved)."""
+    from mapper.search.cache import open_cache
+    from mapper.search.network import space_optima
+
+    options = job.options
+    return space_optima(network, options["max_layer_cycles"], open_cache(job.cache), options["time_limit"],
+                        reuse=options["max_network_cycles"] is None)
+
+
 def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware, max_cycles: int | None = None,
-                    runners: dict[str, tuple[RunnerUp, ...]] | None = None) -> tuple[CompiledLayer, ...]:
+                    runners: dict[str, tuple[RunnerUp, ...]] | None = None,
+                    spaces: dict[str, dict[str, LayerResult]] | None = None) -> tuple[CompiledLayer, ...]:
     out = []
     configs: dict = {}  # one allocation per distinct (shape, mapping): ResNet-50's 54 layers have 24
     for index, data in enumerate(network.layers):
@@ -491,5 +507,5 @@ def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware, max
         node = graph.nodes[data.name]
         out.append(CompiledLayer(index, data, bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
                                  part=node.get("part"), max_cycles=max_cycles,
-                                 runner_ups=(runners or {}).get(data.name)))
+                                 runner_ups=(runners or {}).get(data.name), spaces=(spaces or {}).get(data.name)))
     return tuple(out)

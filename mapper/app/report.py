@@ -20,6 +20,7 @@ from cost_models.hardware import Hardware
 
 if TYPE_CHECKING:
     from mapper.app.compiler import CompiledLayer
+    from mapper.search.result import LayerResult
 
 SCHEMA = "eyeriss-report/1"
 REPORT_FILE = "report.json"
@@ -39,6 +40,9 @@ LAYER_KEYS = {"name": str, "op": str, "kind": str, "shape": dict, "macs": int, "
               "mapping": (dict, type(None))}
 MAPPED_KEYS = {"active_pes": int, "passes": int, "energy": dict, "latency": dict,
                "accesses": dict, "spads": dict, "glb_banks": dict, "lower_bound": dict, "bitstream": dict}
+# A layer's optimum in each mapping space (cost_models.rules; absent from reports written before them).
+SPACE_KEYS = {"full": dict, "jssc": dict, "full_gain": (float, int, type(None))}
+SPACE_RESULT_KEYS = {"status": str, "objective_value": (int, type(None)), "mapping": (dict, type(None))}
 
 
 
@@ -46,6 +50,19 @@ MAPPED_KEYS = {"active_pes": int, "passes": int, "energy": dict, "latency": dict
 def spad_fill(cost: Cost) -> dict[str, list[int]]:
     """[used, capacity] of each scratchpad and buffer the mapping fills (the model's utilisation)."""
     return {name: [use.used, use.capacity] for name, use in cost.utilisation.items()}
+
+
+def spaces_entry(spaces: dict[str, LayerResult] | None) -> dict[str, Any] | None:
+    """The layer's optimum in each mapping space and ``full_gain``, the share of the chip-rule (jssc) optimum's
+    objective that the full space saves (null when either space has no mapping)."""
+    if spaces is None:
+        return None
+    out: dict[str, Any] = {space: {"status": r.status, "objective_value": r.objective_value,
+                                   "mapping": r.mapping.as_dict() if r.mapping is not None else None,
+                                   "reason": r.reason} for space, r in spaces.items()}
+    full, jssc = spaces["full"].objective_value, spaces["jssc"].objective_value
+    out["full_gain"] = round(1 - full / jssc, 6) if full is not None and jssc else None
+    return out
 
 
 def hardware_entry(hw: Hardware) -> dict[str, Any]:
@@ -179,4 +196,14 @@ def load_report(path: str | Path) -> dict[str, Any]:
         _require(entry, LAYER_KEYS, at)
         if entry.get("mapping") is not None:
             _require(entry, MAPPED_KEYS, at)
+        if entry.get("mapping_spaces") is not None:
+            _require_spaces(entry["mapping_spaces"], f"{at}: mapping_spaces")
     return report
+
+
+def _require_spaces(node: Any, where: str) -> None:
+    if not isinstance(node, dict):
+        raise InputError("should be an object or null", where=where)
+    _require(node, SPACE_KEYS, where)
+    for space in ("full", "jssc"):
+        _require(node[space], SPACE_RESULT_KEYS, f"{where}: {space}")

@@ -169,6 +169,8 @@ COLUMNS = (
     ("ms", "right", "ms = total latency"),
     ("lat x", "right", "lat x, DRAM x = latency over MACs/PEs cycles and DRAM traffic over compulsory words"),
     ("DRAM x", "right", None),
+    ("gain", "right", "gain = what the full mapping space saves over the chip team's rules (jssc), none = no "
+                      "mapping keeps them"),
     ("solver", "left", "solver: opt = proven optimal, else the relative gap; = solved once for identical layers"),
     ("!", "left", "! = lat x or DRAM x over 2"),
 )
@@ -179,7 +181,8 @@ def _cells(entry: dict[str, Any], row: int, total_pj: float) -> tuple[list[str],
     """One row's cells (the name unshortened) and its style."""
     if not entry.get("mapping"):
         status = printable(str(entry["solver"]["status"])[:5].lower())
-        return [str(row), printable(entry["name"]), "no mapping", "", "", "", "", "", "", status, "!"], "red"
+        return [str(row), printable(entry["name"]), "no mapping", "", "", "", "", "", "", gain_cell(entry), status,
+                "!"], "red"
     far = far_from_bound(entry)
     status = entry["solver"]["status"]
     solver = "opt" if status == "OPTIMAL" else f"{entry['solver']['gap'] or 0:.1%}"
@@ -188,8 +191,34 @@ def _cells(entry: dict[str, Any], row: int, total_pj: float) -> tuple[list[str],
     cells = [str(row), printable(entry["name"]), printable(_mapping_text(entry["mapping"])), str(entry["active_pes"]),
              energy_j(entry["energy"]["total_pj"]), f"{100 * entry['energy']['total_pj'] / total_pj:.0f}",
              f"{entry['latency']['total_ms']:.3g}", f"{entry['lower_bound']['cycles_ratio']:.1f}",
-             f"{entry['lower_bound']['dram_ratio']:.1f}", solver, "!" if far else ""]
+             f"{entry['lower_bound']['dram_ratio']:.1f}", gain_cell(entry), solver, "!" if far else ""]
     return cells, "yellow" if far else None
+
+
+def gain_cell(entry: dict[str, Any]) -> str:
+    """The ``gain`` column: the full space's saving over the chip-rule optimum (report ``mapping_spaces``)."""
+    spaces = entry.get("mapping_spaces")
+    if not spaces:
+        return ""  # a report written before the mapping spaces
+    if spaces["jssc"]["mapping"] is None:
+        return "none"
+    gain = spaces["full_gain"]
+    return "?" if gain is None else "0" if gain <= 0 else f"{100 * gain:.2g}%"
+
+
+def spaces_line(entry: dict[str, Any]) -> Text | None:
+    """The layer view's line on the mapping spaces: the chip-rule optimum and what the full space buys."""
+    spaces = entry.get("mapping_spaces")
+    if not spaces:
+        return None
+    jssc, gain = spaces["jssc"], spaces["full_gain"]
+    if jssc["mapping"] is None:
+        return text(f"chip rules (jssc): no mapping keeps them ({jssc.get('reason') or jssc['status']})")
+    best = " ".join(f"{k}={jssc['mapping'][k]}" for k in PARAMETERS)
+    saves = ("the full space finds no better" if gain is not None and gain <= 0 else
+             f"the full space saves {100 * gain:.3g}% of its {entry['solver']['objective']}" if gain is not None
+             else "the full space has no mapping to compare")
+    return text(f"chip rules (jssc): best {best}; {saves}")
 
 
 # Rows the terminal table shows (assumed: the largest bundled model has 54 layers; a 40 000-layer report
@@ -318,7 +347,14 @@ def _title(report: dict[str, Any]) -> Text:
     core = area.get("core_mm2") if isinstance(area, dict) else None
     size = f", {core:.2f} mm2 core" if isinstance(core, (int, float)) and not isinstance(core, bool) else ""
     return text(f"{report['model']['name']} on {hw['name']} ({hw['rows']}x{hw['cols']} PEs{size}), "
-                f"objective {report['objective']}", style="bold")
+                f"objective {report['objective']}" + _space_words(report), style="bold")
+
+
+def _space_words(report: dict[str, Any]) -> str:
+    """``, mapping space jssc`` for a compile in the chip team's rules (nothing for the default full space)."""
+    options = report.get("options")
+    space = options.get("mapping_space") if isinstance(options, dict) else None
+    return f", mapping space {space}" if isinstance(space, str) and space != "full" else ""
 
 
 def network_summary(report: dict[str, Any]) -> RenderableType:
@@ -492,8 +528,10 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     head.append(f"N={s['N']} M={s['M']} C={s['C']} HxW={s['H']}x{s['W']} RxS={s['R']}x{s['S']} "
                 f"ExF={s['E']}x{s['F']} stride {s['stride'][0]}x{s['stride'][1]} groups {s['groups']}; "
                 f"{entry['macs']:,} MACs", style="none")
+    spaces = spaces_line(entry)
     if not entry.get("mapping"):
-        return Group(head, text(f"no valid mapping: {entry.get('reason')}", style="bold red"))
+        return Group(head, text(f"no valid mapping: {entry.get('reason')}", style="bold red"),
+                     *([spaces] if spaces is not None else []))
     m = entry["mapping"]
     params = text("mapping: " + "  ".join(f"{k}={m[k]}" for k in ("n", "e", "p", "q", "r", "t", "g", "m")))
     place = text(f"placement: {m['placement']['description']}; {entry['active_pes']} PEs active, "
@@ -507,7 +545,7 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
                   f"latency {lat['total_ms']:.4g} ms total, {lat['processing_ms']:.4g} ms processing "
                   f"({lat['total_cycles']:,} cycles; bound {entry['lower_bound']['cycles']:,})")
     far = far_from_bound(entry)
-    parts: list[RenderableType] = [head, params, place, proof, timing]
+    parts: list[RenderableType] = [head, params, place, proof, timing, *([spaces] if spaces is not None else [])]
     if entry.get("statistics"):
         parts.append(statistics_line(entry["statistics"]))
     if far:

@@ -18,7 +18,7 @@ from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping as LayerMapping
 from cost_models.rowstationary import DataRatios
-from cost_models.rules import DEFAULT_SPACE, check_space
+from cost_models.rules import DEFAULT_SPACE, SPACES, check_space
 from cost_models.statistics import FmapStatistic, LayerStatistics
 from mapper.search.cache import ResultCache
 from mapper.search.result import LayerResult
@@ -26,6 +26,7 @@ from mapper.search.stopping import stop_all_searches
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+Key = tuple[LayerShape, DataRatios]  # one distinct layer: its shape and data ratios
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,29 @@ def _map_layer(*args, **options) -> LayerResult:
     cache answers entirely never loads OR-tools (mapper.search.result)."""
     from mapper.search.cpsat import map_layer
     return map_layer(*args, **options)
+
+
+def space_optima(network: NetworkResult, max_cycles: int | None = None, cache: ResultCache | None = None,
+                 time_limit: float | None = None, reuse: bool = True) -> dict[str, dict[str, LayerResult]]:
+    """Each array layer's optimum in every mapping space (cost_models.rules): what the wider space buys.
+
+    Distinct layers are searched once per space, side by side (``solve_each``)
+    and through ``cache``, for the network's objective under the layer latency
+    bound ``max_cycles``.  ``reuse``: the network's own results are such
+    optima in its space (no network latency budget coupled them), so only the
+    other space is searched.
+    """
+    search = cache.map_layer if cache is not None else _map_layer
+    firsts: dict[Key, MappedLayer] = {}
+    for entry in network.layers:
+        firsts.setdefault((entry.layer, entry.ratios), entry)
+    known = {(key, network.mapping_space): entry.result for key, entry in firsts.items() if reuse}
+    jobs = [(key, space) for key in firsts for space in SPACES if (key, space) not in known]
+    solved = solve_each(jobs, lambda job: search(job[0][0], network.hardware, network.objective, ratios=job[0][1],
+                                                 time_limit=time_limit, max_cycles=max_cycles, space=job[1]))
+    found = {**known, **solved}
+    return {entry.name: {space: found[((entry.layer, entry.ratios), space)] for space in SPACES}
+            for entry in network.layers}
 
 
 def wall_budget(start: float, time_limit: float | None, total_time_limit: float | None) -> float | None:

@@ -97,6 +97,37 @@ def test_compile_writes_report_and_decodable_bitstreams(alexnet):
     assert json.loads(decode.stdout)["mapping"]["e"] == report["layers"][1]["mapping"]["e"]
 
 
+def test_every_layer_reports_what_the_full_space_gains_over_the_chip_rules(alexnet):
+    """report.json ``mapping_spaces``: both optima per layer, the full one this compile's own, read back by
+    ``eyeriss report`` (the gain column, the layer view) and in --csv."""
+    from cost_models.cost import check
+    from mapper.app.report import load_report
+    from mapper.app.report_view import layer_mapping, layer_shape
+
+    report = load_report(alexnet)
+    assert report["options"]["mapping_space"] == "full"
+    hw = default_hardware()
+    for layer in report["layers"]:
+        spaces = layer["mapping_spaces"]
+        assert spaces["full"]["mapping"] == {k: layer["mapping"][k] for k in "nepqrtgm"}
+        assert spaces["full"]["objective_value"] == layer["solver"]["objective_value"]
+        assert spaces["jssc"]["status"] == "OPTIMAL"
+        jssc = dict(layer, mapping=spaces["jssc"]["mapping"])
+        assert check(layer_shape(layer), layer_mapping(jssc), hw, "jssc") == []
+        assert spaces["full_gain"] == round(1 - spaces["full"]["objective_value"] / spaces["jssc"]["objective_value"], 6)
+        assert spaces["full_gain"] >= 0
+    gains = {layer["name"]: layer["mapping_spaces"]["full_gain"] for layer in report["layers"]}
+    assert gains["conv1"] == 0 and gains["conv2"] > 0  # conv2 (p = 22, m = 66) breaks exact blocking
+    table = eyeriss("report", str(alexnet))
+    assert table.code == 0 and " gain " in table.stdout
+    assert re.search(r"conv1 .* 0 opt", table.stdout) and re.search(r"conv2 .* 0\.19% opt", table.stdout)
+    view = eyeriss("report", str(alexnet), "--layer", "conv2")
+    assert "chip rules (jssc): best n=1 e=27 p=16" in view.stdout and "the full space saves" in view.stdout
+    rows = eyeriss("report", str(alexnet), "--csv").stdout.splitlines()
+    column = rows[0].split(",").index("mapping_spaces.full_gain")
+    assert [row.split(",")[column] for row in rows[1:]] == [str(gains[layer["name"]]) for layer in report["layers"]]
+
+
 def test_report_views_render_in_80_columns(alexnet):
     network = eyeriss("report", str(alexnet))
     assert network.code == 0, network.stderr
@@ -370,33 +401,51 @@ def test_a_compile_on_a_saturated_machine_equals_the_idle_one():
     assert all(layer["solver"]["status"] == "OPTIMAL" for layer in loaded["layers"])
 
 
-def test_mapping_space_jssc_end_to_end(tmp_path):
-    """``--mapping-space jssc``: every mapped layer keeps the chip rules; a layer with no such mapping (LeNet-5's
-    gemm1: no exact block of its 120 filters fills the 168 set slots) is unmapped, exit 1; a bad value is usage."""
-    from cost_models.cost import check
-    from cost_models.layer import LayerShape
-    from cost_models.mapping import Mapping
+def _single_filter_model(path: Path) -> Path:
+    """conv_many keeps the chip rules; conv_one (M = 1, C = 16) cannot: one filter set, so the second set
+    slot could only be filled by a channel set, and channel sets may not outnumber filter sets (rule 4)."""
+    w1 = helper.make_tensor("w1", TensorProto.FLOAT, [16, 1, 3, 3], [0.1] * 144)
+    w2 = helper.make_tensor("w2", TensorProto.FLOAT, [1, 16, 3, 3], [0.1] * 144)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w1"], ["y"], name="conv_many"),
+         helper.make_node("Conv", ["y", "w2"], ["z"], name="conv_one")],
+        "one", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 20, 20])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], [w1, w2])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
 
-    out = tmp_path / "out"
-    run = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "--mapping-space", "jssc", "-o", str(out))
-    assert run.code == 1 and "gemm1" in run.stderr
-    report = json.loads((out / "report.json").read_text())
-    assert [entry["name"] for entry in report["unmapped"]] == ["gemm1"]
-    assert "the chip team's mapping rules (mapping space jssc)" in report["unmapped"][0]["reason"]
-    hw = default_hardware()
-    mapped = [entry for entry in report["layers"] if entry["mapping"] is not None]
-    assert len(mapped) == len(report["layers"]) - 1
-    for entry in mapped:
-        shape = entry["shape"]
-        layer = LayerShape(**{k: tuple(v) if isinstance(v, list) else v for k, v in shape.items()
-                              if k in LayerShape.__dataclass_fields__})
-        mapping = Mapping(**{k: entry["mapping"][k] for k in "n e p q r t g m".split()})
-        assert check(layer, mapping, hw, "jssc") == [], entry["name"]
-    bad = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "--mapping-space", "wide", "-o", str(tmp_path / "b"))
-    assert bad.code == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--mapping-space" in bad.stderr
-    assert not (tmp_path / "b").exists()
+
+def test_mapping_space_jssc_end_to_end(tmp_path):
+    """``--mapping-space jssc``: every mapped layer keeps the chip rules; a layer with no such mapping is
+    unmapped (exit 1) and said so, and the full compile shows it as ``none``; a bad value is usage (exit 2)."""
+    from cost_models.cost import check
     from cost_models.errors import InputError
     from mapper import compile_model
+    from mapper.app.report_view import layer_mapping, layer_shape
 
+    hw = default_hardware()
+    run = eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "--mapping-space", "jssc", "-o", str(tmp_path / "lenet"))
+    assert run.code == 0, run.stderr
+    report = json.loads((tmp_path / "lenet" / "report.json").read_text())
+    assert report["options"]["mapping_space"] == "jssc"
+    for entry in report["layers"]:
+        assert check(layer_shape(entry), layer_mapping(entry), hw, "jssc") == [], entry["name"]
+        assert entry["mapping_spaces"]["jssc"]["objective_value"] == entry["solver"]["objective_value"]
+    assert "mapping space jssc" in " ".join(eyeriss("report", str(tmp_path / "lenet")).stdout.split())
+    model = _single_filter_model(tmp_path / "one.onnx")
+    run = eyeriss("compile", str(model), "--mapping-space", "jssc", "-o", str(tmp_path / "jssc"))
+    assert run.code == 1 and "conv_one" in run.stderr and "mapping space jssc" in run.stderr
+    report = json.loads((tmp_path / "jssc" / "report.json").read_text())
+    assert [entry["name"] for entry in report["unmapped"]] == ["conv_one"]
+    spaces = report["layers"][1]["mapping_spaces"]
+    assert spaces["jssc"]["mapping"] is None and spaces["full"]["mapping"] is not None and spaces["full_gain"] is None
+    view = eyeriss("report", str(tmp_path / "jssc"), "--layer", "conv_one")
+    assert view.code == 0 and "no valid mapping" in view.stdout and "chip rules (jssc): no mapping keeps them" in view.stdout
+    run = eyeriss("compile", str(model), "-o", str(tmp_path / "full"))
+    assert run.code == 0, run.stderr
+    assert re.search(r"conv_one .* none ", eyeriss("report", str(tmp_path / "full")).stdout)
+    bad = eyeriss("compile", str(model), "--mapping-space", "wide", "-o", str(tmp_path / "bad"))
+    assert bad.code == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--mapping-space" in bad.stderr
+    assert not (tmp_path / "bad").exists()
     with pytest.raises(InputError, match="mapping space must be one of full, jssc, got 'wide'"):
-        compile_model(EXAMPLES / "lenet5.onnx", mapping_space="wide")
+        compile_model(model, mapping_space="wide")

@@ -111,3 +111,19 @@ def test_partial_compile_says_so_in_its_totals(tmp_path, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert f"PARTIAL, {len(mapped)} of 5 layers mapped (no mapping: {', '.join(missing)}); totals over the " \
            f"{len(mapped)} mapped only:" in out
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (lambda spaces: spaces.pop("jssc"), "missing key 'jssc'"),
+    (lambda spaces: spaces.update(full_gain="2.6%"), "key 'full_gain' should be"),
+    (lambda spaces: spaces["full"].update(mapping=[1, 2]), "mapping_spaces: full"),
+])
+def test_the_reader_checks_the_mapping_spaces(lenet, tmp_path, capsys, damage, needle):
+    """A report's ``mapping_spaces`` is read back, and a damaged one is bad input naming where, not a crash."""
+    report = json.loads((lenet / "report.json").read_text())
+    assert cli.main(["report", str(lenet)]) == 0 and " gain " in capsys.readouterr().out
+    damage(report["layers"][0]["mapping_spaces"])
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    assert cli.main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "layers[0]" in err and len(err.strip().splitlines()) == 1
