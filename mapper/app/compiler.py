@@ -269,7 +269,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   on_graph: Callable[[int, int], None] | None = None,
                   on_batch: Callable[[int, NetworkResult], None] | None = None,
                   cache: ResultCache | str | os.PathLike | bool | None = None,
-                  explain: bool = False, mapping_space: str = DEFAULT_SPACE) -> CompileResult:
+                  explain: bool = False, mapping_space: str = DEFAULT_SPACE,
+                  compare_spaces: bool = True) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
@@ -298,7 +299,9 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
 
     ``mapping_space``: ``full`` (every mapping the hardware allows) or
     ``jssc`` (only mappings that keep the chip team's rules as well,
-    cost_models.rules; a layer with none is unmapped).
+    cost_models.rules; a layer with none is unmapped).  ``compare_spaces``
+    (default) also finds each layer's optimum in the other space, the report's
+    ``mapping_spaces`` (a sweep, which reports no per-layer figures, skips it).
     """
     if mapping_space not in SPACES:
         raise InputError(f"mapping space must be one of {', '.join(SPACES)}, got {str(mapping_space)[:40]!r}")
@@ -314,11 +317,11 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
                                          report_options), cache, on_layer, on_graph, on_batch)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
-    return _result(job, network, graph, hardware, explain, report_options, start)
+    return _result(job, network, graph, hardware, explain, report_options, start, compare_spaces)
 
 
 def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object, explain: bool,
-            report_options: dict[str, Any], start: float) -> CompileResult:
+            report_options: dict[str, Any], start: float, compare_spaces: bool = True) -> CompileResult:
     """Step 3: the mapped network checked, costed, explained and encoded into the result."""
     hw, max_layer, max_network = job.hw, job.options["max_layer_cycles"], job.options["max_network_cycles"]
     if not network.layers:
@@ -326,7 +329,7 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
                          where=str(graph.graph.get("path") or "<model>"))
     _refuse_hardware_that_fits_nothing(network, source, bounded=bool(max_layer or max_network))
     runners = {} if not explain or max_network else runner_up_table(network, hw, max_layer)
-    spaces = space_table(job, network)
+    spaces = space_table(job, network) if compare_spaces else {}
     layers = _compile_layers(network, graph, hw, max_layer, runners, spaces)
     report_options["explain"] = explain
     path = graph.graph.get("path")

@@ -180,13 +180,12 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 statistics: Mapping[str, LayerStatistics] | None = None,
                 on_layer: Callable[[str, LayerResult], None] | None = None,
                 cache: ResultCache | None = None, mapping_space: str = DEFAULT_SPACE) -> NetworkResult:
-    """Map every array layer of ``graph`` (as built by ``frontends.load_onnx``) within ``mapping_space``.
+    """Map every array layer of ``graph`` (``frontends.load_onnx``) in ``mapping_space`` (full, jssc: cost_models.rules).
 
     ``statistics`` (``layer_statistics``: measured, given or default zeros and
     RLC sizes per layer) replaces ``zero_fraction`` / ``zero_fractions``.
     ``cache`` (mapper.search.cache) answers each distinct layer it already
-    knows and keeps each new proven answer.  ``mapping_space``: ``full`` or
-    ``jssc`` (the chip team's rules, cost_models.rules).
+    knows and keeps each new proven answer.
     """
     search = partial(cache.map_layer if cache is not None else _map_layer, space=check_space(mapping_space))
     start = time.perf_counter()

@@ -37,6 +37,8 @@ class Point:
                "networks": [[str(n.model), n.batch] for n in spec.networks],
                "constraints": [spec.max_area_mm2, list(map(list, spec.max_latency_ms)), spec.max_power_mw],
                "time_limit": spec.time_limit}
+        if spec.mapping_space != "full":  # a full-space sweep keeps the keys it had before mapping spaces
+            doc["mapping_space"] = spec.mapping_space
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -48,11 +48,13 @@ class Task:
     objective: str
     ratios: DataRatios
     time_limit: float
+    space: str = "full"  # the mapping space (cost_models.rules)
 
 
 def solve_task(task: Task) -> LayerResult:
     """What a worker runs (module level, so Dask can pickle it by name)."""
-    return map_layer(task.layer, task.hardware, task.objective, ratios=task.ratios, time_limit=task.time_limit)
+    return map_layer(task.layer, task.hardware, task.objective, ratios=task.ratios, time_limit=task.time_limit,
+                     space=task.space)
 
 
 @dataclass
@@ -109,13 +111,13 @@ def _tasks(spec: Spec, pts: list[Point], cache: ResultCache, progress: Progress)
         if point.hardware is None:
             continue
         for layer, ratios in shapes:
-            key = task_key(layer, point.hardware, spec.objective, ratios, None, cache.version)
+            key = task_key(layer, point.hardware, spec.objective, ratios, None, cache.version, spec.mapping_space)
             if key in tasks:
                 continue
-            if cache.get(layer, point.hardware, spec.objective, ratios) is not None:
+            if cache.get(layer, point.hardware, spec.objective, ratios, space=spec.mapping_space) is not None:
                 progress.cache_hits += 1
                 continue
-            tasks[key] = Task(layer, point.hardware, spec.objective, ratios, spec.time_limit)
+            tasks[key] = Task(layer, point.hardware, spec.objective, ratios, spec.time_limit, spec.mapping_space)
     return list(tasks.values())
 
 
@@ -127,7 +129,8 @@ def _network_row(spec: Spec, point: Point, net, cache: ResultCache) -> dict[str,
     row: dict[str, Any] = {"area_mm2": round(area(hw).core_mm2, 6)}
     try:
         result = compile_model(net.model, batch=net.batch, objective=spec.objective, hardware=hw,
-                               time_limit=spec.time_limit, cache=cache)
+                               time_limit=spec.time_limit, cache=cache, mapping_space=spec.mapping_space,
+                               compare_spaces=False)
     except InputError as error:
         return row | {"feasible": False, "reason": f"{net.name}: {error}", "layers": 0, "unmapped": 0}
     report = result.report()
@@ -218,7 +221,7 @@ def sweep(spec: Spec, outdir: str | Path | None = None, *, executor: Executor | 
     try:
         for index, result in executor.run(solve_task, tasks):
             task = tasks[index]
-            store.put(task.layer, task.hardware, task.objective, task.ratios, None, result)
+            store.put(task.layer, task.hardware, task.objective, task.ratios, None, result, task.space)
             progress.tasks_done += 1
             notify(progress)
     finally:

@@ -7,6 +7,7 @@
     networks:
       - {model: ../examples/alexnet.onnx, batch: 4}    # batch: an integer or auto
     objective: energy               # energy | latency | edp
+    mapping_space: full             # full | jssc (the chip team's mapping rules, cost_models.rules; optional)
     constraints:                    # optional; a point breaking one is infeasible, with the reason
       max_area_mm2: 20
       max_latency_ms: 50            # per network (or {network name: ms})
@@ -24,8 +25,9 @@ from typing import Any
 from cost_models.errors import InputError
 from cost_models.hardware import SCHEMA, Hardware, load_hardware, parse_yaml, default_hardware
 from cost_models.rowstationary import OBJECTIVES
+from cost_models.rules import DEFAULT_SPACE, SPACES
 
-TOP = ("base", "vary", "networks", "objective", "constraints", "time_limit")
+TOP = ("base", "vary", "networks", "objective", "constraints", "time_limit", "mapping_space")
 CONSTRAINTS = ("max_area_mm2", "max_latency_ms", "max_power_mw")
 MAX_POINTS = 100_000      # assumed: beyond this a sweep is a typo in a range, not a plan
 MAX_SPEC_BYTES = 1 << 20
@@ -58,6 +60,7 @@ class Spec:
     max_latency_ms: tuple[tuple[str, float], ...]   # (network name or "*", ms)
     max_power_mw: float | None
     time_limit: float
+    mapping_space: str = DEFAULT_SPACE  # every layer is searched in it (cost_models.rules)
 
     def latency_bound(self, network: str) -> float | None:
         bounds = dict(self.max_latency_ms)
@@ -205,9 +208,12 @@ def spec_from_dict(data: Any, folder: Path, where: str) -> Spec:
     objective = data.get("objective", "energy")
     if objective not in OBJECTIVES:
         raise SpecError(f"must be one of {', '.join(OBJECTIVES)}, got {objective!r}", f"{where}: objective")
+    space = data.get("mapping_space", DEFAULT_SPACE)
+    if space not in SPACES:
+        raise SpecError(f"must be one of {', '.join(SPACES)}, got {space!r}", f"{where}: mapping_space")
     area, latency, power = _constraints(data.get("constraints"), networks, f"{where}: constraints")
     return Spec(where, base, base_file, _vary(data["vary"], f"{where}: vary"), networks, objective, area,
-                latency, power, _positive(data.get("time_limit", 60.0), f"{where}: time_limit"))
+                latency, power, _positive(data.get("time_limit", 60.0), f"{where}: time_limit"), space)
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -36,6 +36,7 @@ def small(**changes) -> dict:
     ({"networks": [{"model": "missing.onnx"}]}, "networks[0].model", "no such file"),
     ({"networks": [{"model": LENET, "batch": 0}]}, "networks[0].batch", "between 1"),
     ({"objective": "speed"}, "objective", "must be one of"),
+    ({"mapping_space": "wide"}, "mapping_space", "must be one of full, jssc"),
     ({"constraints": {"max_area_mm2": -1}}, "constraints.max_area_mm2", "positive"),
     ({"constraints": {"max_latency_ms": {"vgg": 3}}}, "constraints.max_latency_ms.vgg", "names no network"),
     ({"constraints": {"max_watts": 3}}, "constraints.max_watts", "unknown constraint"),
@@ -74,6 +75,22 @@ def test_sweep_rows_equal_plain_compiles_and_resume_recomputes_nothing(tmp_path:
     again = sweep(spec, tmp_path)
     assert again.progress.points_resumed == 4 and again.progress.tasks == 0
     assert points_json(again, spec) == points_json(first, spec)
+
+
+def test_a_chip_rule_sweep_equals_chip_rule_compiles_and_keeps_its_own_results(tmp_path: Path) -> None:
+    """``mapping_space: jssc``: every layer searched once in the chip rules' space (cost_models.rules), rows equal
+    to ``compile_model(..., mapping_space="jssc")``, and a full-space sweep's points are not resumed from it."""
+    spec = spec_from_dict(small(mapping_space="jssc"), ROOT, "spec.yaml")
+    rules = sweep(spec, tmp_path / "jssc")
+    assert spec.mapping_space == "jssc" and rules.progress.tasks > 0
+    for row in rules.rows:
+        if row["feasible"]:
+            hw = next(p.hardware for p in points(spec) if p.index == row["point"])
+            plain = compile_model(LENET, batch=1, hardware=hw, mapping_space="jssc").report()["totals"]
+            assert row["energy_pj_per_inference"] == plain["energy"]["per_inference_pj"]
+    full_spec = spec_from_dict(small(), ROOT, "spec.yaml")
+    assert [p.key(full_spec, "1") for p in points(full_spec)] != [p.key(spec, "1") for p in points(spec)]
+    assert sweep(full_spec, tmp_path / "jssc").progress.points_resumed == 0
 
 
 def test_a_point_with_an_unmappable_layer_is_reported_not_dropped(tmp_path: Path) -> None:

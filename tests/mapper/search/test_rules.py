@@ -35,9 +35,10 @@ def test_every_published_mapping_keeps_every_chip_rule(hw, name):
 
 
 # CONV3: the chip ran t = 4 sets of one channel block (q*r = 4); under our model r = t = 2 with p = 12, m = 48
-# keeps every rule and costs 2.6 % less energy (it halves the GLB psum traffic of 4 channels per pass).  No
-# rule the five published mappings share excludes it (docs/cost_model.md, "The chip team's mapping rules").
-MISSES = {"CONV3": "a rule-abiding mapping with r = t = 2 costs 2.6 % less under our model"}
+# keeps every rule and costs 2.8 % less energy (it halves the GLB psum traffic of 4 channels per pass).  No
+# rule the five published mappings share excludes it, and it meets the measured GLB accesses (0.88x) better than
+# the transcribed mapping (1.43x) does (docs/cost_model.md, "The chip team's mapping rules").
+MISSES = {"CONV3": "a rule-abiding mapping with r = t = 2 costs 2.8 % less under our model"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=MISSES[n], strict=True))
