@@ -25,6 +25,10 @@ LAYER_B = LayerShape(1, 16, 3, 7, 7, 3, 3)
 MAP_B = Mapping(n=1, e=5, p=8, q=3, r=1, t=2, g=1, m=16)
 
 
+# pytest -n auto --dist loadgroup: this file's tests share module fixtures, so one worker runs them all.
+pytestmark = pytest.mark.xdist_group("test_pass_overhead")
+
+
 @pytest.fixture(scope="module")
 def parts(hw):
     return {name: dict(evaluate(layer, mapping, hw).cycle_parts)

@@ -33,6 +33,10 @@ def _model(nodes, inputs, outputs, inits=(), opset=18, extra=()) -> onnx.ModelPr
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), *extra])
 
 
+# pytest -n auto --dist loadgroup: this file's tests share module fixtures, so one worker runs them all.
+pytestmark = pytest.mark.xdist_group("test_quantized_and_dynamic")
+
+
 @pytest.fixture(scope="module")
 def qoperator_mobilenet(tmp_path_factory) -> Path:
     return quantize(ROOT / "examples" / "mobilenet_v2.onnx", tmp_path_factory.mktemp("q") / "mobilenet_v2_q.onnx")

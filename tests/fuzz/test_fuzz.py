@@ -20,6 +20,10 @@ def run_case(case: Case, tmp: Path) -> Run:
     return run_cli([a.replace("{out}", str(work / "out")) for a in case.args], work)
 
 
+# pytest -n auto --dist loadgroup: this file's tests share module fixtures, so one worker runs them all.
+pytestmark = pytest.mark.xdist_group("test_fuzz")
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> tuple[Path, list[Case]]:
     tmp = tmp_path_factory.mktemp("fuzz")

@@ -43,6 +43,10 @@ class Outcome:
     peak_rss: int | None = None
 
 
+# pytest -n auto --dist loadgroup: this file's tests share module fixtures, so one worker runs them all.
+pytestmark = pytest.mark.xdist_group("test_hostile")
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     from mapper import compile_model

@@ -14,6 +14,10 @@ from mapper.app.commands.diff import diff_reports, is_empty
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
+# pytest -n auto --dist loadgroup: this file's tests share module fixtures, so one worker runs them all.
+pytestmark = pytest.mark.xdist_group("test_diff")
+
+
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("diff")

@@ -20,6 +20,10 @@ EXAMPLES = ROOT / "examples"
 LARGE = ROOT / "cost_models" / "data" / "large.yaml"
 
 
+# pytest -n auto --dist loadgroup: this file's tests share module fixtures, so one worker runs them all.
+pytestmark = pytest.mark.xdist_group("test_report_tools")
+
+
 @pytest.fixture(scope="module")
 def lenet(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("lenet") / "out"

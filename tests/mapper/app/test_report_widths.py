@@ -22,6 +22,10 @@ TORCHVISION = (["/conv1/conv/Conv", "/conv2/conv/Conv", "/conv3/conv/Conv"]
                   for b in (1, 2, 3, 4) for i in ((0,) if b in (1, 4) else (0, 1))] + ["/fc/Gemm"])
 
 
+# pytest -n auto --dist loadgroup: this file's tests share module fixtures, so one worker runs them all.
+pytestmark = pytest.mark.xdist_group("test_report_widths")
+
+
 @pytest.fixture(scope="module")
 def template() -> dict:
     return compile_model(ROOT / "examples" / "lenet5.onnx").report()

@@ -20,6 +20,10 @@ SPEC = {"base": "eyeriss", "vary": {"array.rows": [6, 12], "glb.banks": [5, 25]}
         "networks": [{"model": str(ROOT / "examples" / "lenet5.onnx"), "batch": 1}]}
 
 
+# pytest -n auto --dist loadgroup: this file's tests share module fixtures, so one worker runs them all.
+pytestmark = pytest.mark.xdist_group("test_sweep_dask")
+
+
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,

@@ -48,7 +48,9 @@ RATIOS = DataRatios(ifmap_dram=40000, ofmap_dram=50000, ifmap_nonzero=RATIO_ONE 
 @pytest.mark.parametrize("objective", ["energy", "latency", "edp"])
 def test_solver_objective_equals_cost_model_on_every_example_layer(hw, objective):
     shapes = example_shapes()
-    if objective == "edp":  # the slowest objective to prove: AlexNet, LeNet-5 and ResNet-18 only
+    # edp is the slowest objective to prove, and the energy optimum of every layer is solved again (without
+    # the ratios) by the oracle test below: AlexNet, LeNet-5 and ResNet-18 only for these two.
+    if objective in ("edp", "energy"):
         shapes = tuple(item for item in shapes if item[0].split(":")[0] in ("alexnet.onnx", "lenet5.onnx", "resnet18.onnx"))
     for name, layer in shapes:
         result = map_layer(layer, hw, objective, ratios=RATIOS)
@@ -144,7 +146,7 @@ def small_layers(draw) -> LayerShape:
         return LayerShape(1, M, C, H, W, R, S, groups=groups)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # 20 per path
 @given(layer=small_layers(), objective=st.sampled_from(["energy", "latency", "edp"]),
        workers=st.sampled_from([None, 2]))
 def test_search_matches_oracle_on_random_layers(hw, layer, objective, workers):
