@@ -133,3 +133,23 @@ def test_mapper_tests_live_in_the_room_of_their_code():
     tests = ROOT / "tests" / "mapper"
     assert not sorted(p.name for p in tests.glob("*.py")), "tests/mapper/*.py: move them into a room"
     assert {p.name for p in tests.iterdir() if p.is_dir() and p.name != "__pycache__"} <= rooms
+
+
+MAX_FUNCTION_LINES = 60  # issue 16: a function longer than this is split along its own steps
+
+
+def long_functions(source: str) -> list[tuple[str, int]]:
+    return [(node.name, node.end_lineno - node.lineno + 1) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+def test_no_function_in_the_packages_is_over_60_lines():
+    found = [f"{path.relative_to(ROOT)}:{name} ({lines} lines)" for package in PACKAGES
+             for path in sorted((ROOT / package).rglob("*.py")) for name, lines in long_functions(path.read_text())]
+    assert not found, found
+
+
+def test_a_long_function_is_caught():
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"def short():\n    return 1\n\n\ndef long():\n{body}\n") == [("long", MAX_FUNCTION_LINES + 1)]
