@@ -19,7 +19,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 from mapper.app.report import flatten, load_report
-from mapper.app.report_view import energy_j
+from mapper.app.report_view import MAX_TABLE_ROWS, energy_j, name_list
 from mapper.app.untrusted import printable, text
 
 PARAMS = ("n", "e", "p", "q", "r", "t", "g", "m")
@@ -177,13 +177,16 @@ def view(diff: dict[str, Any], a: str, b: str) -> RenderableType:
         table.add_column("what changed", overflow="fold")
         table.add_column("energy", justify="right", no_wrap=True)
         table.add_column("latency", justify="right", no_wrap=True)
-        for d in diff["layers"]:
+        for d in diff["layers"][:MAX_TABLE_ROWS]:  # the largest impacts; --json has every one
             table.add_row(text(d["name"]), text(_what(d)),
                           _delta(d.get("energy_pj"), energy_j), _delta(d.get("latency_ms"), _ms))
         parts.append(table)
+        if len(diff["layers"]) > MAX_TABLE_ROWS:
+            parts.append(text(f"... and {len(diff['layers']) - MAX_TABLE_ROWS} more layers differ (--json lists every "
+                              "one)"))
     for side, names in (("A", diff["only_in_a"]), ("B", diff["only_in_b"])):
         if names:
-            parts.append(text(f"only in {side}: {', '.join(names)}"))
+            parts.append(text(f"only in {side}: {name_list(names, -1, shown=20)}"))
     return Group(*parts)
 
 
