@@ -60,18 +60,26 @@ def _argv(case: Hostile, work: Path) -> list[str]:
     return [a.replace("{out}", str(work / "out")) for a in case.args]
 
 
-def _in_child(tmp: Path, heavy: list[Hostile]) -> tuple[list[Outcome], int]:
-    """The heavy cases in one child process (measured.py): their outcomes and the RSS before the first."""
+def _start_child(tmp: Path, heavy: list[Hostile]) -> subprocess.Popen:
+    """The heavy cases in one child process (measured.py), started: it runs while this process runs the rest."""
     listed = [{"args": _argv(case, tmp / "runs" / case.family / case.name),
                "cwd": str(tmp / "runs" / case.family / case.name)} for case in heavy]
     (tmp / "heavy.json").write_text(json.dumps(listed))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(EXAMPLES.parent), os.environ.get(
         "PYTHONPATH")])))
+    return subprocess.Popen([sys.executable, str(MEASURED), str(tmp / "heavy.json"), str(tmp / "measured.json")],
+                            env=env, cwd=tmp)
+
+
+def _child_outcomes(child: subprocess.Popen, tmp: Path, heavy: list[Hostile]) -> tuple[list[Outcome], int]:
+    """The heavy cases' outcomes and the child's RSS before the first."""
     try:
-        subprocess.run([sys.executable, str(MEASURED), str(tmp / "heavy.json"), str(tmp / "measured.json")],
-                       check=True, timeout=CHILD_TIMEOUT_SECONDS, env=env, cwd=tmp)
+        code = child.wait(timeout=CHILD_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
         pytest.fail(f"the heavy cases did not finish in {CHILD_TIMEOUT_SECONDS} s: one blocks (a FIFO opened?)")
+    assert code == 0, f"the measured child exited {code}"
     measured = json.loads((tmp / "measured.json").read_text())
     return [Outcome(case, Run(m["code"], m["stdout"], m["stderr"], tuple(m["left"])), m["wall_s"], m["cpu_s"],
                     m["peak_rss"]) for case, m in zip(heavy, measured["cases"])], measured["before_cases_rss"]
@@ -79,17 +87,24 @@ def _in_child(tmp: Path, heavy: list[Hostile]) -> tuple[list[Outcome], int]:
 
 @pytest.fixture(scope="module")
 def measured_run(tmp_path_factory, report) -> tuple[list[Outcome], int]:
-    """Every case's outcome (the light ones in this process), and the child's RSS before its cases."""
+    """Every case's outcome (the light ones in this process, meanwhile the heavy ones in the child), and the
+    child's RSS before its cases."""
     tmp = tmp_path_factory.mktemp("hostile")
     cases = every_case(tmp / "inputs", report)
+    heavy = [c for c in cases if c.heavy]
+    child = _start_child(tmp, heavy)
     results = []
-    for case in (c for c in cases if not c.heavy):
-        work = tmp / "runs" / case.family / case.name
-        started = time.perf_counter()
-        run = run_cli(_argv(case, work), work)
-        results.append(Outcome(case, run, time.perf_counter() - started))
-    heavy, before = _in_child(tmp, [c for c in cases if c.heavy])
-    return results + heavy, before
+    try:
+        for case in (c for c in cases if not c.heavy):
+            work = tmp / "runs" / case.family / case.name
+            started = time.perf_counter()
+            run = run_cli(_argv(case, work), work)
+            results.append(Outcome(case, run, time.perf_counter() - started))
+    finally:
+        if child.poll() is None and len(results) < len(cases) - len(heavy):  # this process failed: stop the child
+            child.kill()
+    outcomes, before = _child_outcomes(child, tmp, heavy)
+    return results + outcomes, before
 
 
 @pytest.fixture(scope="module")
