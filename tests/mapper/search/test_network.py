@@ -155,3 +155,20 @@ def test_network_latency_budget_is_the_brute_force_optimum(hw):
         assert sum(e.result.cost.total_cycles for e in result.layers) <= bound
         assert sum(e.result.cost.objective_units["energy"] for e in result.layers) == best
         assert {e.result.status for e in result.layers} == {"OPTIMAL"}
+
+
+def test_first_layers_are_those_with_no_array_layer_upstream_in_one_pass():
+    """Two input branches (one through a host op) and a 20 000-layer chain behind them: only the two heads are
+    'first' (their ifmap is the uncompressed network input).  A search of ancestors per layer took minutes here."""
+    g = nx.DiGraph()
+    g.add_node("input", kind="host")
+    g.add_node("pad", kind="host")
+    g.add_node("a", kind="array")
+    g.add_node("b", kind="array")
+    g.add_edges_from([("input", "a"), ("input", "pad"), ("pad", "b")])
+    previous = "a"
+    for i in range(20_000):
+        g.add_node(f"c{i}", kind="array" if i % 2 else "host")
+        g.add_edges_from([(previous, f"c{i}"), ("b", f"c{i}")] if i == 0 else [(previous, f"c{i}")])
+        previous = f"c{i}"
+    assert network._first_layers(g) == {"a", "b"}
