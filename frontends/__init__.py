@@ -69,7 +69,9 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     work = infer_with_contrib(work, where)
     shapes = static_shapes(work)
     work, folded = fold_shape_subgraphs(work, opset, where, shapes)
-    graph = build_graph(work, static_shapes(work) if folded else shapes, folded, where, stripped)
+    # Folding can remove the Shape nodes that made a graph input look like data: then both are computed again.
+    graph = build_graph(work, static_shapes(work) if folded else shapes, folded, where, stripped,
+                        None if folded else weights)
     name = path.stem if path is not None else (work.graph.name or "model")
     graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
                        batch_symbolic=bool(bound))

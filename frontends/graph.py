@@ -59,10 +59,11 @@ class _Fusion:
 
 
 def build_graph(proto: onnx.ModelProto, shapes: dict, folded: list[str], where: str,
-                stripped: set[str] = frozenset()) -> nx.DiGraph:
+                stripped: set[str] = frozenset(), weights: set[str] | None = None) -> nx.DiGraph:
+    """The layer graph of a checked, shape-inferred model; ``weights`` is ``weight_inputs(proto)`` if known."""
     nodes = _unique_names(list(proto.graph.node))
     _refuse_control_flow(nodes, where)
-    tensors = _tensors(proto, nodes, stripped)
+    tensors = _tensors(proto, nodes, stripped, weights)
     fusion = _Fusion(_lower_all(tensors, shapes, where))  # 1. array layers
     _fuse_output_paths(tensors, fusion, proto)  # 2. BN, ReLU/Clip, (de)quantize after each layer
     _fuse_input_paths(tensors, fusion)  # 3. dequantization and weight preparation before it
@@ -91,9 +92,10 @@ def _unique_names(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
     return nodes
 
 
-def _tensors(proto: onnx.ModelProto, nodes: list[onnx.NodeProto], stripped: set[str]) -> _Tensors:
+def _tensors(proto: onnx.ModelProto, nodes: list[onnx.NodeProto], stripped: set[str],
+             weights: set[str] | None) -> _Tensors:
     constants = {t.name for t in proto.graph.initializer} | set(stripped)
-    weights_in = weight_inputs(proto) - constants
+    weights_in = (weight_inputs(proto) if weights is None else weights) - constants
     is_weight = constants | weights_in
     # Activations: anything computed from a real graph input.
     inputs = [v.name for v in proto.graph.input if v.name not in constants and v.name not in weights_in]
