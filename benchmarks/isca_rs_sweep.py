@@ -40,17 +40,17 @@ from mapper.search.network import map_network  # noqa: E402
 ARRAYS = ((16, 2), (16, 4), (16, 8), (12, 14), (16, 16), (16, 18))
 PAPER_PE = {"throughput_x": "> 10", "energy_rise": "+13 %"}
 PAPER_BATCH = {1: 1.00, 16: 0.94, 64: 0.94}
-NOTE = """Why ours differs from the paper (measured 2026-12-02, table above):
-* the batch finding reproduces within the figure's reading error (0.93 / 0.93 against 0.94 / 0.94);
-* throughput from 32 to 288 PEs rises ~5x (total cycles) or ~6.5x (compute only), not > 10x: the search
-  minimises energy, and the energy-optimal mappings of AlexNet's 3 x 13 and 5 x 27 PE sets leave part of a
-  16 x 18 array idle (ISCA's delay = 1 / active PEs counts the PEs a mapping uses, and its arrays are
+NOTE = """Why ours differs from the paper (figures from the tables above):
+* the batch finding: {n16:.2f} / {n64:.2f} against 0.94 / 0.94 (the figure's reading error is +-0.03);
+* throughput from 32 to 288 PEs rises {thr:.1f}x (total cycles) or {comp:.1f}x (compute only), not > 10x: the
+  search minimises energy, and the energy-optimal mappings of AlexNet's 3 x 13 and 5 x 27 PE sets leave part
+  of a large array idle (ISCA's delay = 1 / active PEs counts the PEs a mapping uses, and its arrays are
   shaped for the layers); our total cycles also keep DRAM transfers unoverlapped over the 64-b link;
-* energy per MAC without static energy falls ~8 % to 168 PEs and then rises, ending within 2 % of the
-  32-PE figure instead of +13 %: our 32-PE point still has a 484 kB GLB under the same area, which holds
+* energy per MAC without static energy is lowest at {low_pes} PEs (x {low:.3f}) and ends at x {end:.3f} of the
+  32-PE figure instead of +13 %: our 32-PE point still has a large GLB under the same area, which holds
   more reuse than ISCA's smaller arrays get, and our energy table is the chip's normalised one
   [ISCA Table IV] without ISCA's per-size RF and array energies; with the calibrated static energy per
-  cycle (clock, leakage) included, the slow small arrays pay far more (x 0.39 at 256 PEs)."""
+  cycle (clock, leakage) included, the slow small arrays pay far more (x {static256:.3f} at 256 PEs)."""
 
 
 def design(base: Hardware, rows: int, cols: int, banks: int) -> Hardware:
@@ -74,7 +74,7 @@ def conv_figures(hw: Hardware, batch: int, cache: ResultCache) -> tuple[float, f
             sum(e.result.cost.compute_cycles for e in convs))
 
 
-def pe_sweep(cache: ResultCache, batch: int) -> Table:
+def pe_sweep(cache: ResultCache, batch: int) -> tuple[Table, dict[str, float]]:
     base = default_hardware()
     reference = area(design(base, 16, 16, 32))            # 256 PEs, 128 kB GLB [ISCA VII]
     budget = reference.storage
@@ -83,31 +83,36 @@ def pe_sweep(cache: ResultCache, batch: int) -> Table:
     for column in ("PEs", "GLB kB", "storage mm2", "cycles", "throughput x", "compute-only x", "energy/MAC", "x",
                    "no static", "x"):
         table.add_column(column, justify="right")
-    first = None
+    first, rows_seen = None, []
     for rows, cols in ARRAYS:
         spads = area(design(base, rows, cols, 1))
         banks = max(1, int((budget - spads.spads - spads.filter_buffer) / per_bank))
         hw = design(base, rows, cols, banks)
         energy, energy_dyn, cycles, compute = conv_figures(hw, batch, cache)
         first = first or (energy, energy_dyn, cycles, compute)
+        rows_seen.append((hw.pes, first[2] / cycles, first[3] / compute, energy / first[0], energy_dyn / first[1]))
         table.add_row(str(hw.pes), f"{banks * hw.bank_words * 2 / 1024:.0f}", f"{area(hw).storage:.2f}",
                       f"{cycles:,}", f"{first[2] / cycles:.2f}", f"{first[3] / compute:.2f}", f"{energy:.2f}", f"{energy / first[0]:.3f}",
                       f"{energy_dyn:.2f}", f"{energy_dyn / first[1]:.3f}")
     table.caption = f"paper: throughput {PAPER_PE['throughput_x']}x from 32 to 288 PEs, energy {PAPER_PE['energy_rise']}"
-    return table
+    lowest = min(rows_seen, key=lambda row: row[4])
+    summary = {"thr": rows_seen[-1][1], "comp": rows_seen[-1][2], "low_pes": lowest[0], "low": lowest[4],
+               "end": rows_seen[-1][4], "static256": next(row[3] for row in rows_seen if row[0] == 256)}
+    return table, summary
 
 
-def batch_sweep(cache: ResultCache) -> Table:
+def batch_sweep(cache: ResultCache) -> tuple[Table, dict[str, float]]:
     hw = design(default_hardware(), 16, 16, 32)
     table = Table(title="2. RS at 256 PEs (16 x 16, 128 kB GLB): normalized energy per op, AlexNet CONV1-5")
     for column in ("N", "ours", "ours, no static", "paper (Fig. 12a, +-0.03)"):
         table.add_column(column, justify="right")
-    base = None
+    base, ratios = None, {}
     for n, paper in PAPER_BATCH.items():
         energy, energy_dyn, _, _ = conv_figures(hw, n, cache)
         base = base or (energy, energy_dyn)
+        ratios[f"n{n}"] = energy / base[0]
         table.add_row(str(n), f"{energy / base[0]:.3f}", f"{energy_dyn / base[1]:.3f}", f"{paper:.2f}")
-    return table
+    return table, ratios
 
 
 def main() -> None:
@@ -119,9 +124,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = ResultCache(Path(args.cache or tmp))
         console = Console(width=130)
-        console.print(pe_sweep(cache, args.batch))
-        console.print(batch_sweep(cache))
-    print(NOTE)
+        pe_table, pe_figures = pe_sweep(cache, args.batch)
+        console.print(pe_table)
+        batch_table, batch_figures = batch_sweep(cache)
+        console.print(batch_table)
+    print(NOTE.format(**pe_figures, **batch_figures))
     print(f"{time.perf_counter() - start:.0f} s (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
