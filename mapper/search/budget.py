@@ -18,9 +18,10 @@ from mapper.search.cpsat import solve
 from mapper.search.network import solve_each, wall_budget
 from mapper.search.result import LayerResult, as_ms
 
-# A layer has few energy / latency trade-offs (measured with the bound midway between the energy and the
-# latency optimum: at most 4 per layer on AlexNet N=4, VGG-16, ResNet-18, MobileNetV2); past this many the frontier is cut, the layer's fastest mapping closes it and the
-# network's result is FEASIBLE with its gap.
+# A layer has few energy / latency trade-offs (measured with the bound midway between the energy and
+# the latency optimum: at most 4 per layer on AlexNet N=4, VGG-16, ResNet-18, MobileNetV2); past this
+# many the frontier is cut, the layer's fastest mapping closes it and the network's result is FEASIBLE
+# with its gap.
 MAX_FRONTIER_POINTS = 48
 CHOICE_WORK = 10.0  # deterministic work units of the one-point-per-layer choice (a small knapsack: milliseconds)
 

@@ -67,3 +67,15 @@ def test_the_process_exits_with_mains_code(tmp_path):
     usage = eyeriss("compile")
     assert usage.returncode == 2 and len(usage.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_compile_the_cache_answers_never_loads_or_tools(tmp_path):
+    """The second identical compile is answered by the result cache without importing OR-tools (0.9 s of
+    start-up: benchmarks/cache_speed.py's < 1 s target rests on it); the first one does search."""
+    model = Path(__file__).resolve().parents[3] / "examples" / "lenet5.onnx"
+    probe = ("import sys; from mapper.app.cli import main; code = main(sys.argv[1:]); "
+             "print(code, 'ortools.sat.python.cp_model' in sys.modules)")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", probe, "compile", str(model), "-o", str(tmp_path / name)],
+                           capture_output=True, text=True, env=env, timeout=300) for name in ("a", "b")]
+    assert [run.stdout.split()[-2:] for run in runs] == [["0", "True"], ["0", "False"]], [r.stderr for r in runs]
