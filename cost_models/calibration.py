@@ -11,18 +11,35 @@ from dataclasses import replace
 import numpy as np
 
 from cost_models.cost import evaluate
-from cost_models.hardware import Hardware
+from cost_models.hardware import Hardware, default_hardware
 from cost_models.rlc import ratio_from_zero_fraction
 from cost_models.rowstationary import RATIO_ONE, DataRatios
-from cost_models.silicon import CONV1_STATIC_SHARE, LAYERS, MEASURED, ORDER, PUBLISHED, VGG_MEASURED, VGG_OFMAP_ZEROS
+from cost_models.silicon import (CONV1_STATIC_SHARE, FMAP_DRAM_SAVING, LAYERS, MEASURED, ORDER, PUBLISHED, VGG_MEASURED,
+                                 VGG_OFMAP_ZEROS)
 
 
 def ratios(name: str) -> DataRatios:
-    """Measured ifmap zeros; the ofmap's are taken as the next layer's ifmap zeros (a lower
-    bound: pooling between layers only removes zeros), CONV5's as its own input's."""
+    """Measured ifmap zeros.  The ofmap's are the next layer's ifmap zeros (a lower bound: pooling between
+    layers only removes zeros), CONV5's its own input's; but CONV1's ofmap compression is the one that
+    gives the fmap DRAM saving the JSSC states (``FMAP_DRAM_SAVING``), as the pooled CONV2 input bounds
+    CONV1's output zeros only loosely (``benchmarks/jssc_alexnet.py`` prints the share implied)."""
     index = ORDER.index(name)
     z_out = MEASURED[ORDER[min(index + 1, len(ORDER) - 1)]].ifmap_zeros
-    return zero_ratios(MEASURED[name].ifmap_zeros, z_out, network_input=index == 0)
+    measured = zero_ratios(MEASURED[name].ifmap_zeros, z_out, network_input=index == 0)
+    if name != "CONV1":
+        return measured
+    return replace(measured, ofmap_dram=ofmap_ratio_for_saving(name, measured, FMAP_DRAM_SAVING[name]))
+
+
+def ofmap_ratio_for_saving(name: str, given: DataRatios, saving: float) -> int:
+    """The ofmap's compressed / raw size at which RLC saves ``saving`` of the layer's fmap DRAM words, on
+    the published mapping (the ifmap's compression as ``given``; raw counts do not depend on it)."""
+    raw = evaluate(LAYERS[name], PUBLISHED[name], default_hardware()).accesses.dram
+    ifmap, ofmap = raw.ifmap, raw.psum  # the ofmap leaves the chip as the DRAM-level psums
+    kept = (1 - saving) * (ifmap + ofmap) - ifmap * given.ifmap_dram / RATIO_ONE
+    if not 0 < kept <= ofmap:
+        raise ValueError(f"{name}: no ofmap compression gives a {saving:.0%} fmap DRAM saving")
+    return int(round(kept / ofmap * RATIO_ONE))
 
 
 def vgg_ratios(name: str) -> DataRatios:

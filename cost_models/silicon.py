@@ -57,6 +57,15 @@ MEASURED = {
     "CONV5": Measured(236, 10.5, 10.0, 156, 24.9, 1.3, 0.776),
 }
 
+# [ISSCC Fig. 14.5.6] DRAM accesses of the same runs with RLC off, read off the bar chart (+-0.1 MB;
+# eyeriss.md section 4, "Measured effect of RLC"): a check of the model's raw DRAM counts, before compression.
+UNCOMPRESSED_DRAM_MB = {"CONV1": 6.1, "CONV2": 5.4, "CONV3": 5.1, "CONV4": 3.9, "CONV5": 2.6}
+
+# [JSSC IV-B]: RLC cuts the fmap (ifmap + ofmap) DRAM traffic by about 30 % in CONV1 and about 75 % in CONV5
+# (eyeriss.md section 4).  CONV1's is what fixes its ofmap compression (calibration.ratios): no zero share of
+# CONV1's output was measured.  CONV5's is a check only (its traffic is mostly its measured input).
+FMAP_DRAM_SAVING = {"CONV1": 0.30, "CONV5": 0.75}
+
 # [JSSC Fig. 16] (post-layout power of CONV1): ALUs < 10 %, data movement (spads, buffer, NoC) up to 45 %,
 # the rest clock network and control (eyeriss.md section 7.1, power breakdown).  Read as 54 % dynamic (what
 # the access counts model) and 46 % static per cycle: assumed, the figure gives no finer split.

@@ -42,3 +42,15 @@ def _cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
 @pytest.fixture(scope="session")
 def hw() -> Hardware:
     return default_hardware()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under ``--dist loadgroup`` every test marked ``xdist_group`` must carry its group in its id, or xdist
+    spreads a file over the workers and each rebuilds its module fixtures (pytest-xdist 3.8 under pytest 9)."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    untagged = [item.nodeid for item in session.items
+                if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if untagged:
+        raise pytest.UsageError(f"--dist loadgroup did not group {len(untagged)} marked tests (first: "
+                                f"{untagged[0]}): this pytest-xdist cannot tag ids under this pytest; see pyproject.toml")

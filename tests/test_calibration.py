@@ -24,11 +24,11 @@ def _cost(hw, name):
 
 
 # Every figure within 10 % of JSSC Table V on every layer but these, each with its reason in docs/cost_model.md
-# ("Calibration against silicon"), held within 15 %: CONV1's DRAM (its ofmap zeros are bounded, not measured)
-# and CONV5's energy (its latency: CONV4 and CONV5 do the same work per pass, the chip not in the same time).
-# CONV3's GLB accesses are not banded: test_conv3_glb_measurement_is_below_what_its_mapping_can_make.
+# ("Calibration against silicon"): CONV5's energy, held within 15 % (its latency: CONV4 and CONV5 do the same
+# work per pass, the chip not in the same time).  CONV3's GLB accesses are not banded:
+# test_conv3_glb_measurement_is_below_what_its_mapping_can_make.
 FIGURES = ("dram", "glb", "processing", "total", "power", "energy")
-WIDER = {("dram", "CONV1"): 0.15, ("energy", "CONV5"): 0.15}
+WIDER = {("energy", "CONV5"): 0.15}
 UNBANDED = {("glb", "CONV3")}
 
 
@@ -49,6 +49,30 @@ def test_model_within_band_of_silicon(hw, figure):
         ours, theirs = _figures(_cost(hw, name), silicon.MEASURED[name])[figure]
         band = WIDER.get((figure, name), 0.10)
         assert 1 - band <= ours / theirs <= 1 + band, (name, ours, theirs)
+
+
+def test_raw_dram_counts_match_the_chart_of_rlc_off(hw):
+    """[ISSCC Fig. 14.5.6] charts each layer's DRAM traffic with RLC off; the chart reads to +-0.1 MB."""
+    for name in silicon.ORDER:
+        raw_mb = evaluate(silicon.LAYERS[name], silicon.PUBLISHED[name], hw).level_total("dram") * 2 / 1e6
+        assert abs(raw_mb - silicon.UNCOMPRESSED_DRAM_MB[name]) <= 0.15, (name, raw_mb)
+
+
+def _fmap_saving(hw, name) -> float:
+    raw = evaluate(silicon.LAYERS[name], silicon.PUBLISHED[name], hw).accesses.dram
+    coded = _cost(hw, name).accesses.dram
+    return 1 - (coded.ifmap + coded.psum) / (raw.ifmap + raw.psum)
+
+
+def test_fmap_dram_savings_are_the_stated_ones(hw):
+    """[JSSC IV-B]: RLC saves about 30 % of CONV1's fmap DRAM traffic (which fixes CONV1's ofmap compression,
+    as no zero share of its output was measured) and about 75 % of CONV5's (which checks the model: CONV5's
+    saving follows from its measured input zeros)."""
+    assert _fmap_saving(hw, "CONV1") == pytest.approx(silicon.FMAP_DRAM_SAVING["CONV1"], abs=1e-4)
+    assert _fmap_saving(hw, "CONV5") == pytest.approx(silicon.FMAP_DRAM_SAVING["CONV5"], abs=0.06)
+    # The bound it replaces: CONV2's measured input zeros, pooled from CONV1's output, are fewer.
+    assert calibration.ratios("CONV1").ofmap_dram < calibration.zero_ratios(0, silicon.MEASURED["CONV2"].ifmap_zeros,
+                                                                              network_input=True).ofmap_dram
 
 
 def test_conv3_glb_measurement_is_below_what_its_mapping_can_make(hw):

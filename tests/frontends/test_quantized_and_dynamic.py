@@ -55,7 +55,7 @@ def test_qoperator_mobilenet_v2_compiles_with_qgemm_on_the_array(qoperator_mobil
     assert graph.nodes[layers[-1][0]]["onnx_op"] == "QGemm" and layers[-1][1].kind == "fc"
     adds = [name for name, op in host_ops(graph) if op == "QLinearAdd"]
     assert len(adds) == 10 and {graph.nodes[n]["reason"] for n in adds} == {ELEMENTWISE}
-    result = compile_model(qoperator_mobilenet, time_limit=20)
+    result = compile_model(qoperator_mobilenet, time_limit=20, compare_spaces=False)
     assert not result.unmapped and len(result.layers) == 53
     assert result.totals["macs"] == sum(layer.macs() for _, layer in array_layers(floating))
 
@@ -133,7 +133,7 @@ def test_ssd_style_model_compiles_its_backbone_and_lists_the_tail_as_host_work()
     assert {"sizes", "hw2"} <= set(graph.graph["folded"])  # (unnamed nodes: listed by output)
     reasons = {graph.nodes[name]["op"]: graph.nodes[name]["reason"] for name, _ in host_ops(graph)}
     assert {op for op, reason in reasons.items() if reason == DYNAMIC} == {"If", "TopK", "NonZero"}
-    result = compile_model(model, time_limit=10)
+    result = compile_model(model, time_limit=10, compare_spaces=False)
     assert not result.unmapped and len(result.layers) == 4
     assert {h["op"] for h in result.report()["host_ops"] if h["reason"] == DYNAMIC} == {"If", "TopK", "NonZero"}
     assert result.totals["macs"] == 8 * 27 * 16 * 16 + 16 * 72 * 16 * 16 + (4 + 2) * 16 * 32 * 32

@@ -95,7 +95,7 @@ def test_cycle_parts_on_every_mapping_at_once(hw):
 
 
 def test_alexnet_fc_layers_under_latency_say_what_limits_them():
-    report = compile_model(ROOT / "examples" / "alexnet.onnx", batch=4, objective="latency").report()
+    report = compile_model(ROOT / "examples" / "alexnet.onnx", batch=4, objective="latency", compare_spaces=False).report()
     fc = {layer["name"]: layer for layer in report["layers"] if layer["kind"] == "fc"}
     assert len(fc) == 3
     for layer in fc.values():
