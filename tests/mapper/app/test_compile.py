@@ -239,8 +239,8 @@ def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
     out = tmp_path / "out"
     assert eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out)).code == 0
     before = folder_bytes(out)
-    # VGG-16's batch scan (16 batch sizes) takes tens of seconds; interrupt it once its first layer is mapped.
-    process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "vgg16.onnx"),
+    # AlexNet's batch scan (16 batch sizes) takes seconds; interrupt it once its first layer is mapped.
+    process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "alexnet.onnx"),
                                 "--batch", "auto", "-o", str(out)], env=dict(env(), TTY_COMPATIBLE="1", FORCE_COLOR="1"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
