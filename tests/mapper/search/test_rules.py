@@ -72,7 +72,7 @@ def small_layers(draw) -> LayerShape:
         return LayerShape(1, 4 * groups, 2 * groups, 8, 8, 1, 1, groups=groups)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), layer=small_layers(), objective=st.sampled_from(["energy", "latency"]))
 def test_the_chip_rule_space_is_a_subset_of_the_full_space(hw, data, layer, objective):
     """Its optimum is never cheaper; the mapping found keeps every rule; search, enumerator and check agree."""
