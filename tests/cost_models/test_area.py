@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from hypothesis import given, strategies as st
 
-from cost_models.area import CORE_MM2, DIE_MM2, Area, area, calibrate, logic_um2_per_gate
+from cost_models.area import CORE_MM2, DIE_MM2, STORAGE_SHARE, Area, area, calibrate, logic_um2_per_gate
 from cost_models.hardware import Hardware
 
 
@@ -22,7 +22,7 @@ def test_chip_shares_match_jssc_fig15(hw: Hardware) -> None:
     assert a.spads / a.core_mm2 == pytest.approx(0.5, abs=0.01)             # spads ~ 1/2
     assert a.spads / (a.glb + a.filter_buffer) == pytest.approx(2.5, rel=0.01)   # 2.5x the GLB
     assert a.mac / a.core_mm2 == pytest.approx(0.074, abs=0.001)            # multipliers + adders 7.4 %
-    assert a.storage / a.core_mm2 == pytest.approx(2 / 3, abs=0.05)         # storage ~ 2/3 ("about")
+    assert a.storage / a.core_mm2 == pytest.approx(STORAGE_SHARE, abs=0.05)  # storage ~ 2/3 ("about")
 
 
 def test_logic_area_per_gate_is_a_65nm_figure(hw: Hardware) -> None:
