@@ -79,17 +79,25 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
 # the input alone, on an idle machine or one at load 11.  A wall-clock limit is
 # added only when the caller asks for one (``time_limit``: the user's own stop).
 #
-# 1. One thread runs the CP-SAT strategy that proves these models fastest for
-#    the objective (measured on the five example networks and the 32 x 32
-#    design: the LP-based "reduced_costs" for energy, "quick_restart" for
-#    latency and EDP; on one core each proves AlexNet's layers in about the wall
-#    time the 8-strategy portfolio takes on two, 1.2 s against 1.7-2.6 s for
-#    energy), within SOLO_WORK units (a unit took 0.7-1.7 s of wall time on a
-#    2-core machine).  One thread is deterministic and leaves the other cores to
-#    other layers (mapper.search.network solves distinct layers side by side).
+# 1. One thread, deterministic, leaving the other cores to other layers
+#    (mapper.search.network solves distinct layers side by side): first, for
+#    latency and EDP, CP-SAT's "no_lp" strategy for FIRST_TRY_SHARE of
+#    SOLO_WORK, then "quick_restart" for SOLO_WORK units (a unit took 0.7-1.7 s
+#    of wall time on a 2-core machine).  Measured, one thread each, on the 194
+#    distinct (layer, data ratios, space) solves of default compiles of the
+#    bundled examples (AlexNet at batch 1 and 4): quick_restart proves every one
+#    for energy in 19.7 s of CPU in all, worst layer 0.77 s, where the LP-based
+#    "reduced_costs" (the previous choice) took 22.7 s, worst 2.1 s (ResNet-50's
+#    strided 1x1 layers 1.6-2.0 s against 0.2-0.33 s) and left VGG-16's FC6 in
+#    the jssc space to the portfolio.  no_lp proves most convolutions in a few
+#    hundredths of a unit but few FC layers in a whole one (and for energy it
+#    can crawl: 15 s of CPU for 0.32 units on AlexNet's CONV5, jssc), so it gets
+#    only a short first try, and only where it pays: latency 11.4 -> 9.1 s,
+#    EDP 28.2 -> 19.2 s (worst layer 1.49 -> 1.72 s); for energy it cost more
+#    than it saved (19.7 -> 23-26 s).
 # 2. A layer it does not prove goes on to the full portfolio, which is robust
-#    where one strategy is not (ResNet-50's conv15 for energy: reduced_costs
-#    finds no mapping in 1 unit, the portfolio proves it in 0.17 units).  The
+#    where one strategy is not (AlexNet's FC6 at batch 4 for EDP: quick_restart
+#    does not prove it in 1 unit).  The
 #    portfolio's threads race, so only a proof is taken from it (then the
 #    canonical tie-break below makes the mapping unique); measured, it proves
 #    every layer of the bundled models within 0.4 units of PORTFOLIO_WORK.
@@ -98,8 +106,10 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
 #    best mapping is returned as FEASIBLE with its gap; if it found none either,
 #    a search for any valid mapping (no objective) supplies one, so a layer
 #    that has a valid mapping always gets one.
-SOLO_STRATEGY = {"energy": "reduced_costs", "latency": "quick_restart", "edp": "quick_restart"}
+SOLO_STRATEGY = {"energy": "quick_restart", "latency": "quick_restart", "edp": "quick_restart"}
 SOLO_WORK = 1.0
+FIRST_TRY = {"latency": "no_lp", "edp": "no_lp"}  # the short first try, per objective (none for energy)
+FIRST_TRY_SHARE = 0.1  # of SOLO_WORK (measured: 0.03 and 0.05 saved less; 0.15 estimated to save no more)
 PORTFOLIO_WORK = 30.0
 FALLBACK_WORK = 30.0
 FIRST_MAPPING_WORK = 300.0  # any valid mapping, no objective: found in a fraction of a unit when one exists
@@ -153,7 +163,7 @@ def _run(model: cp_model.CpModel, v: Vars, solver: cp_model.CpSolver, hint: dict
 
 def _staged(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> tuple[_Found, bool]:
     """Stages 1-3 above; returns the outcome and whether it came from the portfolio (it needs the tie-break)."""
-    solo = _run(tracer.model, v, _solver(1, SOLO_WORK, SOLO_STRATEGY[objective], deadline))
+    solo = _solo(tracer, v, objective, deadline)
     if solo.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) or _past(deadline):
         return solo, False
     race = _run(tracer.model, v, _solver(PORTFOLIO_WORKERS, PORTFOLIO_WORK, None, deadline), solo.values)
@@ -164,6 +174,17 @@ def _staged(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> 
         return _bounded(min(found, key=lambda f: f.value) if found else race, solo, race), False
     alone = _run(tracer.model, v, _solver(1, FALLBACK_WORK, None, deadline), solo.values)
     return _bounded(alone if alone.values is not None or solo.values is None else solo, solo, alone), False
+
+
+def _solo(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> _Found:
+    """Stage 1: the objective's short first try, if it has one, then its strategy; one thread each, no hint."""
+    first = FIRST_TRY.get(objective)
+    if first is not None:
+        quick = _run(tracer.model, v, _solver(1, FIRST_TRY_SHARE * SOLO_WORK, first, deadline))
+        if quick.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) or _past(deadline):
+            return quick
+        return _bounded(_run(tracer.model, v, _solver(1, SOLO_WORK, SOLO_STRATEGY[objective], deadline)), quick)
+    return _run(tracer.model, v, _solver(1, SOLO_WORK, SOLO_STRATEGY[objective], deadline))
 
 
 def _bounded(outcome: _Found, *others: _Found) -> _Found:
