@@ -83,23 +83,23 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
 #    (mapper.search.network solves distinct layers side by side): first, for
 #    latency and EDP, CP-SAT's "no_lp" strategy for FIRST_TRY_SHARE of
 #    SOLO_WORK, then "quick_restart" for SOLO_WORK units (a unit took 0.7-1.7 s
-#    of wall time on a 2-core machine).  Measured, one thread each, on the 194
-#    distinct (layer, data ratios, space) solves of default compiles of the
-#    bundled examples (AlexNet at batch 1 and 4): quick_restart proves every one
-#    for energy in 19.7 s of CPU in all, worst layer 0.77 s, where the LP-based
-#    "reduced_costs" (the previous choice) took 22.7 s, worst 2.1 s (ResNet-50's
-#    strided 1x1 layers 1.6-2.0 s against 0.2-0.33 s) and left VGG-16's FC6 in
-#    the jssc space to the portfolio.  no_lp proves most convolutions in a few
-#    hundredths of a unit but few FC layers in a whole one (and for energy it
-#    can crawl: 15 s of CPU for 0.32 units on AlexNet's CONV5, jssc), so it gets
-#    only a short first try, and only where it pays: latency 11.4 -> 9.1 s,
-#    EDP 28.2 -> 19.2 s (worst layer 1.49 -> 1.72 s); for energy it cost more
-#    than it saved (19.7 -> 23-26 s).
+#    of wall time on a 2-core machine).  Measured (CPU seconds, one thread,
+#    the old and new schedule interleaved) on the 194 distinct (layer, data
+#    ratios, space) solves of default compiles of the bundled examples, AlexNet
+#    at batch 1 and 4: for energy quick_restart proves all 194 in 18.9 s, worst
+#    layer 0.64 s, where the LP-based "reduced_costs" (the previous choice) took
+#    21.1 s, worst 2.2 s, ResNet-50's strided 1x1 layers 1.3-2.0 s (0.2-0.3 s
+#    now), and left VGG-16's FC6 (jssc space) to the portfolio.  "no_lp" proves
+#    most convolutions in a few hundredths of a unit but few FC layers in a
+#    whole one, and can crawl (15 s of CPU for 0.32 units on AlexNet's CONV5,
+#    jssc, energy), so it gets only a short first try, and only where it pays:
+#    latency 10.9 -> 9.0 s, EDP 27.2 -> 19.1 s (worst layer 1.47 -> 1.73 s);
+#    for energy it cost more than it saved (+3 to +6 s).
 # 2. A layer it does not prove goes on to the full portfolio, which is robust
 #    where one strategy is not (AlexNet's FC6 at batch 4 for EDP: quick_restart
-#    does not prove it in 1 unit).  The
-#    portfolio's threads race, so only a proof is taken from it (then the
-#    canonical tie-break below makes the mapping unique); measured, it proves
+#    does not prove it in 1 unit).  The portfolio's threads race, so only a
+#    proof is taken from it (then the canonical tie-break below makes the
+#    mapping unique); measured, it proves
 #    every layer of the bundled models within 0.4 units of PORTFOLIO_WORK.
 # 3. Should it prove nothing, one deterministic thread with CP-SAT's default
 #    strategy continues from stage 1's mapping for FALLBACK_WORK units and its
