@@ -74,6 +74,8 @@ def build_graph(proto: onnx.ModelProto, shapes: dict, folded: list[str], where: 
     g.graph["inputs"] = [(name, shapes.get(name)) for name in tensors.inputs]
     g.graph["outputs"] = [(v.name, shapes.get(v.name)) for v in proto.graph.output]
     g.graph["folded"] = list(folded)
+    # The small constants the model kept (large weights are read from the file on demand: frontends.weights).
+    g.graph["initializers"] = {tensor.name: tensor for tensor in proto.graph.initializer}
     if not _is_acyclic(g):
         raise FrontendError("the graph has a cycle", where)
     return g
@@ -198,6 +200,7 @@ def _add_nodes(g: nx.DiGraph, t: _Tensors, f: _Fusion) -> dict[str, list[str]]:
     each ONNX node is named by exactly one graph node.
     """
     keys: dict[str, list[str]] = {}
+    by_name = {node.name: node for node in t.nodes}
     for node in t.nodes:
         name = node.name
         key = f.owner.get(name)
@@ -210,14 +213,16 @@ def _add_nodes(g: nx.DiGraph, t: _Tensors, f: _Fusion) -> dict[str, list[str]]:
                     part=getattr(part.transform, "label", None), transform=part.transform, reason=None,
                     fused=tuple(f.fused[key]), onnx_nodes=(key, *(n for n, _ in f.fused[key])) if index == 0 else (),
                     order=len(g), relu=f.relu[key], weight=low.weight, weight_layout=low.weight_layout,
-                    batchnorm=tuple(f.batchnorm[key]), output=f.output_of[key])
+                    batchnorm=tuple(f.batchnorm[key]), output=f.output_of[key],
+                    protos=(node, *(by_name[n] for n, _ in f.fused[key])))
             keys[key] = part_keys
         elif key is None:
             f.owner[name] = name
             op, outputs, host_key = node.op_type, node.output, _free_key(g, name)
             g.add_node(host_key, kind="host", op=op, onnx_op=op, layer=None, onnx_node=name, part=None, transform=None,
                        reason=host_reason(node, name not in t.computed), fused=(), onnx_nodes=(name,), order=len(g),
-                       relu=False, weight=None, batchnorm=(), output=outputs[0] if outputs else None)
+                       relu=False, weight=None, batchnorm=(), output=outputs[0] if outputs else None,
+                       protos=(node,))
             keys[name] = [host_key]
     for name, owner in f.owner.items():
         keys.setdefault(name, keys[owner])

@@ -93,6 +93,19 @@ def _prepared(tensors: dict[str, onnx.TensorProto], producers: dict[str, onnx.No
                             f"{error}", path) from None
 
 
+def load_constant(graph: nx.DiGraph, name: str) -> np.ndarray | None:
+    """A constant tensor of the model as stored or computed from constants (the file is read for large ones);
+    None where the model has no such constant."""
+    kept = graph.graph.get("initializers", {}).get(name)
+    if kept is not None:
+        return numpy_helper.to_array(kept)
+    path = graph.graph.get("path")
+    if path is None:
+        return None
+    tensors, producers = _initializers(path, Path(path).stat().st_mtime)
+    return _prepared(tensors, producers, name, path, int(graph.graph.get("opset", 17)))
+
+
 def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
     """The layer's weights as float64 [M, C/groups, R, S], BatchNormalization folded in; None if the model has none.
 

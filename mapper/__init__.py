@@ -20,6 +20,7 @@ _EXPORTS = {
     "map_network": "mapper.search.network",
     "compile_model": "mapper.app.compiler", "CompileResult": "mapper.app.compiler",
     "sweep": "mapper.app.sweep",
+    "run": "mapper.app.run", "load_program": "mapper.app.run", "RunResult": "mapper.app.run",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -31,8 +31,10 @@ from frontends import array_layers, load_onnx
 from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
-from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, spad_fill,
+from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, program_entry, spad_fill,
                                spaces_entry, totals)
+from mapper.app.program import LayerFormats
+from mapper.app.quantize import Built, build_program, file_stem
 from mapper.chip.bitstream import config_for, encode, total_bits
 
 if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
@@ -66,6 +68,7 @@ class CompiledLayer:
     max_cycles: int | None = None  # the layer latency bound it was mapped under (--layer-latency-ms)
     runner_ups: tuple[RunnerUp, ...] | None = None  # compile --explain: the best mapping without each value
     spaces: dict[str, LayerResult] | None = None  # the layer's optimum in each mapping space (cost_models.rules)
+    formats: LayerFormats | None = None  # its 16-bit number formats, when the compile holds a runnable program
 
     def __getattr__(self, name: str) -> Any:
         """The search's fields, from ``mapped`` (called only for names this class does not have)."""
@@ -75,8 +78,7 @@ class CompiledLayer:
 
     @property
     def bitstream_file(self) -> str:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.name)[:80] or "layer"
-        return f"{BITSTREAM_DIR}/{self.index:03d}_{safe}.bin"
+        return f"{BITSTREAM_DIR}/{file_stem(self.index, self.name)}.bin"
 
     def lower_bounds(self, hw: Hardware) -> dict[str, int]:
         """Cycles if every PE did a MAC every cycle; DRAM words if every datum crossed the link once."""
@@ -99,6 +101,7 @@ class CompiledLayer:
                        "wall_s": 0.0 if self.shared_with else round(self.result.wall_s, 3),
                        "shared_with": self.shared_with},
             "mapping_spaces": spaces_entry(self.spaces),
+            "formats": None if self.formats is None else self.formats.as_dict(),
         }
         if not self.ok:
             entry.update(mapping=None, reason=self.result.reason or self.result.status, bitstream=None)
@@ -149,6 +152,7 @@ class CompileResult:
     compile_s: float
     batch_scan: tuple[tuple[int, float], ...] = ()
     host_reasons: tuple[str | None, ...] = ()  # why each host op is not on the array (frontends.host), in order
+    program: Built | None = None  # the runnable program (mapper.app.quantize), or why there is none
 
     @property
     def unmapped(self) -> list[CompiledLayer]:
@@ -181,6 +185,7 @@ class CompileResult:
             "host_ops": [{"name": name, "op": op, "reason": reason} for (name, op), reason in
                          zip(self.host_ops, self.host_reasons or (None,) * len(self.host_ops))],
             "totals": self.totals,
+            "program": program_entry(self.program),
         }
 
     def report_bytes(self, report: dict[str, Any] | None = None) -> bytes:
@@ -207,8 +212,11 @@ class CompileResult:
         try:
             (staging / BITSTREAM_DIR).mkdir(parents=True)
             files = {entry.bitstream_file: entry.bitstream for entry in self.layers if entry.bitstream is not None}
+            if self.program is not None:
+                files.update(self.program.files)
             files[REPORT_FILE] = report_json if report_json is not None else self.report_bytes()
             for name, data in files.items():
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(staging / name, data)
             atomic_write_bytes(staging / MANIFEST_FILE, manifest_bytes(files))
             if out.exists():
@@ -270,7 +278,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   on_batch: Callable[[int, NetworkResult], None] | None = None,
                   cache: ResultCache | str | os.PathLike | bool | None = None,
                   explain: bool = False, mapping_space: str = DEFAULT_SPACE,
-                  compare_spaces: bool = True) -> CompileResult:
+                  compare_spaces: bool = True, program: bool = True) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
@@ -315,7 +323,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space},
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
-                                         report_options), cache, on_layer, on_graph, on_batch)
+                                         report_options), cache, on_layer, on_graph, on_batch, calibration, program)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
     return _result(job, network, graph, hardware, explain, report_options, start, compare_spaces)
 
@@ -330,7 +338,11 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
     _refuse_hardware_that_fits_nothing(network, source, bounded=bool(max_layer or max_network))
     runners = {} if not explain or max_network else runner_up_table(network, hw, max_layer)
     spaces = space_table(job, network) if compare_spaces else {}
-    layers = _compile_layers(network, graph, hw, max_layer, runners, spaces)
+    built = None
+    if job.program:
+        mapped = [(index, entry.name, entry.result.ok) for index, entry in enumerate(network.layers)]
+        built = build_program(graph, mapped, hw, network.batch, job.calibration)
+    layers = _compile_layers(network, graph, hw, max_layer, runners, spaces, built.formats if built else None)
     report_options["explain"] = explain
     path = graph.graph.get("path")
     return CompileResult(
@@ -338,7 +350,7 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
         model_name=graph.graph["name"], opset=int(graph.graph["opset"]), batch=network.batch,
         objective=job.objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
         compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
-        host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops))
+        host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops), program=built)
 
 
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,
@@ -384,6 +396,8 @@ class _Job:
     on_layer: Callable[[str, LayerResult], None] | None
     on_graph: Callable[[int, int], None] | None
     on_batch: Callable[[int, NetworkResult], None] | None
+    calibration: str | os.PathLike | None = None
+    program: bool = True  # build the runnable program (formats, weights, host graph) where the model allows
 
 
 def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGraph]:
@@ -494,7 +508,9 @@ def space_table(job: _Job, network: NetworkResult) -> dict[str, dict[str, LayerR
 
 def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware, max_cycles: int | None = None,
                     runners: dict[str, tuple[RunnerUp, ...]] | None = None,
-                    spaces: dict[str, dict[str, LayerResult]] | None = None) -> tuple[CompiledLayer, ...]:
+                    spaces: dict[str, dict[str, LayerResult]] | None = None,
+                    formats: dict[str, LayerFormats] | None = None) -> tuple[CompiledLayer, ...]:
+    """Each layer's bitstream, its write-back shift from its formats (0 for a model that cannot run)."""
     out = []
     configs: dict = {}  # one allocation per distinct (shape, mapping): ResNet-50's 54 layers have 24
     for index, data in enumerate(network.layers):
@@ -503,12 +519,13 @@ def _compile_layers(network: NetworkResult, graph: nx.DiGraph, hw: Hardware, max
             assert data.result.mapping is not None
             key = (data.layer, data.result.mapping)
             if key not in configs:
-                # shift 0: the ofmap keeps the accumulator's low 16 bits; a model's
-                # fixed-point scale is set at run time (docs/report.md).
                 configs[key] = config_for(data.layer, data.result.mapping, hw, shift=0)
-            bits = encode(configs[key], hw, index)
+            fmt = (formats or {}).get(data.name)
+            config = configs[key] if fmt is None else replace(configs[key], shift=fmt.shift)
+            bits = encode(config, hw, index)
         node = graph.nodes[data.name]
         out.append(CompiledLayer(index, data, bits, relu=bool(node.get("relu")), onnx_node=node.get("onnx_node"),
                                  part=node.get("part"), max_cycles=max_cycles,
-                                 runner_ups=(runners or {}).get(data.name), spaces=(spaces or {}).get(data.name)))
+                                 runner_ups=(runners or {}).get(data.name), spaces=(spaces or {}).get(data.name),
+                                 formats=(formats or {}).get(data.name)))
     return tuple(out)

@@ -124,3 +124,27 @@ def _not_ours(out: Path) -> str | None:
         if hashlib.sha256(data).hexdigest() != digest:
             return f"{name} was changed since eyeriss wrote it"
     return None
+
+
+def read_verified(out: Path) -> dict[str, bytes]:
+    """Every file the folder's manifest lists, read once and checked against its sha256 (InputError otherwise)."""
+    where = str(out)
+    if not out.is_dir():
+        raise InputError("is not a folder (give the folder `eyeriss compile` wrote)", where)
+    problem = _not_ours(out)
+    if problem:
+        raise InputError(f"is not an intact eyeriss compile folder: {problem}", where)
+    listing = json.loads(read_bounded(out / MANIFEST_FILE, MAX_FILE_BYTES, "manifest"))["files"]
+    files = {}
+    for name, digest in listing.items():
+        data = read_bounded(out / name, MAX_FILE_BYTES, "output")
+        if hashlib.sha256(data).hexdigest() != digest:  # changed since the check above
+            raise InputError(f"{name} was changed since eyeriss wrote it", where)
+        files[name] = data
+    return files
+
+
+def read_unverified(out: Path) -> dict[str, bytes]:
+    """Every file the manifest lists, read without checking hashes (tests that tamper on purpose)."""
+    listing = json.loads(read_bounded(out / MANIFEST_FILE, MAX_FILE_BYTES, "manifest"))["files"]
+    return {name: read_bounded(out / name, MAX_FILE_BYTES, "output") for name in listing}

@@ -207,3 +207,16 @@ def _require_spaces(node: Any, where: str) -> None:
     _require(node, SPACE_KEYS, where)
     for space in ("full", "jssc"):
         _require(node[space], SPACE_RESULT_KEYS, f"{where}: {space}")
+
+
+def program_entry(built: Any) -> dict[str, Any] | None:
+    """The report's ``program``: whether the folder runs (``eyeriss run``), where its formats came from, or why not.
+    ``built``: a ``mapper.app.quantize.Built``, or None when the compile was asked for no program."""
+    if built is None:
+        return None
+    if built.program is None:
+        return {"runnable": False, "reason": built.reason}
+    program = built.program
+    return {"runnable": True, "reason": None, "formats_source": program.source,
+            "array_steps": len(program.array_steps), "host_steps": len(program.steps) - len(program.array_steps),
+            "files": sorted(built.files)}
