@@ -98,7 +98,6 @@ class CompiledLayer:
             "solver": {"status": self.result.status, "objective": self.result.objective,
                        "objective_value": self.result.objective_value, "bound": self.result.bound,
                        "gap": None if self.result.gap is None else round(self.result.gap, 6),
-                       "wall_s": 0.0 if self.shared_with else round(self.result.wall_s, 3),
                        "shared_with": self.shared_with},
             "mapping_spaces": spaces_entry(self.spaces),
             "formats": None if self.formats is None else self.formats.as_dict(),

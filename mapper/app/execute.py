@@ -11,6 +11,7 @@ for bit (tests/mapper/app/test_run.py holds them to it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -80,8 +81,9 @@ def host_feeds(step: HostStep, program: Program, values: dict[str, np.ndarray]) 
 
 
 def execute(data: ProgramData, inputs: dict[str, np.ndarray], backend: str = "chip",
-            keep: set[str] | None = None) -> Execution:
-    """Run the program on one batch of float ``inputs``; tensors in ``keep`` (and the outputs) are returned."""
+            keep: set[str] | None = None, observe: Callable[[ArrayStep | HostStep], None] | None = None) -> Execution:
+    """Run the program on one batch of float ``inputs``; tensors in ``keep`` (and the outputs) are returned.
+    ``observe(step)`` is called after each step (benchmarks time and measure them)."""
     program = data.program
     keep = set(keep or ()) | {spec.name for spec in program.outputs}
     last = _last_uses(program, keep)
@@ -106,4 +108,6 @@ def execute(data: ProgramData, inputs: dict[str, np.ndarray], backend: str = "ch
                     values[name] = value
         for name in [n for n in values if last.get(n, -1) <= position and n not in keep]:
             del values[name]
+        if observe is not None:
+            observe(step)
     return out

@@ -116,7 +116,6 @@ def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s:
         "gmacs_per_s": round(macs / seconds / 1e9, 3) if seconds else None,
         "pj_per_mac": round(pj / macs, 4) if macs else None,
         "average_active_pes": round(weighted_pes / total, 2) if total else None,
-        "compile_s": round(compile_s, 3),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -381,7 +382,63 @@ def cases(tmp: Path, seed: int = 2026) -> list[Case]:
     out.append(Case("report_missing_folder", ("report", str(tmp / "no_such_folder"))))
     out.extend(option_cases())
     out.extend(sweep_cases(tmp))
+    out.extend(run_cases(tmp))
     return out
+
+
+def _compiled_conv(tmp: Path) -> Path:
+    """A runnable compile folder of the one-Conv model (small: a second to compile)."""
+    from mapper import compile_model
+
+    model = _save(_conv_model(pads=[1, 1, 1, 1]), tmp / "run_conv.onnx")
+    return compile_model(model, cache=False, compare_spaces=False).save(tmp / "run_folder")
+
+
+def run_cases(tmp: Path) -> list[Case]:
+    """eyeriss run on bad inputs and on damaged folders: one error each, nothing written."""
+    folder = _compiled_conv(tmp)
+    good = np.zeros((1, 3, 8, 8), np.float32)
+    inputs = {"shape": np.zeros((1, 3, 9, 8), np.float32), "rank": np.zeros((3, 8, 8), np.float32),
+              "empty": np.zeros((0, 3, 8, 8), np.float32), "strings": np.array([["a"]]),
+              "complex": good.astype(np.complex64), "nan": np.full_like(good, np.nan),
+              "inf": np.full_like(good, -np.inf), "object": np.array([None, 1], dtype=object)}
+    out = []
+    for name, array in inputs.items():
+        np.save(tmp / f"run_{name}.npy", array, allow_pickle=True)
+        out.append(Case(f"run_inputs_{name}", ("run", str(folder), "--inputs", str(tmp / f"run_{name}.npy"),
+                                               "--output", "{out}/y.npy")))
+    np.savez(tmp / "run_wrong_name.npz", image=good)
+    np.save(tmp / "run_good.npy", good)
+    (tmp / "run_truncated.npy").write_bytes((tmp / "run_good.npy").read_bytes()[:100])
+    (tmp / "run_garbage.npy").write_bytes(b"\x00garbage" * 10)
+    for name in ("wrong_name.npz", "truncated.npy", "garbage.npy", "missing.npy"):
+        out.append(Case(f"run_inputs_{name.split('.')[0]}", ("run", str(folder), "--inputs", str(tmp / f"run_{name}"))))
+    good_args = ("--inputs", str(tmp / "run_good.npy"))
+    out.append(Case("run_output_not_npy", ("run", str(folder), *good_args, "--output", "{out}/y.txt")))
+    out.append(Case("run_folder_missing", ("run", str(tmp / "no_such_folder"), *good_args)))
+    for name, damage in _folder_damages().items():
+        target = tmp / f"run_folder_{name}"
+        shutil.copytree(folder, target)
+        damage(target)
+        out.append(Case(f"run_folder_{name}", ("run", str(target), *good_args)))
+    return out
+
+
+def _folder_damages() -> dict[str, Callable[[Path], None]]:
+    def flip(relative: str, offset: int = -1) -> Callable[[Path], None]:
+        def damage(folder: Path) -> None:
+            data = bytearray((folder / relative).read_bytes())
+            data[offset] ^= 1
+            (folder / relative).write_bytes(bytes(data))
+        return damage
+
+    def remove(relative: str) -> Callable[[Path], None]:
+        return lambda folder: (folder / relative).unlink()
+
+    return {"weights_changed": flip("program/weights/000_conv.npy"),
+            "bitstream_changed": flip("bitstreams/000_conv.bin", 30),
+            "program_changed": flip("program/program.json", 20), "host_changed": flip("program/host.onnx"),
+            "bias_missing": remove("program/bias/000_conv.npy"), "manifest_missing": remove("manifest.json")}
 
 
 def sweep_cases(tmp: Path) -> list[Case]:

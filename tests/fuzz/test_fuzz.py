@@ -68,6 +68,10 @@ EXPECTATIONS = {
     "inspect_weights_typed_short": "10 values", "hardware_array_too_small": "no layer of the model fits",
     "hardware_buffer_too_small": "no layer of the model fits",
     "hardware_glb_banks_huge": "glb.banks", "hardware_array_pes_huge": "PEs exceeds",
+    "run_inputs_shape": "shape", "run_inputs_nan": "NaN", "run_inputs_object": "numeric",
+    "run_inputs_wrong_name": "image", "run_folder_weights_changed": "was changed",
+    "run_folder_bitstream_changed": "was changed", "run_folder_bias_missing": "missing",
+    "run_folder_manifest_missing": "manifest", "run_output_not_npy": ".npy",
 }
 
 

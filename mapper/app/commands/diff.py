@@ -1,8 +1,7 @@
 """``eyeriss diff A B``: what differs between two compiles, per layer and in total, largest impact first.
 
 A and B are output folders or report.json files.  Layers are matched by name.
-Search timing (``solver.wall_s``, ``totals.compile_s``) is not a difference:
-two compiles of the same input differ in nothing else (docs/report.md), so the
+Two compiles of the same input are byte-identical (docs/report.md), so the
 diff of a compile with itself is empty.  A layer's impact is the larger of its
 energy change over A's network energy and its latency change over A's network
 latency; a layer mapped in one and not the other comes first.

@@ -175,5 +175,5 @@ def test_compile_uses_the_user_cache_by_default_and_obeys_the_flags(tmp_path: Pa
     layers = [[{k: v for k, v in layer.items() if k != "solver"} | {"status": layer["solver"]["status"]}
                for layer in report["layers"]] for report in reports]
     assert layers[0] == layers[1] == layers[2] == layers[3]
-    assert all(layer["solver"]["wall_s"] == 0 for layer in reports[3]["layers"])
+    assert reports[0]["layers"] == reports[3]["layers"]  # a cached answer reports as the search's does
     capsys.readouterr()
