@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import tempfile
 import sys
 import time
 import tracemalloc
@@ -49,16 +50,31 @@ def per_step(folder: Path, inputs: dict[str, np.ndarray]) -> list[tuple[str, str
     return rows
 
 
+# The child reports its own peak from /proc (VmHWM: per address space, so it starts afresh at exec);
+# a forked child's ru_maxrss would start at this large process's own peak.
+_CHILD = """
+import sys
+from mapper.app.cli import main
+try:
+    code = main(sys.argv[2:])
+finally:
+    hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+    open(sys.argv[1], "w").write(hwm)
+raise SystemExit(code)
+"""
+
+
 def whole_process(folder: Path, inputs: Path) -> tuple[float, float]:
     """(wall s, peak RSS MB) of `eyeriss run` in a fresh process."""
-    start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "mapper", "run", str(folder), "--inputs", str(inputs), "--json"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS, not the largest child's so far
-    wall = time.perf_counter() - start
-    if status:
-        raise SystemExit(f"eyeriss run failed: {child.stderr.read()[-1000:].decode(errors='replace')}")
-    return wall, usage.ru_maxrss / 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        peak = Path(tmp) / "vmhwm_kb"
+        argv = [sys.executable, "-c", _CHILD, str(peak), "run", str(folder), "--inputs", str(inputs), "--json"]
+        start = time.perf_counter()
+        child = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - start
+        if child.returncode:
+            raise SystemExit(f"eyeriss run failed: {child.stderr[-1000:].decode(errors='replace')}")
+        return wall, int(peak.read_text()) / 1024
 
 
 def main() -> None:

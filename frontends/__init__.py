@@ -7,7 +7,9 @@ Modules: ``loading`` (safe reading, external-data checks, weight stripping), ``w
 ``lowering`` (operators the array computes -> LayerShape), ``decompose``
 (ConvTranspose phases, patch convolutions), ``host`` (why a node is host
 work), ``graph`` (fusion
-and the networkx graph), ``weights`` (real weights, on demand).
+and the networkx graph), ``weights`` (real weights and small constants, on demand),
+``execution`` (what running the lowered network needs: each array layer's operands,
+the host operations as one ONNX model), ``calibration`` (sample inputs, per-layer statistics).
 
 The graph: one node per array layer or host operation, keyed by its ONNX node
 name (a ConvTranspose's phases: ``<node>/phaseIJ``), in topological order
@@ -17,11 +19,13 @@ name (a ConvTranspose's phases: ``<node>/phaseIJ``), in topological order
 ``layer`` (LayerShape or None), ``fused`` ((name, op_type) of ONNX nodes
 folded into it), ``onnx_nodes``, ``relu``, ``batchnorm`` (what folding a fused
 BatchNormalization needs), ``weight`` (weight tensor name), ``output`` (output
-tensor), ``reason`` (a host op's: frontends.host).  Edges carry ``tensor`` and
+tensor), ``reason`` (a host op's: frontends.host), ``protos`` (the NodeProtos the node
+computes: a host op's own, an array layer's main node then its fused ones).  Edges carry ``tensor`` and
 ``shape``.
 Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``batch_symbolic``, ``opset``,
 ``inputs`` and ``outputs`` ((name, shape) lists; not nodes), ``folded`` (shape
-computation nodes evaluated at compile time).
+computation nodes evaluated at compile time), ``initializers`` (the small initializers kept,
+which host operations read).
 """
 
 from __future__ import annotations
