@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from mapper import compile_model  # noqa: E402
+from mapper import NetworkBudgetError, compile_model  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"energy-optimal: {latency:.2f} ms, {result.totals['energy']['per_inference_pj'] / 1e9:.2f} mJ/inference")
     if latency > args.budget_ms:
         print(f"over the {args.budget_ms} ms budget; compiling again with the budget as a constraint")
-        result = compile_model(args.model, batch=args.batch, network_latency_ms=args.budget_ms)
+        try:
+            result = compile_model(args.model, batch=args.batch, network_latency_ms=args.budget_ms)
+        except NetworkBudgetError as error:  # the budget is below the fastest the network can run
+            print(f"cannot deploy: {error}", file=sys.stderr)
+            return 1
     if result.unmapped:
         for layer in result.unmapped:
             print(f"cannot deploy: {layer.name}: {layer.result.reason}", file=sys.stderr)

@@ -15,7 +15,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "LayerResult": "mapper.search.result", "map_layer": "mapper.search.cpsat",
+    "LayerResult": "mapper.search.result", "NetworkBudgetError": "mapper.search.result",
+    "map_layer": "mapper.search.cpsat",
     "MappedLayer": "mapper.search.network", "NetworkResult": "mapper.search.network", "choose_batch": "mapper.search.network",
     "map_network": "mapper.search.network",
     "compile_model": "mapper.app.compiler", "CompileResult": "mapper.app.compiler",

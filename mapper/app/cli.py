@@ -15,9 +15,8 @@ from typing import Sequence
 
 from cost_models.errors import InputError
 from mapper.app.commands import COMMANDS
+from mapper.app.exits import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNMAPPED  # noqa: F401
 from mapper.app.untrusted import printable
-
-EXIT_OK, EXIT_UNMAPPED, EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _Parser(argparse.ArgumentParser):

@@ -36,6 +36,7 @@ from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry,
 from mapper.app.program import LayerFormats
 from mapper.app.quantize import Built, build_program, file_stem
 from mapper.chip.bitstream import config_for, encode, total_bits
+from mapper.search.result import OVER_BUDGET, NetworkBudgetError
 
 if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
     from mapper.search.runner_ups import RunnerUp
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is know
     from mapper.search.network import MappedLayer, NetworkResult
     from mapper.search.result import LayerResult
 
+OVER_BUDGET_CHOICES = ("error", "fastest")  # what a network latency budget nothing meets gives
 DEFAULT_MAX_BATCH = 16  # --batch auto scans 1..16 (assumed; covers JSSC's N=4 AlexNet and N=3 VGG-16)
 # --batch auto maps the whole network once per batch it tries: the scan is bounded, not the user's
 # patience (assumed: 64 tries of the largest bundled model stay within minutes).
@@ -165,7 +167,17 @@ class CompileResult:
 
     @property
     def totals(self) -> dict[str, Any]:
-        return totals(self.layers, self.hardware, self.batch, self.compile_s)
+        out = totals(self.layers, self.hardware, self.batch, self.compile_s)
+        budget_ms = self.options.get("network_latency_ms")
+        if budget_ms is not None:  # met, unless --over-budget fastest wrote the fastest mappings anyway
+            out["network_budget"] = {"ms": budget_ms, "met": out["latency"]["total_cycles"] <= _ms_to_cycles(
+                budget_ms, self.hardware, "the network latency bound")}
+        return out
+
+    @property
+    def over_budget(self) -> bool:
+        """The network latency budget was missed (only with ``over_budget="fastest"``; else an error)."""
+        return not self.totals.get("network_budget", {"met": True})["met"]
 
     def report(self) -> dict[str, Any]:
         """The ``eyeriss-report/1`` document."""
@@ -277,7 +289,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   on_batch: Callable[[int, NetworkResult], None] | None = None,
                   cache: ResultCache | str | os.PathLike | bool | None = None,
                   explain: bool = False, mapping_space: str = DEFAULT_SPACE,
-                  compare_spaces: bool = True, program: bool = True) -> CompileResult:
+                  compare_spaces: bool = True, program: bool = True, over_budget: str = "error") -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
@@ -309,7 +321,14 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     cost_models.rules; a layer with none is unmapped).  ``compare_spaces``
     (default) also finds each layer's optimum in the other space, the report's
     ``mapping_spaces`` (a sweep, which reports no per-layer figures, skips it).
+
+    A ``network_latency_ms`` below what the fastest mappings reach raises
+    ``NetworkBudgetError`` naming both figures (nothing to save), unless
+    ``over_budget="fastest"``: then every layer gets its fastest mapping and
+    ``totals["network_budget"]["met"]`` is False.
     """
+    if over_budget not in OVER_BUDGET_CHOICES:
+        raise InputError(f"over_budget must be one of {', '.join(OVER_BUDGET_CHOICES)}, got {str(over_budget)[:40]!r}")
     if mapping_space not in SPACES:
         raise InputError(f"mapping space must be one of {', '.join(SPACES)}, got {str(mapping_space)[:40]!r}")
     start = time.perf_counter()
@@ -318,9 +337,10 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
     report_options["mapping_space"] = mapping_space
+    report_options["over_budget"] = over_budget
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
-                                      "mapping_space": mapping_space},
+                                      "mapping_space": mapping_space, "over_budget": over_budget},
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
                                          report_options), cache, on_layer, on_graph, on_batch, calibration, program)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
@@ -334,6 +354,7 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
     if not network.layers:
         raise InputError("the model has no layer the array computes (no Conv, Gemm or MatMul)",
                          where=str(graph.graph.get("path") or "<model>"))
+    _refuse_a_budget_nothing_meets(network)
     _refuse_hardware_that_fits_nothing(network, source, bounded=bool(max_layer or max_network))
     runners = {} if not explain or max_network else runner_up_table(network, hw, max_layer)
     spaces = space_table(job, network) if compare_spaces else {}
@@ -470,6 +491,14 @@ def _statistics(model: str | os.PathLike | onnx.ModelProto, graph: nx.DiGraph, z
         report_options["calibration"] = {"file": result.file, "samples": result.samples}
     return layer_statistics(graph, DEFAULT_ZERO_FRACTION if zero_fraction is None else zero_fraction,
                             zero_fraction_given=zero_fraction is not None, given=per_layer, measured=measured)
+
+
+def _refuse_a_budget_nothing_meets(network: NetworkResult) -> None:
+    """A network latency budget below the fastest mappings is one error, not a network of unmapped layers."""
+    over = next((entry for entry in network.layers if entry.result.status == OVER_BUDGET), None)
+    if over is not None:
+        raise NetworkBudgetError(f"{over.result.reason}; give a larger --network-latency-ms, or --over-budget "
+                                 "fastest to write the fastest mappings anyway")
 
 
 def _refuse_hardware_that_fits_nothing(network: NetworkResult, source: object, bounded: bool) -> None:

@@ -82,6 +82,30 @@ def energy_entry(cost: Cost, hw: Hardware) -> dict[str, Any]:
     }
 
 
+# A network whose searched objective may lie more than this above its proven bound is "far" from optimal:
+# the summary says so and `eyeriss compile` exits 4 (assumed: 5 % is beyond what any layer's mapping
+# choice changes in the model's calibration error, so a pipeline should not ship it unknowingly).
+FAR_GAP = 0.05
+
+
+def search_entry(mapped: list[CompiledLayer]) -> dict[str, Any]:
+    """How close the mapped layers' searches came to proof: the totals' ``search``.
+
+    ``gap`` is the network's: 1 - (sum of the layers' proven bounds) / (sum of their objective values),
+    each layer counted as often as it occurs; ``worst`` the layer with the largest gap of its own.
+    """
+    results = [(entry.name, entry.result) for entry in mapped]
+    known = [(name, r) for name, r in results if r.objective_value is not None and r.bound is not None]
+    value = sum(r.objective_value for _, r in known)
+    bound = sum(min(r.bound, r.objective_value) for _, r in known)
+    gap = 1 - bound / value if value else 0.0
+    worst = max(known, key=lambda item: item[1].gap or 0.0, default=None)
+    return {"layers": len(results), "proven": sum(1 for _, r in results if r.status == "OPTIMAL"),
+            "gap": round(gap, 6) if len(known) == len(results) else None,
+            "worst": {"name": worst[0], "gap": round(worst[1].gap or 0.0, 6)} if worst and worst[1].gap else None,
+            "far": len(known) < len(results) or gap > FAR_GAP}
+
+
 def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s: float) -> dict[str, Any]:
     """Network totals over the mapped layers (host operations run on the host and are not counted)."""
     layers = list(layers)
@@ -116,6 +140,7 @@ def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s:
         "gmacs_per_s": round(macs / seconds / 1e9, 3) if seconds else None,
         "pj_per_mac": round(pj / macs, 4) if macs else None,
         "average_active_pes": round(weighted_pes / total, 2) if total else None,
+        "search": search_entry(mapped),
     }
 
 

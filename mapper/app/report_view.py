@@ -358,8 +358,31 @@ def _space_words(report: dict[str, Any]) -> str:
 
 
 def network_summary(report: dict[str, Any]) -> RenderableType:
-    """What ``eyeriss compile`` prints: the layer table and the totals."""
-    return Group(_title(report), layer_table(report), LEGEND, _totals_line(report))
+    """What ``eyeriss compile`` prints: the layer table, the totals, and how sure the search is of them."""
+    return Group(_title(report), layer_table(report), LEGEND, _totals_line(report), *_warnings(report))
+
+
+def _warnings(report: dict[str, Any]) -> list[Text]:
+    """One line each: searches that stopped short of a proof, a network budget missed (reports without
+    these totals, older ones, give none)."""
+    t, lines = report["totals"], []
+    search = t.get("search")
+    if isinstance(search, dict) and search.get("layers") and search.get("proven") != search["layers"]:
+        worst = search.get("worst") or {}
+        gap = search.get("gap")
+        within = (f"the network's {report['objective']} may be up to {100 * gap:.1f} % above optimal"
+                  if isinstance(gap, (int, float)) else "how far from optimal is unknown")
+        worst_words = f" (worst: {worst.get('name')}, {100 * worst.get('gap', 0):.1f} %)" if worst else ""
+        style = "bold red" if search.get("far") else "yellow"
+        lines.append(Text(printable(f"search: {search['layers'] - search['proven']} of {search['layers']} layers "
+                                    f"not proven optimal; {within}{worst_words}"
+                                    + ("; raise or drop --time-limit" if search.get("far") else "")), style=style))
+    budget = t.get("network_budget")
+    if isinstance(budget, dict) and budget.get("met") is False:
+        lines.append(Text(printable(f"over the network latency budget: {t['latency']['total_ms']:.6g} ms > "
+                                    f"{budget.get('ms')} ms (the fastest mappings, --over-budget fastest)"),
+                          style="bold red"))
+    return lines
 
 
 def _bars(title: str, shares: dict[str, float]) -> Table:

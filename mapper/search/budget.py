@@ -16,7 +16,7 @@ from cost_models.layer import LayerShape
 from cost_models.rowstationary import DataRatios
 from mapper.search.cpsat import solve
 from mapper.search.network import solve_each, wall_budget
-from mapper.search.result import LayerResult, as_ms
+from mapper.search.result import OVER_BUDGET, LayerResult, as_ms
 
 # A layer has few energy / latency trade-offs (measured with the bound midway between the energy and
 # the latency optimum: at most 4 per layer on AlexNet N=4, VGG-16, ResNet-18, MobileNetV2); past this
@@ -28,7 +28,7 @@ CHOICE_WORK = 10.0  # deterministic work units of the one-point-per-layer choice
 
 def map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, DataRatios], hw: Hardware,
                              max_cycles: int, limits: tuple[float | None, float | None],
-                             search: Callable[..., LayerResult]
+                             search: Callable[..., LayerResult], over_budget: str = "error"
                              ) -> dict[str, tuple[LayerResult, str | None]]:
     """Least total energy with the sum of layer latencies <= ``max_cycles``.
 
@@ -40,6 +40,9 @@ def map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Dat
     layer is chosen (``_choose``).  (A single CP-SAT model of every layer at
     once, tried first, took 60+ work units on AlexNet without closing a 0.5 %
     gap; the frontiers are small and each point is an ordinary proven search.)
+    A bound below the fastest mappings' total makes every layer OVER_BUDGET
+    (the reason names the bound and that total), or, with ``over_budget="fastest"``,
+    gives every layer its fastest mapping.
     """
     start = time.perf_counter()
     time_limit, total_time_limit = limits
@@ -56,7 +59,7 @@ def map_with_network_budget(nodes: list[tuple[str, dict]], ratios: dict[str, Dat
                 for key, names in groups.items() for position, name in enumerate(names)}
 
     fast = solve_each(list(groups), lambda key: search(key[0], hw, "latency", ratios=key[1], time_limit=budget()))
-    settled = _settled_by_fastest(fast, groups, hw, max_cycles)
+    settled = _settled_by_fastest(fast, groups, hw, max_cycles, over_budget)
     if settled is not None:
         return spread(settled)
     frugal = solve_each(list(groups), lambda key: search(key[0], hw, "energy", ratios=key[1], time_limit=budget()))
@@ -70,7 +73,7 @@ Key = tuple[LayerShape, DataRatios]  # one distinct layer: its shape and data ra
 
 
 def _settled_by_fastest(fast: dict[Key, LayerResult], groups: dict[Key, list[str]], hw: Hardware,
-                        max_cycles: int) -> Callable[[Key], LayerResult] | None:
+                        max_cycles: int, over_budget: str = "error") -> Callable[[Key], LayerResult] | None:
     """Every layer's answer when the fastest mappings already decide the bound (a layer unmapped, or too slow)."""
     broken = {key: result for key, result in fast.items() if not result.ok}
     if broken:
@@ -80,11 +83,13 @@ def _settled_by_fastest(fast: dict[Key, LayerResult], groups: dict[Key, list[str
     fastest_total = sum(fast[key].cost.total_cycles * len(names) for key, names in groups.items())
     if fastest_total <= max_cycles:
         return None
+    if over_budget == "fastest":
+        return lambda key: fast[key]
     proven = all(result.status == "OPTIMAL" for result in fast.values())
     reason = (f"no set of mappings meets the network latency bound of {as_ms(max_cycles, hw)}: the fastest "
-              f"mappings {'need' if proven else 'found need'} {as_ms(fastest_total, hw)}")
-    return lambda key: LayerResult(None, None, "INFEASIBLE" if proven else "UNKNOWN", "energy", None, None,
-                                   fast[key].wall_s, reason=reason)
+              f"mappings {'need' if proven else 'found (not proven fastest: the search was cut short) need'} "
+              f"{as_ms(fastest_total, hw)}")
+    return lambda key: LayerResult(None, None, OVER_BUDGET, "energy", None, None, fast[key].wall_s, reason=reason)
 
 
 def _frontier(key: Key, fast: LayerResult, frugal: LayerResult, cap: int, hw: Hardware,

@@ -184,13 +184,15 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 zero_fractions: Mapping[str, tuple[float, float]] | None = None,
                 statistics: Mapping[str, LayerStatistics] | None = None,
                 on_layer: Callable[[str, LayerResult], None] | None = None,
-                cache: ResultCache | None = None, mapping_space: str = DEFAULT_SPACE) -> NetworkResult:
+                cache: ResultCache | None = None, mapping_space: str = DEFAULT_SPACE,
+                over_budget: str = "error") -> NetworkResult:
     """Map every array layer of ``graph`` (``frontends.load_onnx``) in ``mapping_space`` (full, jssc: cost_models.rules).
 
     ``statistics`` (``layer_statistics``: measured, given or default zeros and
     RLC sizes per layer) replaces ``zero_fraction`` / ``zero_fractions``.
     ``cache`` (mapper.search.cache) answers each distinct layer it already
-    knows and keeps each new proven answer.
+    knows and keeps each new proven answer.  ``over_budget``: what a
+    ``max_network_cycles`` below the fastest mappings gives (mapper.search.budget).
     """
     search = partial(cache.map_layer if cache is not None else _map_layer, space=check_space(mapping_space))
     start = time.perf_counter()
@@ -201,7 +203,8 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
     if max_network_cycles is not None:
         from mapper.search.budget import map_with_network_budget  # OR-tools: loaded when a search runs
         results = map_with_network_budget(nodes, ratios, hardware, max_network_cycles,
-                                          (time_limit, total_time_limit), search)  # ``search`` keeps the space
+                                          (time_limit, total_time_limit), search,  # ``search`` keeps the space
+                                          over_budget)
         if on_layer is not None:
             for name, _ in nodes:
                 on_layer(name, results[name][0])

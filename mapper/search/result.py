@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cost_models.cost import Cost
+from cost_models.errors import InputError
 from cost_models.hardware import Hardware
 from cost_models.mapping import Mapping
+
+# A network latency budget no set of mappings meets: every layer's status (mapper.search.budget), which the
+# compiler turns into one NetworkBudgetError rather than a network of "unmapped" layers.
+OVER_BUDGET = "OVER_BUDGET"
+
 
 @dataclass(frozen=True)
 class LayerResult:
@@ -19,7 +25,7 @@ class LayerResult:
 
     mapping: Mapping | None
     cost: Cost | None
-    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNMAPPABLE | UNKNOWN
+    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNMAPPABLE | UNKNOWN | OVER_BUDGET
     objective: str
     objective_value: int | None
     bound: int | None
@@ -42,3 +48,7 @@ class LayerResult:
 def as_ms(cycles: int, hw: Hardware) -> str:
     """A cycle count in the unit the user gave the bound in: ``20 ms (4,000,000 cycles at 200 MHz)``."""
     return f"{cycles / (hw.core_mhz * 1e3):.6g} ms ({cycles:,} cycles at {hw.core_mhz} MHz)"
+
+
+class NetworkBudgetError(InputError):
+    """``--network-latency-ms`` below the fastest the network can run: one error naming both figures."""

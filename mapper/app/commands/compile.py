@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES
 from cost_models.rules import DEFAULT_SPACE, SPACES
-from mapper.app.compiler import DEFAULT_MAX_BATCH, compile_model
+from mapper.app.compiler import DEFAULT_MAX_BATCH, OVER_BUDGET_CHOICES, compile_model
+from mapper.app.exits import EXIT_NOT_PROVEN, EXIT_OK, EXIT_UNMAPPED
 from mapper.app.untrusted import printable, text
 
 
@@ -86,6 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--total-time-limit", type=positive, metavar="S", help="search time for the whole network")
     parser.add_argument("--layer-latency-ms", type=positive, metavar="MS", help="latency bound per layer")
     parser.add_argument("--network-latency-ms", type=positive, metavar="MS", help="latency bound for the network")
+    parser.add_argument("--over-budget", choices=OVER_BUDGET_CHOICES, default="error",
+                        help="a --network-latency-ms the fastest mappings miss: error (default: one error naming "
+                             "the bound and the fastest latency, nothing written) or fastest (write the fastest "
+                             "mappings, exit 1)")
     parser.add_argument("--zero-fraction", type=_zero_fraction, action="append", default=[], metavar="[NAME=]Z[,ZO]",
                         help=f"share of zeros in ReLU outputs for RLC and gating (default {DEFAULT_ZERO_FRACTION}); "
                         "NAME=Z gives layer NAME's ifmap zeros, NAME=Z,ZO its ifmap and ofmap zeros; repeatable")
@@ -151,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
             layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
             zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
             max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, on_batch=on_batch,
-            cache=cache_choice(args), mapping_space=args.mapping_space)
+            cache=cache_choice(args), mapping_space=args.mapping_space, over_budget=args.over_budget)
     report = result.report()
     report_json = result.report_bytes(report)
     result.save(out, report_json)
@@ -166,4 +171,12 @@ def run(args: argparse.Namespace) -> int:
     for names, reason in failures(report["unmapped"]):
         which = f"layer '{names[0]}' has" if len(names) == 1 else f"{name_list(names, len(result.layers))} have"
         print(printable(f"error: {which} no valid mapping: {reason}"), file=sys.stderr)
-    return 1 if result.unmapped else 0
+    return exit_status(report)
+
+
+def exit_status(report: dict) -> int:
+    """0; 1 a layer unmapped or the network budget missed; 4 compiled but far from proven (README)."""
+    totals = report["totals"]
+    if totals["unmapped"] or not totals.get("network_budget", {"met": True})["met"]:
+        return EXIT_UNMAPPED
+    return EXIT_NOT_PROVEN if totals["search"]["far"] else EXIT_OK

@@ -91,15 +91,43 @@ def test_decode_names_the_hardware_a_bitstream_was_made_for(lenet, tmp_path, cap
     assert cli.main(["decode", str(other), "--hardware", str(LARGE)]) == 0
 
 
-def test_network_latency_failure_is_said_once_in_ms(tmp_path, capsys):
+def test_a_budget_nothing_meets_is_one_error_naming_it_and_the_fastest_latency(tmp_path, capsys):
     out = tmp_path / "o"
-    assert cli.main(["compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out), "--network-latency-ms", "0.001"]) == 1
+    assert cli.main(["compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out), "--network-latency-ms", "0.001"]) == 2
     captured = capsys.readouterr()
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "all 5 layers have no valid mapping" in errors[0]
-    assert "latency bound of 0.001 ms (200 cycles at 200 MHz)" in errors[0] and " ms (" in errors[0]
-    assert "latency bound" not in captured.out  # said once, on stderr
-    assert "PARTIAL, 0 of 5 layers mapped" in captured.out
+    assert len(errors) == 1 and "no valid mapping" not in errors[0]
+    assert "latency bound of 0.001 ms (200 cycles at 200 MHz)" in errors[0]
+    assert "the fastest mappings need 0.29535 ms (59,070 cycles" in errors[0]  # lenet5's fastest, as compiled
+    assert "latency bound" not in captured.out and "PARTIAL" not in captured.out
+    assert not out.exists()  # nothing written
+
+
+def test_over_budget_fastest_writes_the_fastest_mappings_and_exits_1(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out), "--network-latency-ms", "0.001"]
+    assert cli.main([*argv, "--over-budget", "fastest"]) == 1
+    report = json.loads((out / "report.json").read_text())
+    fastest = compile_model(EXAMPLES / "lenet5.onnx", objective="latency", compare_spaces=False, program=False)
+    assert not report["unmapped"] and report["totals"]["network_budget"] == {"ms": 0.001, "met": False}
+    assert report["totals"]["latency"]["total_cycles"] == fastest.totals["latency"]["total_cycles"]
+    assert "over the network latency budget: 0.29535 ms > 0.001 ms" in capsys.readouterr().out
+    met = compile_model(EXAMPLES / "lenet5.onnx", network_latency_ms=1.0, compare_spaces=False, program=False)
+    assert met.totals["network_budget"] == {"ms": 1.0, "met": True} and not met.over_budget
+
+
+def test_searches_stopped_far_from_their_bounds_say_so_and_exit_4(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out), "--no-cache"]
+    assert cli.main(argv) == 0
+    proven = json.loads((out / "report.json").read_text())["totals"]["search"]
+    assert proven == {"layers": 5, "proven": 5, "gap": 0.0, "worst": None, "far": False}
+    assert "not proven" not in capsys.readouterr().out
+    assert cli.main([*argv, "--time-limit", "0.001"]) == 4  # a clock far too short to prove anything
+    search = json.loads((out / "report.json").read_text())["totals"]["search"]
+    assert search["proven"] < 5 and search["far"] and search["gap"] > 0.05 and search["worst"]["gap"] > 0
+    printed = " ".join(capsys.readouterr().out.split())  # rich wraps at the console's width
+    assert f"search: {5 - search['proven']} of 5 layers not proven optimal; the network's energy may be up to {100 * search['gap']:.1f} %" in printed
 
 
 def test_partial_compile_says_so_in_its_totals(tmp_path, capsys):

@@ -12,6 +12,7 @@ from ortools.sat.python import cp_model
 import mapper.search.network as network
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE
+from mapper.search.result import as_ms
 from mapper.search.network import choose_batch, layer_ratios, map_network
 from mapper.search.cpsat import solve
 
@@ -61,7 +62,10 @@ def test_network_latency_budget_trades_energy_for_speed(hw):
     assert cycles(bounded) <= budget
     assert energy(free) <= energy(bounded) <= energy(fastest)
     impossible = map_network(small_net(), hw, "energy", max_network_cycles=cycles(fastest) - 1)
-    assert impossible.unmapped and "latency bound" in impossible.unmapped[0].result.reason
+    assert impossible.unmapped and {e.result.status for e in impossible.layers} == {"OVER_BUDGET"}
+    assert f"the fastest mappings need {as_ms(cycles(fastest), hw)}" in impossible.unmapped[0].result.reason
+    anyway = map_network(small_net(), hw, "energy", max_network_cycles=cycles(fastest) - 1, over_budget="fastest")
+    assert not anyway.unmapped and cycles(anyway) == cycles(fastest)
 
 
 def test_layer_latency_bound(hw):
