@@ -40,6 +40,31 @@ def _os_error(error: OSError) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
+# Path limits of Linux (PATH_MAX, NAME_MAX), in bytes of the file system's encoding.
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def checked_path_text(name: str, what: str, where: str | None = None,
+                      error: type[InputError] = InputError) -> str:
+    """A path an input file names (an external-data location, a sweep spec's model or hardware file),
+    checked once for everything the OS would otherwise trip on: a NUL byte, control characters, text the
+    file system cannot encode, a path or a component longer than Linux allows."""
+    shown = f"'{name[:80]}'"  # the CLI prints it escaped (mapper.app.untrusted)
+    if "\x00" in name:
+        raise error(f"{what} {shown} holds a NUL byte", where)
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise error(f"{what} {shown} holds a control character", where)
+    try:
+        encoded = name.encode("utf-8")  # strict: a lone surrogate is no file name
+    except UnicodeError:
+        raise error(f"{what} {shown} is not valid text (a lone surrogate)", where) from None
+    if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_NAME_BYTES for part in encoded.split(b"/")):
+        raise error(f"{what} {shown} is longer than a path may be ({MAX_PATH_BYTES} bytes, "
+                         f"{MAX_NAME_BYTES} per name)", where)
+    return name
+
+
 def checked_size(path: str | os.PathLike, limit: int, what: str) -> int:
     """The size of the regular file at ``path`` (InputError if it is anything else or larger than ``limit``)."""
     where = str(path)

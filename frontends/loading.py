@@ -15,7 +15,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from cost_models.errors import InputError
-from cost_models.files import checked_size, open_regular
+from cost_models.files import checked_path_text, checked_size, open_regular
 from frontends.wire import ITEMSIZE, WireError, WireLimit, read_without_weights
 
 MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message
@@ -87,6 +87,7 @@ def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None) -> tu
     where = f"{path}: initializer '{tensor.name[:80]}'" if path else f"initializer '{tensor.name[:80]}'"
     if not location:
         raise FrontendError("external data without a location", where)
+    checked_path_text(location, "external data location", where, FrontendError)
     if os.path.isabs(location) or location.startswith(("/", "\\")) or ":" in location:
         raise FrontendError(f"external data location '{location[:200]}' is absolute or a URL; it must be a relative "
                             "path inside the model's folder", where)

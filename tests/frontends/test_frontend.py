@@ -150,7 +150,9 @@ def test_external_weights_are_not_loaded_and_escapes_are_refused(tmp_path):
     with pytest.raises(FrontendError, match="initializer .* external data 'w.bin': .*no such file"):
         load_onnx(inside / "m.onnx")
     (inside / "w.bin").write_bytes(b"0" * 432)
-    for location in ("../outside.bin", "/etc/passwd"):
+    # escapes, and names the OS cannot take (one check for every path a file names: cost_models.files)
+    for location in ("../outside.bin", "/etc/passwd", "w\x00.bin", "w\x1b[2J.bin", "w" * 300 + ".bin",
+                     "a/" * 2100 + "w.bin"):
         proto = onnx.load(inside / "m.onnx", load_external_data=False)
         for entry in proto.graph.initializer[0].external_data:
             if entry.key == "location":

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cost_models.errors import InputError
+from cost_models.files import checked_path_text
 from cost_models.hardware import SCHEMA, Hardware, load_hardware, parse_yaml, default_hardware
 from cost_models.rowstationary import OBJECTIVES
 from cost_models.rules import DEFAULT_SPACE, SPACES
@@ -138,7 +139,7 @@ def _networks(node: Any, folder: Path, where: str) -> tuple[Network, ...]:
             raise SpecError("must be {model: FILE.onnx, batch: N or auto}", at)
         if not isinstance(item["model"], str) or not item["model"]:
             raise SpecError("must be a file name", f"{at}.model")
-        path = (folder / item["model"]).resolve()
+        path = (folder / checked_path_text(item["model"], "model file", f"{at}.model")).resolve()
         if not path.is_file():
             raise SpecError("no such file", f"{at}.model")
         batch = item.get("batch", 1)
@@ -187,7 +188,7 @@ def _base(node: Any, folder: Path, where: str) -> tuple[Hardware, dict[str, Any]
     if node is None or node == "eyeriss":
         hw = default_hardware()
     elif isinstance(node, str) and node:
-        hw = load_hardware(folder / node)
+        hw = load_hardware(folder / checked_path_text(node, "hardware file", where))
     else:
         raise SpecError("must be a hardware file name or eyeriss", where)
     return hw, hw.as_dict()
