@@ -1,4 +1,4 @@
-"""The ISCA 2016 row-stationary findings, reproduced with the sweep's pieces (eyeriss.md section 7.4).
+"""The ISCA 2016 row-stationary findings, reproduced with the sweep's pieces (eyeriss-facts.md section 7.4).
 
     python benchmarks/isca_rs_sweep.py [--batch 16]
 

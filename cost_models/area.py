@@ -7,7 +7,7 @@ component's area is the chip's share scaled with what it is made of (bits,
 PEs, multicast controllers), so a design point with twice the PEs or a bigger
 GLB gets the area its parts would take in the same technology.  What the
 paper does not split (PE control, NoC, top-level blocks) is split by an
-assumed share, named as such below.  /work/shared/eyeriss.md holds the facts.
+assumed share, named as such below.  docs/eyeriss-facts.md holds the facts.
 """
 
 from __future__ import annotations

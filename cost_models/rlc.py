@@ -1,4 +1,4 @@
-"""The chip's run-length codec for fmaps in DRAM ([JSSC IV-B, Fig. 8]; eyeriss.md section 4).
+"""The chip's run-length codec for fmaps in DRAM ([JSSC IV-B, Fig. 8]; eyeriss-facts.md section 4).
 
 A 64-bit word holds three (run, level) pairs and a terminator bit: a 5-bit run
 of zeros (at most 31) then a 16-bit level, so ``0,0,12,0,0,0,0,53,0,0,22``

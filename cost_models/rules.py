@@ -5,14 +5,14 @@ The full space holds every mapping the hardware limits allow
 narrow PE sets side by side with many channels per pass, a territory no
 silicon figure covers.  The ``jssc`` space keeps only mappings shaped like the
 ones the chip ran (JSSC 2017 Table III, ``cost_models.silicon.PUBLISHED``;
-/work/shared/eyeriss.md sections 5.1-5.5): each rule below is a ``Limit`` over
+docs/eyeriss-facts.md sections 5.1-5.5): each rule below is a ``Limit`` over
 the mapping variables, written over ``cost_models.arith`` numbers, so the one
 list constrains the CP-SAT model (``mapper.search.cpsat``), filters the
 enumerator (``mapper.search.exhaustive``) and is what ``cost_models.cost.check``
 reports for one mapping.  All five published mappings obey every rule
 (``tests/cost_models/test_rules.py``).
 
-1. Whole sets, strip-mined only when too large [JSSC IV-A; eyeriss.md 5.1]:
+1. Whole sets, strip-mined only when too large [JSSC IV-A; eyeriss-facts.md 5.1]:
    a logical set of R x E PEs that fits the array (in segments of at most
    ``cols`` columns stacked vertically, as CONV2's 5 x 27 = 5 x 14 + 5 x 13)
    is never strip-mined: e = E.  Only a set that does not fit (CONV1's

@@ -20,7 +20,7 @@ def base() -> dict:
 
 
 def test_bundled_eyeriss_matches_the_chip(hw):
-    # eyeriss.md sections 1-3: [JSSC III-A, V-A, V-B, V-C], [ISCA Table IV].
+    # eyeriss-facts.md sections 1-3: [JSSC III-A, V-A, V-B, V-C], [ISCA Table IV].
     assert (hw.rows, hw.cols, hw.pes) == (12, 14, 168)
     assert (hw.filter_spad, hw.ifmap_spad, hw.psum_spad) == (224, 12, 24)
     assert (hw.glb_banks, hw.bank_words * 2, hw.filter_buffer_words * 2) == (25, 4096, 8192)  # 25 x 4 kB + 8 kB
