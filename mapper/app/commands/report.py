@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("path", help="compile output folder or its report.json")
     parser.add_argument("--layer", help="show one layer: PE array, spad fill, energy, loop nest")
     parser.add_argument("--sort", choices=("energy", "latency"), help="order the layer table (default: network order)")
-    parser.add_argument("--json", action="store_true", help="print the report (or the layer's entry) as JSON")
-    parser.add_argument("--csv", action="store_true",
+    form = parser.add_mutually_exclusive_group()  # one output form: --csv --json would silently drop one
+    form.add_argument("--json", action="store_true", help="print the report (or the layer's entry) as JSON")
+    form.add_argument("--csv", action="store_true",
                         help="print one CSV row per layer with every figure of its entry (nested keys joined by '.')")
 
 
@@ -57,11 +58,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection, OWASP): a layer name
+# from the model such as "=HYPERLINK(...)" must stay text, so such a cell gets a leading apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as written: numbers as they are, strings escaped for a terminal and never a formula."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def write_csv(report: dict, out: TextIO) -> None:
-    """One row per layer, every figure of its entry; strings through ``printable`` (a CSV may meet a terminal)."""
+    """One row per layer, every figure of its entry; strings through ``csv_cell``."""
     columns, rows = layer_rows(report)
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else printable(row[c]) if isinstance(row[c], str) else row[c]
-                         for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])

@@ -44,6 +44,27 @@ def test_csv_has_one_row_per_layer_with_every_figure(lenet, capsys):
         assert all(row[key] == ("" if value is None else str(value)) for key, value in flat.items())
 
 
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "plain"])
+def test_a_csv_cell_from_the_model_never_becomes_a_formula(lenet, tmp_path, capsys, name):
+    report = json.loads((lenet / "report.json").read_text())
+    report["layers"][0]["name"] = name
+    edited = tmp_path / "report.json"
+    edited.write_text(json.dumps(report))
+    assert cli.main(["report", str(edited), "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    cell = rows[0]["name"]
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    shown = name.replace("\t", "\\t")  # a tab is shown escaped, as every string from an input file
+    assert cell == ("'" + shown if shown.startswith(("=", "+", "-", "@")) else shown)
+    assert rows[0]["energy.total_pj"] == str(report["layers"][0]["energy"]["total_pj"])  # numbers stay numbers
+
+
+def test_csv_and_json_together_are_refused(lenet, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["report", str(lenet), "--csv", "--json"])
+    assert exited.value.code == 2 and "not allowed with argument --csv" in capsys.readouterr().err
+
+
 def test_layer_by_unique_suffix_or_row_number(lenet, capsys):
     assert cli.main(["report", str(lenet), "--layer", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "conv2"
