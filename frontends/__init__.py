@@ -24,7 +24,8 @@ computes: a host op's own, an array layer's main node then its fused ones).  Edg
 ``shape``.
 Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``batch_symbolic``, ``opset``,
 ``inputs`` and ``outputs`` ((name, shape) lists; not nodes), ``folded`` (shape
-computation nodes evaluated at compile time), ``initializers`` (the small initializers kept,
+computation nodes evaluated at compile time), ``missing_weights`` (external-data files the model
+names that do not exist: it maps from shapes, nothing runs), ``initializers`` (the small initializers kept,
 which host operations read).
 """
 
@@ -44,7 +45,8 @@ from frontends.shapes import (MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_s
 from frontends.validate import MAX_NODES, check_model
 from frontends.weights import load_layer_weights, load_node_weights
 
-__all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_node_weights", "load_onnx"]
+__all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_node_weights", "load_onnx",
+           "missing_weights_warning"]
 
 
 def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = None) -> nx.DiGraph:
@@ -54,7 +56,8 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     error rather than a report that claims a batch the layers do not have.
     Graph attribute ``batch_symbolic`` says whether the batch could be chosen.
     """
-    proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS, max_nodes=MAX_NODES)
+    missing: list[str] = []  # external weights files not there: shapes still map (graph "missing_weights")
+    proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS, max_nodes=MAX_NODES, missing=missing)
     where = str(path) if path is not None else "<model>"
     opset = opset_of(proto, where)
     check_model(proto, where, MAX_FOLD_ELEMENTS)
@@ -78,8 +81,18 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
                         None if folded else weights)
     name = path.stem if path is not None else (work.graph.name or "model")
     graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
-                       batch_symbolic=bool(bound))
+                       batch_symbolic=bool(bound), missing_weights=tuple(dict.fromkeys(missing)))
     return graph
+
+
+def missing_weights_warning(graph: nx.DiGraph) -> str | None:
+    """The one warning an architecture-only export gets (its external weights file is not there)."""
+    files = graph.graph.get("missing_weights") or ()
+    if not files:
+        return None
+    named = ", ".join(f"'{name[:200]}'" for name in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    return (f"the model's external weights file{'s' if len(files) > 1 else ''} {named} "
+            f"{'are' if len(files) > 1 else 'is'} missing: mapping from shapes alone; simulate and run need the weights")
 
 
 def array_layers(graph: nx.DiGraph) -> list[tuple[str, LayerShape]]:

@@ -51,6 +51,8 @@ def tensor_shapes(graph: nx.DiGraph) -> dict[str, tuple[int, ...]]:
 
 def not_runnable(graph: nx.DiGraph, name: str) -> str | None:
     """Why array layer ``name`` cannot be run in fixed point yet (None: it can)."""
+    if graph.graph.get("missing_weights"):
+        return f"the model's external weights file '{graph.graph['missing_weights'][0][:200]}' is missing"
     data = graph.nodes[name]
     main = data["protos"][0]
     fused_ops = {op for _, op in data["fused"]}

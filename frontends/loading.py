@@ -27,12 +27,15 @@ class FrontendError(InputError):
 
 
 def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | None = None,
-               max_nodes: int | None = None) -> tuple[onnx.ModelProto, Path | None, str]:
+               max_nodes: int | None = None, missing: list[str] | None = None
+               ) -> tuple[onnx.ModelProto, Path | None, str]:
     """The model proto (external data not loaded), its path, and the sha256 of its bytes.
 
     With ``keep_elements``, a file's initializers with more elements than that
     are read without their values (frontends.wire): shapes only, small memory;
     a graph of more than ``max_nodes`` nodes is then refused before it is parsed.
+    ``missing``: external-data files that do not exist are listed there instead
+    of refused (mapping needs shapes only); every other external-data check stays.
     """
     if isinstance(model, onnx.ModelProto):
         return model, None, hashlib.sha256(model.SerializeToString()).hexdigest()
@@ -60,28 +63,30 @@ def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | 
                                 where) from None
     if not proto.HasField("graph") or not proto.graph.node:
         raise FrontendError("not a valid ONNX model (no graph or no nodes)", where)
-    check_external_data(proto, path)
+    check_external_data(proto, path, missing)
     return proto, path, digest.hexdigest()
 
 
-def check_external_data(proto: onnx.ModelProto, path: Path | None) -> None:
+def check_external_data(proto: onnx.ModelProto, path: Path | None, missing: list[str] | None = None) -> None:
     """Refuse external data outside the model's folder, or that its file cannot hold; never read it.
 
     The location must be a relative path inside the model's folder (no URL, no
     ``..``, no symlink out); the file there a regular file (not a FIFO, a folder
     or a device) holding ``offset + length`` bytes, the length the tensor's
-    dims and type need.  A missing file is refused as well, though compiling
-    needs shapes only: a model without its weights is an incomplete download
-    whose bitstreams could never be loaded (the file is stat'ed, never opened).
+    dims and type need (the file is stat'ed, never opened).  A file that does
+    not exist is refused, unless ``missing`` collects it: an architecture-only
+    export (its weights file not shipped) still maps, from shapes alone.
     """
     base = (path.parent if path is not None else Path.cwd()).resolve()
     for tensor in all_tensors(proto):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            external_span(tensor, base, path)
+            external_span(tensor, base, path, missing)
 
 
-def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None) -> tuple[Path, int, int]:
-    """(file, offset, length) of an external tensor's data, every part checked (FrontendError)."""
+def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None, missing: list[str] | None = None
+                  ) -> tuple[Path, int, int] | None:
+    """(file, offset, length) of an external tensor's data, every part checked (FrontendError); None for
+    a file that does not exist when ``missing`` collects such files."""
     entries = {entry.key: entry.value for entry in tensor.external_data}
     location = entries.get("location", "")
     where = f"{path}: initializer '{tensor.name[:80]}'" if path else f"initializer '{tensor.name[:80]}'"
@@ -110,6 +115,12 @@ def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None) -> tu
     if offset < 0 or length < 0 or (tensor.data_type in ITEMSIZE and length != need):
         raise FrontendError(f"external data length {length} (offset {offset}) does not match the {need} bytes its "
                             f"dims {list(tensor.dims)} need", where)
+    if not os.path.lexists(base / location):
+        if missing is not None:
+            missing.append(location)
+            return None
+        raise FrontendError(f"external data '{location[:200]}': no such file (simulate and run need the weights; "
+                            "inspect and compile map from shapes alone)", where)
     try:
         size = checked_size(base / location, 2**63 - 1, "external data")
     except InputError as error:

@@ -27,7 +27,7 @@ from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES, RATIO_ONE
 from cost_models.rules import DEFAULT_SPACE, SPACES
 from cost_models.statistics import LayerStatistics
-from frontends import array_layers, load_onnx
+from frontends import array_layers, load_onnx, missing_weights_warning
 from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
@@ -154,6 +154,7 @@ class CompileResult:
     batch_scan: tuple[tuple[int, float], ...] = ()
     host_reasons: tuple[str | None, ...] = ()  # why each host op is not on the array (frontends.host), in order
     program: Built | None = None  # the runnable program (mapper.app.quantize), or why there is none
+    warnings: tuple[str, ...] = ()  # said once on stderr by `eyeriss compile` (e.g. external weights missing)
 
     @property
     def unmapped(self) -> list[CompiledLayer]:
@@ -277,6 +278,11 @@ def _ms_to_cycles(ms: float | None, hw: Hardware, what: str) -> int | None:
     return int(ms * hw.core_mhz * 1000)
 
 
+def _check_choice(what: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(f"{what} must be one of {', '.join(choices)}, got {str(value)[:40]!r}")
+
+
 def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | str | None = None,
                   objective: str = "energy", hardware: Hardware | str | os.PathLike | None = None,
                   time_limit: float | None = None, total_time_limit: float | None = None,
@@ -292,19 +298,15 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   compare_spaces: bool = True, program: bool = True, over_budget: str = "error") -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
-    ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in
-    1..``max_batch`` with the least energy per inference; None is the model's
-    own batch (1 if symbolic).  The search is bounded by deterministic work, so
-    the result does not depend on the machine or its load; ``time_limit`` (per
-    distinct layer shape) and ``total_time_limit`` (the whole search) add a
-    wall-clock stop, and a layer cut short keeps the best mapping found with
-    its gap.  Latency bounds make energy the objective.
-    Raises ``InputError`` on bad input; layers with no valid mapping are listed
-    in ``result.unmapped`` and the rest still compile.  Progress: ``on_graph(batch,
-    layers)`` before each graph is mapped (once per batch tried; with
-    ``"auto"`` the sizes are solved side by side, so in the order they start),
-    then ``on_layer(name, result)`` for each of its layers, and with ``"auto"``
-    ``on_batch(batch, network)`` for each size in order once it is done.
+    ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in 1..``max_batch`` with the
+    least energy per inference; None is the model's own batch (1 if symbolic).  The search is bounded by
+    deterministic work, so the result does not depend on the machine or its load; ``time_limit`` (per
+    distinct layer shape) and ``total_time_limit`` (the whole search) add a wall-clock stop, and a layer
+    cut short keeps the best mapping found with its gap.  Latency bounds make energy the objective.
+    Raises ``InputError`` on bad input; layers with no valid mapping are listed in ``result.unmapped``
+    and the rest still compile.  Progress: ``on_graph(batch, layers)`` before each graph is mapped (once
+    per batch tried; with ``"auto"`` side by side, so in the order they start), then ``on_layer(name,
+    result)`` for each of its layers, and with ``"auto"`` ``on_batch(batch, network)`` per size in order.
 
     Data statistics per layer (zeros for gating, RLC size in DRAM): measured on
     the ``calibration`` samples (.npy/.npz, run in onnxruntime), else
@@ -312,9 +314,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``zero_fraction`` for every ReLU output (default 0.5); a per-layer figure
     wins over a measured one.  The report names each figure's source.
 
-    ``cache``: the persistent result cache (mapper.search.cache): True for the
-    user's cache folder, a folder path or a ``ResultCache``; None or False
-    searches every layer afresh.  A cached answer is the one the search gives.
+    ``cache``: the persistent result cache (mapper.search.cache): True for the user's cache folder, a
+    folder path or a ``ResultCache``; None or False searches afresh.  A cached answer is the search's.
 
     ``mapping_space``: ``full`` (every mapping the hardware allows) or
     ``jssc`` (only mappings that keep the chip team's rules as well,
@@ -327,17 +328,14 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``over_budget="fastest"``: then every layer gets its fastest mapping and
     ``totals["network_budget"]["met"]`` is False.
     """
-    if over_budget not in OVER_BUDGET_CHOICES:
-        raise InputError(f"over_budget must be one of {', '.join(OVER_BUDGET_CHOICES)}, got {str(over_budget)[:40]!r}")
-    if mapping_space not in SPACES:
-        raise InputError(f"mapping space must be one of {', '.join(SPACES)}, got {str(mapping_space)[:40]!r}")
+    _check_choice("over_budget", over_budget, OVER_BUDGET_CHOICES)
+    _check_choice("mapping space", mapping_space, SPACES)
     start = time.perf_counter()
     hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit,
                                           total_time_limit, hardware, layer_latency_ms, network_latency_ms)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
-    report_options["mapping_space"] = mapping_space
-    report_options["over_budget"] = over_budget
+    report_options.update(mapping_space=mapping_space, over_budget=over_budget)
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space, "over_budget": over_budget},
@@ -370,7 +368,8 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
         model_name=graph.graph["name"], opset=int(graph.graph["opset"]), batch=network.batch,
         objective=job.objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
         compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
-        host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops), program=built)
+        host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops), program=built,
+        warnings=tuple(w for w in (missing_weights_warning(graph),) if w))
 
 
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,

@@ -209,37 +209,41 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
             for name, _ in nodes:
                 on_layer(name, results[name][0])
     else:
-        first: dict[tuple[LayerShape, DataRatios], str] = {}  # each distinct shape's first layer
-        for name, data in nodes:
-            first.setdefault((data["layer"], ratios[name]), name)
-
-        def solve_one(key: tuple[LayerShape, DataRatios]) -> LayerResult:
-            return search(key[0], hardware, objective, ratios=key[1],
-                          time_limit=wall_budget(start, time_limit, total_time_limit), max_cycles=max_layer_cycles)
-
-        done: dict[tuple[LayerShape, DataRatios], LayerResult] = {}
-        reported = 0
-
-        def report(key: tuple[LayerShape, DataRatios], result: LayerResult) -> None:
-            """``on_layer`` for every layer, in graph order, as soon as its shape is solved."""
-            nonlocal reported
-            done[key] = result
-            while on_layer is not None and reported < len(nodes):
-                name, data = nodes[reported]
-                if (data["layer"], ratios[name]) not in done:
-                    break
-                on_layer(name, done[(data["layer"], ratios[name])])
-                reported += 1
-
-        solved = solve_each(list(first), solve_one, report)
-        results = {name: (solved[key], None if first[key] == name else first[key])
-                   for name, data in nodes for key in [(data["layer"], ratios[name])]}
+        results = _map_distinct(nodes, ratios, lambda layer, layer_ratios: search(
+            layer, hardware, objective, ratios=layer_ratios,
+            time_limit=wall_budget(start, time_limit, total_time_limit), max_cycles=max_layer_cycles), on_layer)
     layers = tuple(MappedLayer(name, data["op"], data["layer"], ratios[name], *results[name], statistics[name])
                    for name, data in nodes)
     host = tuple((n, d["op"]) for n, d in sorted(graph.nodes(data=True), key=lambda item: item[1].get("order", 0))
                  if d.get("kind") == "host")
     return NetworkResult(layers, host, int(graph.graph.get("batch", 1)), objective, hardware,
                          time.perf_counter() - start, mapping_space=mapping_space)
+
+
+def _map_distinct(nodes: list[tuple[str, dict]], ratios: Mapping[str, DataRatios],
+                  solve: Callable[[LayerShape, DataRatios], LayerResult],
+                  on_layer: Callable[[str, LayerResult], None] | None) -> dict[str, tuple[LayerResult, str | None]]:
+    """Each distinct (shape, data ratios) solved once; every layer gets its result and the first layer that had it."""
+    first: dict[tuple[LayerShape, DataRatios], str] = {}  # each distinct shape's first layer
+    for name, data in nodes:
+        first.setdefault((data["layer"], ratios[name]), name)
+    done: dict[tuple[LayerShape, DataRatios], LayerResult] = {}
+    reported = 0
+
+    def report(key: tuple[LayerShape, DataRatios], result: LayerResult) -> None:
+        """``on_layer`` for every layer, in graph order, as soon as its shape is solved."""
+        nonlocal reported
+        done[key] = result
+        while on_layer is not None and reported < len(nodes):
+            name, data = nodes[reported]
+            if (data["layer"], ratios[name]) not in done:
+                break
+            on_layer(name, done[(data["layer"], ratios[name])])
+            reported += 1
+
+    solved = solve_each(list(first), lambda key: solve(*key), report)
+    return {name: (solved[key], None if first[key] == name else first[key])
+            for name, data in nodes for key in [(data["layer"], ratios[name])]}
 
 
 def _map_layer(*args, **options) -> LayerResult:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from cost_models.layer import LayerShape
-from frontends import FrontendError, array_layers, host_ops, load_layer_weights, load_onnx
+from frontends import FrontendError, array_layers, host_ops, load_layer_weights, load_onnx, missing_weights_warning
 from harness import Run, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,9 +146,13 @@ def test_external_weights_are_not_loaded_and_escapes_are_refused(tmp_path):
     onnx.save(m, inside / "m.onnx", save_as_external_data=True, all_tensors_to_one_file=True, location="w.bin",
               size_threshold=0)
     assert array_layers(load_onnx(inside / "m.onnx"))[0][1].M == 4  # its size is checked, its bytes never read
-    (inside / "w.bin").unlink()  # an incomplete download: refused though compiling needs shapes only
-    with pytest.raises(FrontendError, match="initializer .* external data 'w.bin': .*no such file"):
-        load_onnx(inside / "m.onnx")
+    (inside / "w.bin").unlink()  # an architecture-only export: it maps from shapes, nothing runs
+    shapes_only = load_onnx(inside / "m.onnx")
+    assert shapes_only.graph["missing_weights"] == ("w.bin",)
+    assert array_layers(shapes_only)[0][1].M == 4
+    assert "'w.bin' is missing" in missing_weights_warning(shapes_only)
+    with pytest.raises(FrontendError, match="initializer .* external data 'w.bin': no such file .*simulate and run"):
+        load_layer_weights(shapes_only, array_layers(shapes_only)[0][0])
     (inside / "w.bin").write_bytes(b"0" * 432)
     # escapes, and names the OS cannot take (one check for every path a file names: cost_models.files)
     for location in ("../outside.bin", "/etc/passwd", "w\x00.bin", "w\x1b[2J.bin", "w" * 300 + ".bin",

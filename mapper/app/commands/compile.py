@@ -157,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
             zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
             max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, on_batch=on_batch,
             cache=cache_choice(args), mapping_space=args.mapping_space, over_budget=args.over_budget)
+    for warning in result.warnings:
+        print(printable(f"warning: {warning}"), file=sys.stderr)
     report = result.report()
     report_json = result.report_bytes(report)
     result.save(out, report_json)

@@ -11,9 +11,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from frontends import array_layers, host_ops, load_onnx
+from frontends import array_layers, host_ops, load_onnx, missing_weights_warning
 from mapper.app.report_view import MAX_TABLE_ROWS
-from mapper.app.untrusted import text
+from mapper.app.untrusted import printable, text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,6 +75,9 @@ def short_op(entry: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     graph = load_onnx(args.model, batch=args.batch)
+    warning = missing_weights_warning(graph)
+    if warning:
+        print(printable(f"warning: {warning}"), file=sys.stderr)
     data = summary(graph)
     if args.json:
         print(json.dumps(data, sort_keys=True, indent=1))

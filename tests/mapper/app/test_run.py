@@ -250,3 +250,24 @@ def test_random_small_networks_run_bit_exact_on_the_chip(network):
         for name in chip.outputs:
             assert np.array_equal(chip.outputs[name], plain.outputs[name])
         assert chip.output.sqnr_db is None or chip.output.sqnr_db > 30
+
+
+def test_an_architecture_only_export_compiles_with_one_warning_and_does_not_run(tmp_path):
+    """External weights not shipped (ZigZag's example exports): inspect and compile map from shapes with one
+    warning naming the file; the folder is no program, and simulate refuses the model (issue 29)."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    model = onnx.load(EXAMPLES / "digits" / "digits_cnn.onnx")
+    onnx.save(model, folder / "m.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="weights.bin", size_threshold=0)
+    (folder / "weights.bin").unlink()
+    for command in (("inspect", str(folder / "m.onnx")), ("compile", str(folder / "m.onnx"), "-o", str(tmp_path / "o"))):
+        done = run_cli(list(command))
+        assert done.code == 0, done.stderr
+        warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1 and "'weights.bin' is missing" in warnings[0]
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert not report["program"]["runnable"] and "'weights.bin' is missing" in report["program"]["reason"]
+    refused = run_cli(["simulate", str(folder / "m.onnx")])
+    assert refused.code == 2 and "'weights.bin': no such file" in refused.stderr
+    assert run_cli(["run", str(tmp_path / "o"), "--inputs", str(DIGITS / "heldout.npz")]).code == 2
