@@ -39,14 +39,14 @@ import onnx
 from cost_models.layer import LayerShape
 from frontends.contrib import infer_with_contrib
 from frontends.graph import build_graph
-from frontends.loading import FrontendError, check_structure, opset_of, read_model, strip_weights
+from frontends.loading import FrontendError, check_structure, missing_weights_error, opset_of, read_model, strip_weights
 from frontends.shapes import (MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, static_shapes,
                              weight_inputs)
 from frontends.validate import MAX_NODES, check_model
 from frontends.weights import load_layer_weights, load_node_weights
 
 __all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "load_node_weights", "load_onnx",
-           "missing_weights_warning"]
+           "missing_weights_warning", "require_weights"]
 
 
 def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = None) -> nx.DiGraph:
@@ -83,6 +83,15 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
                        batch_symbolic=bool(bound), missing_weights=tuple(dict.fromkeys(missing)))
     return graph
+
+
+def require_weights(graph: nx.DiGraph, where: str) -> None:
+    """Refuse (FrontendError) a model whose external weights file is missing: what needs the weights calls this."""
+    files = graph.graph.get("missing_weights") or ()
+    if files:
+        if graph.graph.get("path"):
+            read_model(graph.graph["path"])  # refuses naming the tensor and its file, as a strict load does
+        raise missing_weights_error(files[0], where)
 
 
 def missing_weights_warning(graph: nx.DiGraph) -> str | None:

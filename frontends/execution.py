@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from cost_models.errors import InputError
 from frontends.loading import FrontendError
 from frontends.weights import load_constant, load_layer_weights
 
@@ -67,7 +68,11 @@ def not_runnable(graph: nx.DiGraph, name: str) -> str | None:
         return "the layer has no weight operand in the second input (activation x activation, or weight x data)"
     if data["onnx_op"] == "Gemm" and _attribute(main, "transA", 0):
         return "Gemm with transA is not run yet"
-    if load_constant(graph, data["weight"]) is None:
+    try:
+        weights = load_constant(graph, data["weight"])
+    except InputError as error:  # e.g. larger than a weight tensor may be: the shapes still map
+        return f"its weights '{data['weight']}' cannot be read: {error.message}"
+    if weights is None:
         return f"its weights '{data['weight']}' are not in the model (a graph input: the model is shape-only)"
     return None
 

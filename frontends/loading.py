@@ -119,8 +119,7 @@ def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None, missi
         if missing is not None:
             missing.append(location)
             return None
-        raise FrontendError(f"external data '{location[:200]}': no such file (simulate and run need the weights; "
-                            "inspect and compile map from shapes alone)", where)
+        raise missing_weights_error(location, where)
     try:
         size = checked_size(base / location, 2**63 - 1, "external data")
     except InputError as error:
@@ -277,3 +276,9 @@ def _on_a_cycle(edges: list[tuple[int, int]], waiting: list[int]) -> int:
         seen.add(index)
         index = stuck_from[index]
     return index
+
+
+def missing_weights_error(location: str, where: str) -> FrontendError:
+    """The one refusal of a model whose external weights file is not there, where weights are needed."""
+    return FrontendError(f"external data '{location[:200]}': no such file (simulate and run need the weights; "
+                         "inspect and compile map from shapes alone)", where)

@@ -196,6 +196,11 @@ def load_report(path: str | Path) -> dict[str, Any]:
         if error.message == "no such file":
             error.message = "no such file (give a compile output folder or its report.json)"
         raise
+    return report_from_text(text, where)
+
+
+def report_from_text(text: str, where: str) -> dict[str, Any]:
+    """A report's JSON text checked (schema, version, the keys every reader relies on)."""
     try:
         report = json.loads(text)
     except (ValueError, RecursionError) as error:

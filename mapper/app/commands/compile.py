@@ -72,35 +72,52 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("compile", help="map an ONNX model onto the array; write report.json and bitstreams")
     parser.add_argument("model", help="ONNX file")
     parser.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default: ./<model name>)")
-    parser.add_argument("--batch", type=_batch, help="batch size, or 'auto' for the least energy per inference "
-                        "(default: the model's, 1 if symbolic)")
-    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest batch --batch auto tries")
-    parser.add_argument("--objective", default="energy", choices=OBJECTIVES)
-    parser.add_argument("--mapping-space", default=DEFAULT_SPACE, choices=SPACES,
-                        help="full: every mapping the hardware allows (default); jssc: only mappings shaped like "
-                             "the chip's published ones (the chip team's rules, docs/cost_model.md)")
-    parser.add_argument("--hardware", metavar="FILE.yaml", help="hardware description (default: the bundled Eyeriss)")
-    parser.add_argument("--time-limit", type=positive, metavar="S",
-                        help="stop each distinct layer's search after S seconds, keeping the best mapping so far "
-                             "(default: no clock; the search is bounded by deterministic work, so the result does "
-                             "not depend on the machine's load)")
-    parser.add_argument("--total-time-limit", type=positive, metavar="S", help="search time for the whole network")
-    parser.add_argument("--layer-latency-ms", type=positive, metavar="MS", help="latency bound per layer")
-    parser.add_argument("--network-latency-ms", type=positive, metavar="MS", help="latency bound for the network")
-    parser.add_argument("--over-budget", choices=OVER_BUDGET_CHOICES, default="error",
-                        help="a --network-latency-ms the fastest mappings miss: error (default: one error naming "
-                             "the bound and the fastest latency, nothing written) or fastest (write the fastest "
-                             "mappings, exit 1)")
-    parser.add_argument("--zero-fraction", type=_zero_fraction, action="append", default=[], metavar="[NAME=]Z[,ZO]",
-                        help=f"share of zeros in ReLU outputs for RLC and gating (default {DEFAULT_ZERO_FRACTION}); "
-                        "NAME=Z gives layer NAME's ifmap zeros, NAME=Z,ZO its ifmap and ofmap zeros; repeatable")
-    parser.add_argument("--calibration", metavar="INPUTS", help="sample inputs (.npy, or .npz by input name): "
-                        "run the model in onnxruntime and measure every layer's zeros and RLC size")
-    add_cache_arguments(parser)
-    parser.add_argument("--explain", action="store_true",
-                        help="also find each layer's runner-ups: for every mapping parameter the best mapping with a "
-                             "different value of it (one re-solve per parameter; off by default)")
+    add_compile_options(parser)
     parser.add_argument("--json", action="store_true", help="print the report JSON instead of tables")
+
+
+def add_compile_options(parser: argparse.ArgumentParser, explain: bool = True) -> None:
+    """Every option that decides what a compile produces; shared by compile and ``simulate MODEL``.
+
+    The options and their defaults are kept on the namespace (``compile_options``) so that a command
+    given a compiled folder instead of a model can refuse the ones that would not apply."""
+    actions: list[argparse.Action] = []
+
+    def add(*names: str, **options) -> None:
+        actions.append(parser.add_argument(*names, **options))
+
+    add("--batch", type=_batch, help="batch size, or 'auto' for the least energy per inference "
+        "(default: the model's, 1 if symbolic)")
+    add("--max-batch", type=int, default=DEFAULT_MAX_BATCH, help="largest batch --batch auto tries")
+    add("--objective", default="energy", choices=OBJECTIVES)
+    add("--mapping-space", default=DEFAULT_SPACE, choices=SPACES,
+        help="full: every mapping the hardware allows (default); jssc: only mappings shaped like "
+        "the chip's published ones (the chip team's rules, docs/cost_model.md)")
+    add("--hardware", metavar="FILE.yaml", help="hardware description (default: the bundled Eyeriss)")
+    add("--time-limit", type=positive, metavar="S",
+        help="stop each distinct layer's search after S seconds, keeping the best mapping so far "
+        "(default: no clock; the search is bounded by deterministic work, so the result does "
+        "not depend on the machine's load)")
+    add("--total-time-limit", type=positive, metavar="S", help="search time for the whole network")
+    add("--layer-latency-ms", type=positive, metavar="MS", help="latency bound per layer")
+    add("--network-latency-ms", type=positive, metavar="MS", help="latency bound for the network")
+    add("--over-budget", choices=OVER_BUDGET_CHOICES, default="error",
+        help="a --network-latency-ms the fastest mappings miss: error (default: one error naming "
+        "the bound and the fastest latency, nothing written) or fastest (write the fastest "
+        "mappings, exit 1)")
+    add("--zero-fraction", type=_zero_fraction, action="append", default=[], metavar="[NAME=]Z[,ZO]",
+        help=f"share of zeros in ReLU outputs for RLC and gating (default {DEFAULT_ZERO_FRACTION}); "
+        "NAME=Z gives layer NAME's ifmap zeros, NAME=Z,ZO its ifmap and ofmap zeros; repeatable")
+    add("--calibration", metavar="INPUTS", help="sample inputs (.npy, or .npz by input name): "
+        "run the model in onnxruntime and measure every layer's zeros and RLC size")
+    if explain:
+        add("--explain", action="store_true",
+            help="also find each layer's runner-ups: for every mapping parameter the best mapping with a "
+            "different value of it (one re-solve per parameter; off by default)")
+    before = len(parser._actions)
+    add_cache_arguments(parser)
+    actions.extend(parser._actions[before:])
+    parser.set_defaults(compile_options=tuple((a.dest, a.default, a.option_strings[0]) for a in actions))
 
 
 def add_cache_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,14 +133,23 @@ def cache_choice(args: argparse.Namespace) -> str | bool:
     return False if args.no_cache else (args.cache or True)
 
 
+def compile_options(args: argparse.Namespace) -> dict:
+    """``compile_model``'s keyword arguments from the options ``add_compile_options`` registered."""
+    overall = next((z for name, z, _ in reversed(args.zero_fraction) if name is None), None)
+    per_layer = {name: (z_in, z_out) for name, z_in, z_out in args.zero_fraction if name is not None}
+    return dict(batch=args.batch, objective=args.objective, hardware=args.hardware, time_limit=args.time_limit,
+                total_time_limit=args.total_time_limit, layer_latency_ms=args.layer_latency_ms,
+                network_latency_ms=args.network_latency_ms, zero_fraction=overall, layer_zero_fractions=per_layer,
+                calibration=args.calibration, max_batch=args.max_batch, cache=cache_choice(args),
+                mapping_space=args.mapping_space, over_budget=args.over_budget)
+
+
 def run(args: argparse.Namespace) -> int:
     from mapper.app.outdir import check_output_dir
     from mapper.app.report import failures
     from mapper.app.report_view import command, name_list, network_summary
 
     out = Path(args.output) if args.output else Path.cwd() / Path(args.model).stem
-    overall = next((z for name, z, _ in reversed(args.zero_fraction) if name is None), None)
-    per_layer = {name: (z_in, z_out) for name, z_in, z_out in args.zero_fraction if name is not None}
     check_output_dir(out)  # refuse before minutes of search, not after
     err = Console(stderr=True)
     progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -150,13 +176,8 @@ def run(args: argparse.Namespace) -> int:
             progress.update(task, advance=1, description=f"{scan_line(sizes, done)}; {last}" if args.batch == "auto"
                             else last)
 
-        result = compile_model(
-            args.model, batch=args.batch, objective=args.objective, hardware=args.hardware,
-            time_limit=args.time_limit, total_time_limit=args.total_time_limit,
-            layer_latency_ms=args.layer_latency_ms, network_latency_ms=args.network_latency_ms,
-            zero_fraction=overall, layer_zero_fractions=per_layer, calibration=args.calibration,
-            max_batch=args.max_batch, explain=args.explain, on_layer=on_layer, on_graph=on_graph, on_batch=on_batch,
-            cache=cache_choice(args), mapping_space=args.mapping_space, over_budget=args.over_budget)
+        result = compile_model(args.model, **compile_options(args), explain=args.explain, on_layer=on_layer,
+                               on_graph=on_graph, on_batch=on_batch)
     for warning in result.warnings:
         print(printable(f"warning: {warning}"), file=sys.stderr)
     report = result.report()

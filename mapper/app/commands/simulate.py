@@ -1,14 +1,19 @@
-"""``eyeriss simulate MODEL.onnx``: map, emit, decode and simulate each layer; compare with numpy.
+"""``eyeriss simulate OUTDIR|MODEL.onnx``: a compile's own bitstreams, decoded and simulated; compared with numpy.
 
-Exit 0 only if every simulated layer's ofmap equals the reference convolution
-bit for bit and every access count equals the cost model's (docs/bitstream.md
-section 6); a layer with no mapping counts as a failure.
+Given a folder it checks the files in it (mapper.app.verify); given a model it
+compiles it first, with the same options as ``compile``, and checks what that
+wrote.  Exit 0 only if every layer's bitstream decodes to what the report says,
+its simulated ofmap equals the reference convolution bit for bit and every
+access count equals the cost model's (docs/bitstream.md section 6); a layer
+with no mapping, or a bitstream that does not decode, fails (exit 1); a folder
+changed since the compile is refused (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from cost_models.errors import InputError
-from cost_models.hardware import default_hardware, load_hardware
-from cost_models.rowstationary import OBJECTIVES
-from frontends import array_layers, load_layer_weights, load_node_weights, load_onnx
-from mapper.chip.bitstream import config_for, decode, encode
-from mapper.app.commands.compile import positive
+from frontends import load_node_weights, load_onnx, require_weights
+from mapper.app.commands.compile import add_compile_options, compile_options
 from mapper.app.commands.inspect import compact
-from mapper.app.untrusted import text
-from mapper.chip.simulator import check_config, choose_shift, quantize_weights, random_operands, reference
+from mapper.app.untrusted import printable, text
+from mapper.app.verify import ShippedFolder, ShippedLayer, check_layer, read_folder
+from mapper.chip.simulator import quantize_weights
 
 
 def _seed(text: str) -> int:
@@ -40,28 +43,90 @@ def _seed(text: str) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("simulate", help="prove each layer's bitstream by simulating the configured array")
-    parser.add_argument("model", help="ONNX file")
+    parser = sub.add_parser("simulate", help="prove a compile's bitstreams by simulating the configured array")
+    parser.add_argument("model", help="a folder `eyeriss compile` wrote, or an ONNX file (compiled first, with the "
+                                      "same options as compile)")
     parser.add_argument("--layer", action="append", help="simulate only this layer (repeatable)")
-    parser.add_argument("--batch", type=int, help="value of a symbolic batch dimension (default 1)")
-    parser.add_argument("--hardware", help="hardware YAML (default: the bundled Eyeriss)")
-    parser.add_argument("--objective", default="energy", choices=OBJECTIVES)
-    parser.add_argument("--time-limit", type=positive, metavar="S",
-                        help="stop each layer's search after S seconds (default: no clock, deterministic work)")
-    parser.add_argument("--seed", type=_seed, default=0, help="seed of the random ifmap (and of weights a model lacks)")
-    parser.add_argument("--emit", metavar="DIR", help="also write each layer's bitstream to DIR/<index>_<name>.bin")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the random ifmap (and of weights a folder lacks)")
+    parser.add_argument("--emit", metavar="DIR", help="also write each checked bitstream to DIR, named as in the folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_compile_options(parser, explain=False)
 
 
-def _operands(graph, name: str, layer, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
-    weights_rand, ifmap = random_operands(layer, seed)
-    real = load_layer_weights(graph, name)
-    if real is None:
-        return weights_rand, ifmap, "random"
-    if real.shape != (layer.M, layer.Cg, layer.R, layer.S):
-        raise InputError(f"weights have shape {real.shape}, the layer needs {(layer.M, layer.Cg, layer.R, layer.S)}",
-                         where=name)
-    return quantize_weights(real), ifmap, "model"
+def run(args: argparse.Namespace) -> int:
+    if Path(args.model).is_dir():
+        given = [option for dest, default, option in args.compile_options
+                 if dest != "hardware" and getattr(args, dest) != default]
+        if given:
+            raise InputError(f"{', '.join(given)}: compile options; a folder is checked as it was compiled (give "
+                             "the ONNX model to compile and check it)", args.model)
+        folder, graph = read_folder(args.model, args.hardware), None
+    else:
+        folder, graph = _compile_and_read(args)
+    rows = [row for group in _groups(folder, args.layer, args.model)
+            for row in _check_group(folder, graph, group, args.seed)]
+    if args.emit:
+        _emit(Path(args.emit), folder, {row["name"] for row in rows})
+    ok = all(row["matched"] for row in rows)
+    if args.json:
+        print(json.dumps({"model": folder.model, "matched": ok, "layers": rows}, sort_keys=True))
+    else:
+        _print_table(folder.model, rows)
+    return 0 if ok else 1
+
+
+def _compile_and_read(args: argparse.Namespace) -> tuple[ShippedFolder, object]:
+    """``simulate MODEL``: compile it (as ``compile`` would, into a temporary folder) and read that folder back."""
+    import tempfile
+
+    from mapper.app.compiler import compile_model
+
+    graph = load_onnx(args.model, batch=args.batch if isinstance(args.batch, int) else None)
+    require_weights(graph, args.model)  # simulating needs them; refuse before the search, not after
+    result = compile_model(args.model, **compile_options(args))
+    for warning in result.warnings:
+        print(printable(f"warning: {warning}"), file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="eyeriss-simulate-") as scratch:
+        folder = read_folder(result.save(Path(scratch) / "compiled"))
+    return folder, graph if args.batch != "auto" else load_onnx(args.model, batch=result.batch)
+
+
+def _groups(folder: ShippedFolder, wanted: list[str] | None, where: str) -> list[list[ShippedLayer]]:
+    """Array layers grouped by the ONNX node they compute; ``wanted`` names layers or nodes."""
+    groups: dict[str, list[ShippedLayer]] = {}
+    for layer in folder.layers:
+        groups.setdefault(layer.onnx_node, []).append(layer)
+    if not wanted:
+        return list(groups.values())
+    known = {layer.name for layer in folder.layers} | set(groups)
+    for name in wanted:
+        if name not in known:
+            raise InputError(f"no array layer named {name!r} (have: {', '.join(sorted(known))})", where=where)
+    return [parts for node, parts in groups.items() if node in wanted or any(p.name in wanted for p in parts)]
+
+
+def _check_group(folder: ShippedFolder, graph, parts: list[ShippedLayer], seed: int) -> list[dict]:
+    """Every part of one ONNX node; with the model at hand, a rewritten node's parts are also put back together
+    and compared with onnx's reference of the whole node."""
+    transform = graph.nodes[parts[0].name].get("transform") if graph is not None else None
+    if transform is None or any(part.config is None for part in parts):
+        return [check_layer(part, folder.hardware, seed)[0] for part in parts]
+    source = transform.source
+    weights, ifmap, origin = _node_operands(graph, parts[0].name, source, seed + (parts[0].index or 0))
+    expected = source.reference(ifmap, weights)
+    recombined = np.zeros(source.output_shape, dtype=np.int64)
+    rows = []
+    for part in parts:
+        piece = graph.nodes[part.name]["transform"]
+        row, acc = check_layer(part, folder.hardware, seed, (piece.weights(weights), piece.ifmap(ifmap), origin))
+        rows.append(row)
+        if acc is not None:
+            piece.place(recombined, acc)
+    exact = bool(np.array_equal(recombined, expected))
+    for row in rows:
+        row["recombined"] = exact
+        row["matched"] = row["matched"] and exact
+    return rows
 
 
 def _node_operands(graph, name: str, source, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -74,93 +139,22 @@ def _node_operands(graph, name: str, source, seed: int) -> tuple[np.ndarray, np.
     return quantize_weights(real), ifmap, "model"
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "layer"
+
+def _emit(out: Path, folder: ShippedFolder, names: set[str]) -> None:
+    """``--emit DIR``: the checked bitstreams, byte for byte as the folder holds them."""
+    from mapper.app.atomic import atomic_write_bytes
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for layer in folder.layers:
+            if layer.name in names and layer.data is not None:
+                atomic_write_bytes(out / Path(layer.file).name, layer.data)
+    except OSError as error:
+        raise InputError(f"cannot write the bitstream: {error.strerror or error}", where=str(out)) from None
 
 
-def _groups(graph, wanted: list[str] | None, where: str) -> list[list[tuple[int, str, object]]]:
-    """Array layers (index, name, shape) grouped by the ONNX node they compute; ``wanted`` names layers or nodes."""
-    groups: dict[str, list[tuple[int, str, object]]] = {}
-    for index, (name, layer) in enumerate(array_layers(graph)):
-        groups.setdefault(graph.nodes[name].get("onnx_node", name), []).append((index, name, layer))
-    if not wanted:
-        return list(groups.values())
-    known = {name for parts in groups.values() for _, name, _ in parts} | set(groups)
-    for name in wanted:
-        if name not in known:
-            raise InputError(f"no array layer named {name!r} (have: {', '.join(sorted(known))})", where=where)
-    return [parts for node, parts in groups.items() if node in wanted or any(n in wanted for _, n, _ in parts)]
-
-
-def _simulate_layer(args, hw, graph, index: int, name: str, layer, operands, shift: int | None):
-    """Map, encode, decode and simulate one array layer; the row for the table and the simulated accumulator."""
-    from mapper.search.cpsat import map_layer
-
-    result = map_layer(layer, hw, args.objective, time_limit=args.time_limit)
-    if result.mapping is None:
-        return {"name": name, "matched": False, "reason": result.reason or result.status}, None
-    weights, ifmap, source = operands
-    shift = choose_shift(reference(layer, weights, ifmap)) if shift is None else shift
-    config = config_for(layer, result.mapping, hw, shift)
-    data = encode(config, hw, index)
-    if args.emit:
-        from mapper.app.atomic import atomic_write_bytes
-
-        try:
-            Path(args.emit).mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(Path(args.emit) / f"{index:03d}_{_safe(name)}.bin", data)
-        except OSError as error:
-            raise InputError(f"cannot write the bitstream: {error.strerror or error}", where=args.emit) from None
-    decoded = decode(data, hw, where=name).config
-    if decoded != config:
-        return {"name": name, "matched": False, "reason": "decode(encode(config)) != config"}, None
-    check = check_config(decoded, hw, weights, ifmap)
-    return {"name": name, "matched": check.matched, "mapping": result.mapping.as_dict(), "shift": shift,
-            "weights": source, "seconds": round(check.seconds, 3), "faults": check.faults,
-            "macs": check.macs, "count_deltas": check.count_deltas}, check.accumulator
-
-
-def _simulate_group(args, hw, graph, parts) -> list[dict]:
-    """Every part of one ONNX node; a rewritten node's parts are recombined and checked against onnx's reference."""
-    index, name, layer = parts[0]
-    transform = graph.nodes[name].get("transform")
-    if transform is None:
-        return [_simulate_layer(args, hw, graph, index, name, layer, _operands(graph, name, layer, args.seed + index),
-                                None)[0]]
-    source = transform.source
-    weights, ifmap, origin = _node_operands(graph, name, source, args.seed + index)
-    expected = source.reference(ifmap, weights)
-    shift = choose_shift(expected)  # one shift for the whole node: its parts write one ofmap
-    recombined = np.zeros(source.output_shape, dtype=np.int64)
-    rows = []
-    for index, name, layer in parts:
-        part = graph.nodes[name]["transform"]
-        row, acc = _simulate_layer(args, hw, graph, index, name, layer,
-                                   (part.weights(weights), part.ifmap(ifmap), origin), shift)
-        rows.append(row)
-        if acc is not None:
-            part.place(recombined, acc)
-    exact = bool(np.array_equal(recombined, expected))
-    for row in rows:
-        row["recombined"] = exact
-        row["matched"] = row["matched"] and exact
-    return rows
-
-
-def run(args: argparse.Namespace) -> int:
-    hw = load_hardware(args.hardware) if args.hardware else default_hardware()
-    graph = load_onnx(args.model, batch=args.batch)
-    rows = [row for parts in _groups(graph, args.layer, args.model) for row in _simulate_group(args, hw, graph, parts)]
-    ok = all(row["matched"] for row in rows)
-    if args.json:
-        print(json.dumps({"model": graph.graph["name"], "matched": ok, "layers": rows}, sort_keys=True))
-        return 0 if ok else 1
-    _print_table(graph, rows)
-    return 0 if ok else 1
-
-
-def _print_table(graph, rows: list[dict]) -> None:
-    table = Table(title=text(f"{graph.graph['name']}: simulated {len(rows)} layer(s)"), box=box.SIMPLE_HEAD,
+def _print_table(model: str, rows: list[dict]) -> None:
+    table = Table(title=text(f"{model}: simulated {len(rows)} layer(s)"), box=box.SIMPLE_HEAD,
                   padding=(0, 1),
                   caption="counts: simulated minus cost model where they differ (array level and MACs; "
                           "spad counts follow); docs/bitstream.md section 6")
