@@ -59,9 +59,10 @@ class Built:
 
 
 def file_stem(index: int, name: str) -> str:
-    """The per-layer file name stem the bitstream, weights and bias share."""
+    """The per-layer file name stem the bitstream, weights and bias share; numbered as the report's rows (the
+    terminal's ``#``, from 1), while ``index`` is the report's 0-based position, as the bitstream header holds it."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "layer"
-    return f"{index:03d}_{safe}"
+    return f"{index + 1:03d}_{safe}"
 
 
 def _why_not(graph: nx.DiGraph, layers: list[tuple[int, str, bool]], hw: Hardware) -> str | None:

@@ -568,7 +568,10 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
                   f"latency {lat['total_ms']:.4g} ms total, {lat['processing_ms']:.4g} ms processing "
                   f"({lat['total_cycles']:,} cycles; bound {entry['lower_bound']['cycles']:,})")
     far = far_from_bound(entry)
-    parts: list[RenderableType] = [head, params, place, proof, timing, *([spaces] if spaces is not None else [])]
+    shipped = entry.get("bitstream") or {}
+    file = text(f"row {entry['index'] + 1}: {shipped.get('file')} ({shipped.get('bits', 0):,} bits)")
+    parts: list[RenderableType] = [head, params, place, proof, timing, file,
+                                   *([spaces] if spaces is not None else [])]
     if entry.get("statistics"):
         parts.append(statistics_line(entry["statistics"]))
     if far:

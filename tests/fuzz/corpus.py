@@ -435,10 +435,10 @@ def _folder_damages() -> dict[str, Callable[[Path], None]]:
     def remove(relative: str) -> Callable[[Path], None]:
         return lambda folder: (folder / relative).unlink()
 
-    return {"weights_changed": flip("program/weights/000_conv.npy"),
-            "bitstream_changed": flip("bitstreams/000_conv.bin", 30),
+    return {"weights_changed": flip("program/weights/001_conv.npy"),
+            "bitstream_changed": flip("bitstreams/001_conv.bin", 30),
             "program_changed": flip("program/program.json", 20), "host_changed": flip("program/host.onnx"),
-            "bias_missing": remove("program/bias/000_conv.npy"), "manifest_missing": remove("manifest.json")}
+            "bias_missing": remove("program/bias/001_conv.npy"), "manifest_missing": remove("manifest.json")}
 
 
 def sweep_cases(tmp: Path) -> list[Case]:

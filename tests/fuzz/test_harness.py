@@ -25,7 +25,7 @@ def test_rich_tables_land_in_the_captured_stdout(tmp_path):
 def test_runs_in_the_given_folder_and_lists_what_it_wrote(tmp_path):
     run = run_cli(["compile", LENET, "-o", "out"], tmp_path / "work")
     assert run.code == 0, run.stderr
-    assert "out/report.json" in run.left and "out/bitstreams/000_conv1.bin" in run.left
+    assert "out/report.json" in run.left and "out/bitstreams/001_conv1.bin" in run.left
     assert (tmp_path / "work" / "out" / "report.json").is_file() and Path.cwd() != tmp_path / "work"
 
 

@@ -82,7 +82,7 @@ def test_compile_writes_report_and_decodable_bitstreams(alexnet):
         for used, capacity in layer["spads"].values():
             assert 0 < used <= capacity
         bits = alexnet / layer["bitstream"]["file"]
-        assert layer["bitstream"]["file"] == f"bitstreams/{index:03d}_{layer['name']}.bin"
+        assert layer["bitstream"]["file"] == f"bitstreams/{index + 1:03d}_{layer['name']}.bin"
         decoded = read_file(bits, hw)
         assert decoded.layer_index == index
         assert decoded.config.mapping.as_dict() == {k: layer["mapping"][k] for k in "nepqrtgm"}
@@ -190,7 +190,7 @@ def test_unmappable_layer_exits_1_and_the_rest_compiles(tmp_path):
     assert report["unmapped"] == [{"name": "conv_tall", "reason": report["layers"][1]["reason"]}]
     assert report["layers"][1]["mapping"] is None and report["layers"][1]["solver"]["status"] == "UNMAPPABLE"
     assert report["layers"][0]["mapping"] is not None
-    assert sorted(p.name for p in (out / "bitstreams").iterdir()) == ["000_conv_ok.bin"]
+    assert sorted(p.name for p in (out / "bitstreams").iterdir()) == ["001_conv_ok.bin"]
     view = eyeriss("report", str(out))
     assert view.code == 0 and "no mapping" in view.stdout
 
@@ -387,7 +387,7 @@ def test_deploy_pipeline_example(tmp_path):
     assert run.code == 1 and "cannot deploy" in run.stderr and not (tmp_path / "o").exists()
     run = run_cli([*args, "--budget-ms", "10"], tmp_path, main=script.main)
     assert run.code == 0, run.stderr
-    assert (tmp_path / "o" / "report.json").is_file() and "bitstreams/000_" in run.stdout
+    assert (tmp_path / "o" / "report.json").is_file() and "bitstreams/001_" in run.stdout
 
 
 def _single_filter_model(path: Path) -> Path:

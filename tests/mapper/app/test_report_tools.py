@@ -180,3 +180,18 @@ def test_the_reader_checks_the_mapping_spaces(lenet, tmp_path, capsys, damage, n
     assert cli.main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert needle in err and "layers[0]" in err and len(err.strip().splitlines()) == 1
+
+
+def test_row_numbers_and_file_numbers_agree(lenet, capsys):
+    """Row # in the terminal table, ``--layer #``, the layer view and the shipped file names count alike (issue 31)."""
+    assert cli.main(["report", str(lenet)]) == 0
+    table = capsys.readouterr().out
+    shipped = sorted(p.name for p in (lenet / "bitstreams").iterdir())
+    for file in shipped:
+        number, name = file.removesuffix(".bin").split("_", 1)
+        assert any(line.split()[:2] == [str(int(number)), name] for line in table.splitlines()), (file, table)
+        assert cli.main(["report", str(lenet), "--layer", str(int(number))]) == 0
+        view = capsys.readouterr().out
+        assert view.startswith(name) and f"row {int(number)}: bitstreams/{file}" in view
+    weights = sorted(p.name.removesuffix(".npy") for p in (lenet / "program" / "weights").iterdir())
+    assert weights == [file.removesuffix(".bin") for file in shipped]

@@ -89,7 +89,7 @@ def _flip_an_ifmap_id(folder: Path) -> None:
     from dataclasses import replace
 
     hw = default_hardware()
-    path = folder / "bitstreams" / "000_conv1.bin"
+    path = folder / "bitstreams" / "001_conv1.bin"
     decoded = decode(path.read_bytes(), hw)
     config = decoded.config
     nets = list(config.networks)
@@ -105,7 +105,7 @@ def test_a_flipped_id_bit_is_refused_and_without_the_hash_check_changes_the_outp
     tampered = _copy(lenet, tmp_path)
     _flip_an_ifmap_id(tampered)
     result = run_cli(["run", str(tampered), "--inputs", str(_save(tmp_path / "x.npy", _images(1)))], tmp_path)
-    assert result.code == 2 and "000_conv1.bin was changed" in result.stderr
+    assert result.code == 2 and "001_conv1.bin was changed" in result.stderr
     inputs = {"input": _images(1)}
     honest = run(lenet, inputs)
     try:
