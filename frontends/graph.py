@@ -153,7 +153,7 @@ def _fuse_output_paths(t: _Tensors, f: _Fusion, proto: onnx.ModelProto) -> None:
                 break
             if nxt.op_type == "BatchNormalization" and f.relu[name]:
                 break
-            if nxt.op_type == "Clip" and not _clip_is_relu(nxt, initializers):
+            if nxt.op_type == "Clip" and not clip_is_relu(nxt, initializers):
                 break
             f.owner[nxt.name] = name
             f.fused[name].append((nxt.name, nxt.op_type))
@@ -262,7 +262,7 @@ def _is_acyclic(g: nx.DiGraph) -> bool:
     return all(order[src] < order[dst] for src, dst in g.edges()) or nx.is_directed_acyclic_graph(g)
 
 
-def _clip_is_relu(node: onnx.NodeProto, initializers: dict[str, onnx.TensorProto]) -> bool:
+def clip_is_relu(node: onnx.NodeProto, initializers: dict[str, onnx.TensorProto]) -> bool:
     """Clip with a lower bound of 0 (ReLU, ReLU6): the ReLU module's job; the upper clamp rides along."""
     from onnx import numpy_helper
 

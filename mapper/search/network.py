@@ -13,6 +13,7 @@ from typing import Callable, Hashable, Iterable, Mapping, TypeVar
 import networkx as nx
 
 from cost_models.cost import Cost
+from cost_models.errors import InputError
 from cost_models.hardware import Hardware
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
@@ -20,6 +21,7 @@ from cost_models.mapping import Mapping as LayerMapping
 from cost_models.rowstationary import DataRatios
 from cost_models.rules import DEFAULT_SPACE, SPACES, check_space
 from cost_models.statistics import FmapStatistic, LayerStatistics
+from frontends.zeros import LayerTensors, layer_tensors, tensor_zeros
 from mapper.search.cache import ResultCache
 from mapper.search.result import LayerResult
 from mapper.search.stopping import stop_all_searches
@@ -88,40 +90,48 @@ def layer_statistics(graph: nx.DiGraph, zero_fraction: float = DEFAULT_ZERO_FRAC
                      ) -> dict[str, LayerStatistics]:
     """Zeros and RLC sizes per array layer, each with its source (cost_models.statistics).
 
-    Precedence per fmap: a per-layer ``given`` figure (``--zero-fraction
-    NAME=Z``), then a ``measured`` one (calibration inputs), then the rule:
-    the network input has no zeros, an ofmap after the chip's ReLU has
+    One figure per tensor, read alike by the layer that writes it and every
+    layer that reads it.  Precedence per tensor: a ``given`` figure
+    (``--zero-fraction NAME=Z[,ZO]`` names a layer's ifmap or ofmap), then a
+    ``measured`` one (calibration inputs), then the rule of frontends.zeros:
+    a ReLU output (or a pooled, reshaped, concatenated, quantized one) has
     ``zero_fraction`` zeros (given when ``zero_fraction_given``, else the
-    default), any other ofmap none.  Every fmap is RLC-coded in DRAM except the
-    network input [JSSC IV-B].
+    default); the network input and every other op's output have none.  Every
+    fmap is RLC-coded in DRAM except the network input [JSSC IV-B].
     """
-    first = _first_layers(graph)
-    given, measured = given or {}, measured or {}
+    tensors = layer_tensors(graph)
     relu_source = "given" if zero_fraction_given else "default"
-    out: dict[str, LayerStatistics] = {}
-    for name, data in graph.nodes(data=True):
-        if data.get("kind") != "array":
+    figures = {tensor: FmapStatistic(zeros.relu_share * zero_fraction, relu_source if zeros.relu_share else "default",
+                                     basis=zeros.basis)
+               for tensor, zeros in tensor_zeros(graph).items()}
+    for name, (ifmap, ofmap) in (measured or {}).items():
+        if name in tensors:
+            figures[tensors[name].ifmap], figures[tensors[name].ofmap] = ifmap, ofmap
+    figures.update(_given_figures(tensors, given or {}))
+    unknown = FmapStatistic(0.0, "default", basis="no producer found: no zeros assumed")
+    first = _first_layers(graph)
+    return {name: LayerStatistics(figures.get(t.ifmap, unknown), figures.get(t.ofmap, unknown),
+                                  ifmap_coded=name not in first) for name, t in tensors.items()}
+
+
+def _given_figures(tensors: Mapping[str, LayerTensors], given: Mapping[str, tuple[float, float | None]]
+                   ) -> dict[str, FmapStatistic]:
+    """``--zero-fraction NAME=Z[,ZO]`` on the tensors those layers read and write; two figures for one tensor
+    (a layer's ofmap and its reader's ifmap) are refused."""
+    claimed: dict[str, tuple[str, float]] = {}
+    for name, (z_in, z_out) in given.items():
+        if name not in tensors:
             continue
-        z_in, z_out = given.get(name, (None, None))
-        seen = measured.get(name)
-        if z_in is not None:
-            ifmap = FmapStatistic(z_in, "given", basis="--zero-fraction for this layer")
-        elif seen is not None:
-            ifmap = seen[0]
-        elif name in first:
-            ifmap = FmapStatistic(0.0, "default", basis="network input: no zeros assumed")
-        else:
-            ifmap = FmapStatistic(zero_fraction, relu_source, basis="zeros of a ReLU output")
-        if z_out is not None:
-            ofmap = FmapStatistic(z_out, "given", basis="--zero-fraction for this layer")
-        elif seen is not None:
-            ofmap = seen[1]
-        elif data.get("relu"):
-            ofmap = FmapStatistic(zero_fraction, relu_source, basis="zeros of a ReLU output")
-        else:
-            ofmap = FmapStatistic(0.0, "default", basis="no ReLU on the ofmap path: no zeros assumed")
-        out[name] = LayerStatistics(ifmap, ofmap, ifmap_coded=name not in first)
-    return out
+        for tensor, figure, role in ((tensors[name].ifmap, z_in, "ifmap"), (tensors[name].ofmap, z_out, "ofmap")):
+            if figure is None:
+                continue
+            before = claimed.get(tensor)
+            if before is not None and before[1] != figure:
+                raise InputError(f"--zero-fraction gives tensor '{tensor}' two figures: {before[1]} ({before[0]}) and "
+                                 f"{figure} ({name}'s {role}); it is one tensor, written once and read as written")
+            claimed[tensor] = (f"{name}'s {role}", figure)
+    return {tensor: FmapStatistic(figure, "given", basis="--zero-fraction for this layer")
+            for tensor, (_, figure) in claimed.items()}
 
 
 def layer_ratios(graph: nx.DiGraph, zero_fraction: float,
