@@ -11,8 +11,7 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, placement
 from cost_models.accesses import DATA_TYPES, LEVELS, Accesses
-from cost_models.rowstationary import (OBJECTIVES, Counts, DataRatios, RowStationary, Usage, Vars, layer_limits,
-                                       per_access_units)
+from cost_models.rowstationary import OBJECTIVES, Counts, DataRatios, RowStationary, Usage, Vars, layer_limits
 from cost_models.rules import DEFAULT_SPACE, check_space, space_limits
 
 
@@ -143,10 +142,8 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
     c = model.counts(v)
     units = model.energy(c)
     accesses = c.accesses.map(int)
-    per = per_access_units(hw)
-    by_type = {dt: sum(per[level] * accesses.level(level).of(dt) for level in LEVELS) for dt in DATA_TYPES}
-    for dt, words in model.gate_saved(c).items():  # zero gating's savings, charged to the data type that saves
-        by_type[dt] -= per["rf"] * int(words)
+    cells = model.energy_cells(c)  # zero gating's savings are in the rf cells of the data type that saves
+    by_type: dict[str, int] = {dt: sum(int(cells[level, dt]) for level in LEVELS) for dt in DATA_TYPES}
     by_type["mac"] = units["mac"]
     by_type["static"] = units["static"]
     pj = {level: units[level] * hw.pj_per_unit for level in ("dram", "glb", "array", "rf", "mac", "static")}

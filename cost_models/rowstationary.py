@@ -24,14 +24,17 @@ per m-block, filters once per (n-block, strip), ofmaps written once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
+from typing import Mapping
 
 import numpy as np
 
-from cost_models.accesses import Accesses, Words
+from cost_models.accesses import DATA_TYPES, LEVELS, Accesses, Words
 from cost_models.arith import Num, ceil_div, floor_div, is_positive, lookup, max_, min_, name, solver_bounds
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.noc import ifmap_tables
+from cost_models.scaling import access_energy, static_per_cycle
 
 # Fixed-point scale of the DRAM compression ratios (words kept per 2**16 words).
 RATIO_ONE = 1 << 16
@@ -472,17 +475,35 @@ class RowStationary:
                             prefill_words=prefill_words, drain_words=drain_words)
 
     def energy(self, c: Counts) -> dict[str, Num]:
-        """Normalized energy (MAC = 1) per level, integers."""
-        hw, a, per = self.hw, c.accesses, per_access_units(self.hw)
-        gated = self.gated_macs(c)
-        return {
-            "dram": per["dram"] * a.dram.total,
-            "glb": per["glb"] * a.glb.total,
-            "array": per["array"] * a.array.total,
-            "rf": per["rf"] * (a.rf.total - sum(self.gate_saved(c).values())),
-            "mac": hw.energy_mac * gated,
-            "static": hw.energy_static_per_cycle * c.cycles.total,
-        }
+        """Normalized energy (MAC = 1) per level, integers; per-access and static costs scaled to the
+        design's sizes (cost_models.scaling: all factors 1 at the chip's)."""
+        hw = self.hw
+        gated = self.gated_macs(c)  # built first, as before sizes scaled: the CP-SAT model keeps its variable order
+        out = {level: self.level_energy(c, level) for level in LEVELS}
+        out["mac"] = hw.energy_mac * gated
+        out["static"] = static_per_cycle(hw) * c.cycles.total
+        return out
+
+    def level_energy(self, c: Counts, level: str) -> Num:
+        """One level's energy: the sum of its cells, or with one integer price for the whole level (every
+        level at the chip's sizes) the single product the model has always built, so that the CP-SAT model
+        of a chip-size design is the one it was before sizes scaled."""
+        per = per_access_units(self.hw)
+        prices = {per[level, dt] for dt in DATA_TYPES}
+        if len(prices) == 1 and next(iter(prices)).denominator == 1:
+            price, words = next(iter(prices)).numerator, c.accesses.level(level).total
+            return price * (words - sum(self.gate_saved(c).values())) if level == "rf" else price * words
+        cells = self.energy_cells(c, (level,))
+        return sum(cells[level, dt] for dt in DATA_TYPES)
+
+    def energy_cells(self, c: Counts, levels: tuple[str, ...] = LEVELS) -> dict[tuple[str, str], Num]:
+        """Normalized energy per (level, data type) of ``levels``: the words moved (less the spad accesses
+        zero gating skips) at the price of the storage they move in, rounded down once per cell.  The level
+        and data type totals are sums of these cells, so they add up to the same integer."""
+        per = per_access_units(self.hw)
+        saved = self.gate_saved(c) if "rf" in levels else {}
+        return {(level, dt): priced(words - saved[dt] if level == "rf" and dt in saved else words, per[level, dt])
+                for level, dt, words in c.accesses.items() if level in levels}
 
     def gated_macs(self, c: Counts) -> Num:
         """MACs not skipped by zero gating on a zero ifmap [JSSC V-C]: those the PE performs."""
@@ -513,9 +534,17 @@ class RowStationary:
         raise ValueError(f"unknown objective {kind!r} (energy, latency or edp)")
 
 
-def per_access_units(hw: Hardware) -> dict[str, int]:
-    """Normalized energy (MAC = 1) of one 16-bit access at each level, outermost first."""
-    return {"dram": hw.energy_dram, "glb": hw.energy_glb, "array": hw.energy_array, "rf": hw.energy_rf}
+def per_access_units(hw: Hardware) -> Mapping[tuple[str, str], Fraction]:
+    """Normalized energy (MAC = 1) of one 16-bit access per (level, data type), scaled to the design's sizes
+    (cost_models.scaling; exactly the hardware file's table at the chip's sizes)."""
+    return access_energy(hw)
+
+
+def priced(words: Num, price: Fraction) -> Num:
+    """``words`` accesses at ``price`` units each, rounded down: a product while the price is whole."""
+    if price.denominator == 1:
+        return price.numerator * words
+    return floor_div(solver_bounds(words, lo=0) * price.numerator, price.denominator)
 
 
 def edp_scale(macs: int) -> tuple[int, int]:

@@ -134,3 +134,24 @@ def test_cli_calibration_and_per_layer_zero_fractions(tmp_path, capsys):
     assert not (tmp_path / "o2").exists()
     assert main(["compile", str(tmp_path / "net.onnx"), "-o", str(tmp_path / "o3"), "--zero-fraction", "nope=0.2"]) == 2
     assert "names no array layer: nope" in capsys.readouterr().err
+
+
+def test_measured_and_given_figures_are_one_per_tensor(tmp_path):
+    """A layer's measured ofmap is its reader's ifmap, and a figure given for the reader's ifmap is the writer's
+    ofmap too: one tensor, one figure (issue 31)."""
+    from frontends import load_onnx
+    from frontends.zeros import layer_tensors
+
+    model, data = relu_net(), samples()
+    np.save(tmp_path / "inputs.npy", data)
+    for given in ({}, {"conv3": (0.25, None)}):
+        calibrated = compile_model(model, batch=1, time_limit=10, compare_spaces=False,
+                                   calibration=tmp_path / "inputs.npy", layer_zero_fractions=given)
+        entry = {layer.name: layer.statistics for layer in calibrated.layers}
+        tensors = layer_tensors(load_onnx(model))
+        writers = {t.ofmap: name for name, t in tensors.items()}
+        pairs = [(writers[t.ifmap], name) for name, t in tensors.items() if t.ifmap in writers]
+        assert pairs
+        for producer, consumer in pairs:
+            assert entry[producer].ofmap == entry[consumer].ifmap, (given, producer, consumer)
+            assert entry[consumer].ifmap.source == ("given" if consumer in given else "measured")
