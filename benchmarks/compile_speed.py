@@ -7,7 +7,7 @@ distinct shapes (solved once each), the CP-SAT wall time of the whole
 network, the share of layers proven OPTIMAL, the exhaustive enumerator's wall
 time over the same distinct layers, and their ratio; "agree" says whether both
 found the same optimum for every layer.  Both sides use every core: the
-search solves distinct layers side by side (mapper.search.network.solve_each), the
+search solves distinct layers side by side (mapper.search.parallel.solve_each), the
 enumerator runs one process per core.
 
 Table 2, a larger design point (cost_models/data/large.yaml: 32 x 32 PEs,
@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 from cost_models.hardware import default_hardware, load_hardware  # noqa: E402
 from frontends import load_onnx  # noqa: E402
 from mapper.search.exhaustive import ExhaustiveResult, enumerate_best  # noqa: E402
-from mapper.search.network import cores, map_network  # noqa: E402
+from mapper.search.network import map_network  # noqa: E402
+from mapper.search.parallel import cores  # noqa: E402
 from mapper.search.cpsat import map_layer  # noqa: E402
 
 NETWORKS = (

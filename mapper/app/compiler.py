@@ -513,7 +513,7 @@ def _refuse_hardware_that_fits_nothing(network: NetworkResult, source: object, b
 
 def runner_up_table(network: NetworkResult, hw: Hardware, max_cycles: int | None) -> dict[str, tuple[RunnerUp, ...]]:
     """``compile --explain``: each mapped layer's runner-ups, one search per distinct shape, side by side."""
-    from mapper.search.network import solve_each
+    from mapper.search.parallel import solve_each
     from mapper.search.runner_ups import runner_ups
 
     firsts = {entry.name: entry for entry in network.layers if entry.result.ok and entry.shared_with is None}

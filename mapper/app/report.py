@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 from cost_models.area import area
 from cost_models.cost import Cost
@@ -19,8 +19,18 @@ from cost_models.files import read_text_bounded
 from cost_models.hardware import Hardware
 
 if TYPE_CHECKING:
-    from mapper.app.compiler import CompiledLayer
     from mapper.search.result import LayerResult
+
+
+class CompiledLayer(Protocol):
+    """What the totals read of a compiled layer (mapper.app.compiler.CompiledLayer); a protocol, so that this
+    module, which the compiler imports, does not import the compiler back."""
+
+    name: str
+    result: LayerResult
+
+    @property
+    def ok(self) -> bool: ...
 
 SCHEMA = "eyeriss-report/1"
 REPORT_FILE = "report.json"

@@ -15,7 +15,7 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import DataRatios
 from mapper.search.cpsat import solve
-from mapper.search.network import solve_each, wall_budget
+from mapper.search.parallel import solve_each, wall_budget
 from mapper.search.result import OVER_BUDGET, LayerResult, as_ms
 
 # A layer has few energy / latency trade-offs (measured with the bound midway between the energy and

@@ -1,7 +1,7 @@
 """Stopping every running search of this process at once (Ctrl-C during layers solved side by side).
 
 ``mapper.search.cpsat.solve`` polls ``stopping()``; callers that run searches
-in threads (``mapper.search.network.solve_each``, the sweep's executors) wrap
+in threads (``mapper.search.parallel.solve_each``, the sweep's executors) wrap
 their clean-up in ``stop_all_searches()``.
 """
 
@@ -13,7 +13,7 @@ from typing import Iterator
 
 
 # Set while a caller stops every search of this process (Ctrl-C during a
-# network's layers solved side by side, mapper.search.network.solve_each).
+# network's layers solved side by side, mapper.search.parallel.solve_each).
 _STOPPING = threading.Event()
 
 

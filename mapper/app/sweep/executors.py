@@ -34,7 +34,7 @@ class LocalExecutor:
     """The local cores, one search per core (CP-SAT releases the GIL, so threads suffice)."""
 
     def __init__(self, workers: int | None = None) -> None:
-        from mapper.search.network import cores
+        from mapper.search.parallel import cores
 
         self.workers = workers or cores()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sweep")

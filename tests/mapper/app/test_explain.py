@@ -168,13 +168,13 @@ def test_explain_is_off_by_default_and_reported_when_asked(tmp_path):
 
 def test_batch_scan_side_by_side_is_the_scan_one_size_at_a_time(hw, monkeypatch):
     """The sizes solved side by side choose the batch and report the scan a one-size-at-a-time run does."""
-    from mapper.search import network
+    from mapper.search import parallel
 
     done = []
     together = compile_model(ROOT / "examples" / "lenet5.onnx", batch="auto", max_batch=4, compare_spaces=False,
                              on_batch=lambda batch, _: done.append(batch))
     assert done == [1, 2, 3, 4]  # reported in order, whichever finished first
-    monkeypatch.setattr(network, "cores", lambda: 1)
+    monkeypatch.setattr(parallel, "cores", lambda: 1)
     alone = compile_model(ROOT / "examples" / "lenet5.onnx", batch="auto", max_batch=4, compare_spaces=False)
     assert together.batch_scan == alone.batch_scan and together.batch == alone.batch
     strip = lambda report: [{k: v for k, v in layer.items() if k != "solver"} for layer in report["layers"]]  # noqa: E731

@@ -57,7 +57,7 @@ SATURATED = {"alexnet"}
 @contextlib.contextmanager
 def saturated(on: bool) -> Iterator[None]:
     """One busy-loop process per core while the block runs (nothing when ``on`` is false)."""
-    from mapper.search.network import cores
+    from mapper.search.parallel import cores
 
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores() if on else 0)]
     try:

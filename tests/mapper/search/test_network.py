@@ -10,6 +10,7 @@ import pytest
 from ortools.sat.python import cp_model
 
 import mapper.search.network as network
+import mapper.search.parallel as parallel
 from cost_models.layer import LayerShape
 from cost_models.rowstationary import RATIO_ONE
 from mapper.search.result import as_ms
@@ -94,16 +95,16 @@ def test_unmappable_layer_does_not_stop_the_network(hw):
 
 def test_layers_solved_side_by_side_match_one_at_a_time_and_report_in_order(hw, monkeypatch):
     seen: list[str] = []
-    parallel = map_network(small_net(), hw, "energy", on_layer=lambda name, result: seen.append(name))
+    side_by_side = map_network(small_net(), hw, "energy", on_layer=lambda name, result: seen.append(name))
     assert seen == ["conv1", "conv2", "conv3", "fc"]  # graph order, shared layers included
-    monkeypatch.setattr(network, "cores", lambda: 1)
+    monkeypatch.setattr(parallel, "cores", lambda: 1)
     serial = map_network(small_net(), hw, "energy")
-    assert [e.result.mapping for e in parallel.layers] == [e.result.mapping for e in serial.layers]
+    assert [e.result.mapping for e in side_by_side.layers] == [e.result.mapping for e in serial.layers]
 
 
 def test_interrupting_the_caller_stops_the_searches_running_beside_it(monkeypatch):
     """A Ctrl-C while layers are solved side by side stops every CP-SAT search at once."""
-    monkeypatch.setattr(network, "cores", lambda: 2)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
     started = threading.Event()
 
     def solve_one(key: str):
@@ -125,7 +126,7 @@ def test_interrupting_the_caller_stops_the_searches_running_beside_it(monkeypatc
 
     begin = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        network.solve_each(["quick", "hard"], solve_one, on_result)
+        parallel.solve_each(["quick", "hard"], solve_one, on_result)
     assert started.is_set()
     assert time.perf_counter() - begin < 10
     trivial = cp_model.CpModel()  # the stop is over: searches run again
