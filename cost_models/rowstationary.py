@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from typing import Mapping
 
 import numpy as np
 
@@ -488,7 +487,7 @@ class RowStationary:
         """One level's energy: the sum of its cells, or with one integer price for the whole level (every
         level at the chip's sizes) the single product the model has always built, so that the CP-SAT model
         of a chip-size design is the one it was before sizes scaled."""
-        per = per_access_units(self.hw)
+        per = access_energy(self.hw)
         prices = {per[level, dt] for dt in DATA_TYPES}
         if len(prices) == 1 and next(iter(prices)).denominator == 1:
             price, words = next(iter(prices)).numerator, c.accesses.level(level).total
@@ -500,7 +499,7 @@ class RowStationary:
         """Normalized energy per (level, data type) of ``levels``: the words moved (less the spad accesses
         zero gating skips) at the price of the storage they move in, rounded down once per cell.  The level
         and data type totals are sums of these cells, so they add up to the same integer."""
-        per = per_access_units(self.hw)
+        per = access_energy(self.hw)
         saved = self.gate_saved(c) if "rf" in levels else {}
         return {(level, dt): priced(words - saved[dt] if level == "rf" and dt in saved else words, per[level, dt])
                 for level, dt, words in c.accesses.items() if level in levels}
@@ -532,12 +531,6 @@ class RowStationary:
             se, sc = edp_scale(self.layer.macs())
             return floor_div(energy, 2**se) * floor_div(c.cycles.total, 2**sc)
         raise ValueError(f"unknown objective {kind!r} (energy, latency or edp)")
-
-
-def per_access_units(hw: Hardware) -> Mapping[tuple[str, str], Fraction]:
-    """Normalized energy (MAC = 1) of one 16-bit access per (level, data type), scaled to the design's sizes
-    (cost_models.scaling; exactly the hardware file's table at the chip's sizes)."""
-    return access_energy(hw)
 
 
 def priced(words: Num, price: Fraction) -> Num:

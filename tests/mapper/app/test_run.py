@@ -31,13 +31,6 @@ DIGITS = EXAMPLES / "digits"
 pytestmark = pytest.mark.xdist_group("test_run")
 
 
-@pytest.fixture(scope="module")
-def lenet(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("run") / "lenet5"
-    compile_model(EXAMPLES / "lenet5.onnx", cache=False).save(out)
-    return out
-
-
 def _images(count: int, shape=(1, 32, 32), seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((count, *shape)).astype(np.float32)
 

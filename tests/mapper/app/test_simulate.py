@@ -26,13 +26,6 @@ HW = default_hardware()
 pytestmark = pytest.mark.xdist_group("test_simulate")
 
 
-@pytest.fixture(scope="module")
-def lenet(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("simulate") / "lenet5"
-    compile_model(EXAMPLES / "lenet5.onnx", cache=False).save(out)
-    return out
-
-
 def _copy(folder: Path, tmp: Path) -> Path:
     target = tmp / folder.name
     shutil.copytree(folder, target)
