@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from ortools.sat.python import cp_model
+from mapper.search import cpsat_api as cp
 
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
@@ -124,27 +124,27 @@ def _choose(groups: dict[Key, list[str]], frontiers: dict[Key, list[LayerResult]
 
     Returns the choice, whether it is proven optimal over these points, and the solver's bound.
     """
-    model = cp_model.CpModel()
-    picks = {key: [model.NewBoolVar(f"layer{index}_point{k}") for k in range(len(frontiers[key]))]
+    model = cp.Model()
+    picks = {key: [model.new_bool_var(f"layer{index}_point{k}") for k in range(len(frontiers[key]))]
              for index, key in enumerate(groups)}
     energy, cycles = [], []
     for key, names in groups.items():
-        model.AddExactlyOne(picks[key])
+        model.add_exactly_one(picks[key])
         for pick, point in zip(picks[key], frontiers[key]):
             energy.append(point.cost.objective_units["energy"] * len(names) * pick)
             cycles.append(point.cost.total_cycles * len(names) * pick)
-    model.Add(sum(cycles) <= max_cycles)
-    model.Minimize(sum(energy))
-    solver = cp_model.CpSolver()
+    model.add(sum(cycles) <= max_cycles)
+    model.minimize(sum(energy))
+    solver = cp.Solver()
     solver.parameters.random_seed = 0
     solver.parameters.num_workers = 1  # one thread within deterministic work: the choice is a function of the input
     solver.parameters.max_deterministic_time = CHOICE_WORK
     status = solve(solver, model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # cannot happen: every layer's fastest point fits
+    if status not in (cp.OPTIMAL, cp.FEASIBLE):  # cannot happen: every layer's fastest point fits
         return {key: frontiers[key][-1] for key in groups}, False, None
-    chosen = {key: next(point for pick, point in zip(picks[key], frontiers[key]) if solver.Value(pick))
+    chosen = {key: next(point for pick, point in zip(picks[key], frontiers[key]) if solver.value(pick))
               for key in groups}
-    return chosen, status == cp_model.OPTIMAL, int(solver.BestObjectiveBound())
+    return chosen, status == cp.OPTIMAL, int(solver.best_objective_bound)
 
 
 def _traded(groups: dict[Key, list[str]], fast: dict[Key, LayerResult], frugal: dict[Key, LayerResult],

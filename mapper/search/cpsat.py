@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ortools.sat.python import cp_model
+from mapper.search import cpsat_api as cp
 
 from cost_models.cost import evaluate
 from cost_models.hardware import Hardware
@@ -31,8 +31,8 @@ from mapper.search.space import ranges, to_mapping
 
 
 
-def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
-    """``solver.Solve(model)`` that Ctrl-C stops at once (KeyboardInterrupt), not after the time limit.
+def solve(solver: cp.Solver, model: cp.Model) -> cp.Status:
+    """``solver.solve(model)`` that Ctrl-C stops at once (KeyboardInterrupt), not after the time limit.
 
     CP-SAT's own SIGINT handling ends the search quietly and leaves the signal
     at its default afterwards, so an interrupted compile would carry on.  The
@@ -50,7 +50,7 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
 
     def work() -> None:
         try:
-            outcome["status"] = solver.Solve(model)
+            outcome["status"] = solver.solve(model)
         except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
             outcome["error"] = error
         finally:
@@ -60,9 +60,9 @@ def solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
     try:
         while not done.wait(0.05):
             if stopping():
-                solver.StopSearch()
+                solver.stop_search()
     except KeyboardInterrupt:
-        solver.StopSearch()
+        solver.stop_search()
         done.wait()
         raise
     if "error" in outcome:
@@ -120,9 +120,9 @@ PORTFOLIO_WORKERS = 8
 
 
 def _solver(workers: int, work_limit: float | None, strategy: str | None = None,
-            deadline: float | None = None) -> cp_model.CpSolver:
+            deadline: float | None = None) -> cp.Solver:
     """A solver bounded by deterministic work, and by the clock only up to a caller's ``deadline``."""
-    solver = cp_model.CpSolver()
+    solver = cp.Solver()
     if deadline is not None:
         solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
     solver.parameters.num_workers = workers
@@ -139,35 +139,35 @@ def _solver(workers: int, work_limit: float | None, strategy: str | None = None,
 class _Found:
     """One solve's outcome: its status, and the best mapping's variable values with the bound when it has one."""
 
-    status: int
+    status: cp.Status
     values: dict[str, int] | None = None
     value: int | None = None
     bound: int | None = None
 
 
-def _run(model: cp_model.CpModel, v: Vars, solver: cp_model.CpSolver, hint: dict[str, int] | None = None) -> _Found:
+def _run(model: cp.Model, v: Vars, solver: cp.Solver, hint: dict[str, int] | None = None) -> _Found:
     """Solve ``model`` (started from ``hint``) and read the mapping variables ``v`` off the answer."""
     if hint is not None:
         for key in VARIABLES:
-            model.AddHint(getattr(v, key).expr, hint[key])
+            model.add_hint(getattr(v, key).expr, hint[key])
     status = solve(solver, model)
-    model.ClearHints()
-    if status == cp_model.MODEL_INVALID:  # our model's bounds are wrong: a bug, not bad input
-        raise RuntimeError(f"CP-SAT rejected the model: {model.Validate()[:200]}")
-    bound = int(round(solver.BestObjectiveBound())) if model.HasObjective() and status != cp_model.INFEASIBLE else None
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    model.clear_hints()
+    if status == cp.MODEL_INVALID:  # our model's bounds are wrong: a bug, not bad input
+        raise RuntimeError(f"CP-SAT rejected the model: {model.validate()[:200]}")
+    bound = int(round(solver.best_objective_bound)) if model.has_objective() and status != cp.INFEASIBLE else None
+    if status not in (cp.OPTIMAL, cp.FEASIBLE):
         return _Found(status, bound=bound)  # no mapping, but the bound proven so far still holds
-    values = {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES}
-    return _Found(status, values, int(round(solver.ObjectiveValue())) if model.HasObjective() else None, bound)
+    values = {key: solver.value(getattr(v, key).expr) for key in VARIABLES}
+    return _Found(status, values, int(round(solver.objective_value)) if model.has_objective() else None, bound)
 
 
 def _staged(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> tuple[_Found, bool]:
     """Stages 1-3 above; returns the outcome and whether it came from the portfolio (it needs the tie-break)."""
     solo = _solo(tracer, v, objective, deadline)
-    if solo.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) or _past(deadline):
+    if solo.status in (cp.OPTIMAL, cp.INFEASIBLE) or _past(deadline):
         return solo, False
     race = _run(tracer.model, v, _solver(PORTFOLIO_WORKERS, PORTFOLIO_WORK, None, deadline), solo.values)
-    if race.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE):
+    if race.status in (cp.OPTIMAL, cp.INFEASIBLE):
         return race, True
     if _past(deadline):  # the user's own limit stopped the race: keep the better of what was found
         found = [f for f in (solo, race) if f.values is not None]
@@ -181,7 +181,7 @@ def _solo(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> _F
     first = FIRST_TRY.get(objective)
     if first is not None:
         quick = _run(tracer.model, v, _solver(1, FIRST_TRY_SHARE * SOLO_WORK, first, deadline))
-        if quick.status in (cp_model.OPTIMAL, cp_model.INFEASIBLE) or _past(deadline):
+        if quick.status in (cp.OPTIMAL, cp.INFEASIBLE) or _past(deadline):
             return quick
         return _bounded(_run(tracer.model, v, _solver(1, SOLO_WORK, SOLO_STRATEGY[objective], deadline)), quick)
     return _run(tracer.model, v, _solver(1, SOLO_WORK, SOLO_STRATEGY[objective], deadline))
@@ -200,9 +200,9 @@ def _past(deadline: float | None) -> bool:
 def _any_mapping(tracer: Tracer, v: Vars) -> _Found:
     """A valid mapping with no objective to optimise: what a search that found none falls back on."""
     model = tracer.model.clone()
-    model.ClearObjective()
+    model.clear_objective()
     found = _run(model, v, _solver(1, FIRST_MAPPING_WORK))
-    return _Found(cp_model.FEASIBLE, found.values) if found.values is not None else found
+    return _Found(cp.FEASIBLE, found.values) if found.values is not None else found
 
 
 def add_layer(tracer: Tracer, layer: LayerShape, hw: Hardware, ratios: DataRatios,
@@ -214,9 +214,9 @@ def add_layer(tracer: Tracer, layer: LayerShape, hw: Hardware, ratios: DataRatio
         constraint = limit.lhs <= limit.rhs
         if isinstance(constraint, bool):
             if not constraint:
-                tracer.model.AddBoolOr([])  # a constant limit that fails: infeasible
+                tracer.model.add_bool_or([])  # a constant limit that fails: infeasible
         else:
-            tracer.model.Add(constraint)
+            tracer.model.add(constraint)
     return v, model, model.counts(v)
 
 
@@ -226,9 +226,9 @@ def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRat
     tracer = Tracer()
     v, model, counts = add_layer(tracer, layer, hw, ratios, space=space)
     if max_cycles is not None:
-        tracer.model.Add(counts.cycles.total <= max_cycles)
+        tracer.model.add(counts.cycles.total <= max_cycles)
     goal = model.objective_from_counts(counts, objective)
-    tracer.model.Minimize(goal.expr)
+    tracer.model.minimize(goal.expr)
     return tracer, v, goal
 
 
@@ -263,14 +263,14 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
         found, portfolio = _run(tracer.model, v, _solver(workers, None, None, deadline)), True
     else:
         found, portfolio = _staged(tracer, v, objective, deadline)
-    if found.values is None and found.status != cp_model.INFEASIBLE:
+    if found.values is None and found.status != cp.INFEASIBLE:
         first = _any_mapping(tracer, v)
         found = _Found(first.status, first.values, None, found.bound) if first.values is not None else found
     if found.values is None:
         reason = _no_mapping_reason(found.status, hardware, max_cycles, time_limit, space)
-        return LayerResult(None, None, cp_model.CpSolver().StatusName(found.status) if found.status else "UNKNOWN",
+        return LayerResult(None, None, found.status.name,
                            objective, None, None, time.perf_counter() - start, reason=reason)
-    optimal = found.status == cp_model.OPTIMAL
+    optimal = found.status == cp.OPTIMAL
     values = found.values
     if optimal and portfolio:
         values = _canonical_optimum(tracer, v, goal, found.value, values, deadline)
@@ -284,10 +284,10 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
                        time.perf_counter() - start)
 
 
-def _no_mapping_reason(status: int, hw: Hardware, max_cycles: int | None, time_limit: float | None,
+def _no_mapping_reason(status: cp.Status, hw: Hardware, max_cycles: int | None, time_limit: float | None,
                        space: str) -> str:
     """Why a search returned no mapping: none exists (within the bound, the chip rules), or none was found in time."""
-    if status != cp_model.INFEASIBLE:
+    if status != cp.INFEASIBLE:
         return (f"no mapping found within the {time_limit:g} s time limit" if time_limit is not None
                 else "no mapping found within the search's deterministic work limit")
     limits = "every hardware limit" + (" and the chip team's mapping rules (mapping space jssc)"
@@ -308,16 +308,16 @@ def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[st
     from the race, makes the answer a function of the input alone.
     """
     model = tracer.model
-    model.Add(goal.expr <= value)  # == in effect (value is the optimum); <= propagates faster
+    model.add(goal.expr <= value)  # == in effect (value is the optimum); <= propagates faster
     weight, tiebreak = 1, 0
     for key in reversed(VARIABLES):
         var = getattr(v, key)
         tiebreak = tiebreak + weight * var.expr
         weight *= var.hi + 1
-    model.Minimize(tiebreak)
+    model.minimize(tiebreak)
     # With the objective pinned the search is small: one worker is fastest here
     # (measured on AlexNet: 0.34 s in all, against 0.82 s with eight).
     outcome = _run(tracer.model, v, _solver(1, TIEBREAK_WORK, None, deadline))
-    if outcome.status != cp_model.OPTIMAL:
+    if outcome.status != cp.OPTIMAL:
         return found  # not proven within its work: the race's optimum (equal in cost, maybe not the smallest)
     return outcome.values

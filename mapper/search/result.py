@@ -1,8 +1,7 @@
 """What a layer's search returns: a mapping with its proof status, or the reason there is none.
 
 Kept apart from the search itself (``mapper.search.cpsat``) so that a compile
-answered entirely by the result cache never loads OR-tools (about 0.9 s of
-start-up, most of it the pandas that ``cp_model`` imports).
+answered entirely by the result cache never loads OR-tools' solver library.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ortools.sat.python import cp_model
+from mapper.search import cpsat_api as cp
 
 from cost_models.arith import min_
 from cost_models.cost import evaluate
@@ -60,17 +60,17 @@ def _runner_up(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataR
     tracer, v, _ = build_model(layer, hw, best.objective, ratios, max_cycles, space)
     if name == "m":
         m = min_(v.m_per_pt * v.p * v.t, layer.Mg)  # the m the mapping has (mapper.search.space.to_mapping)
-        tracer.model.Add((m.expr if hasattr(m, "expr") else m) != value)
+        tracer.model.add((m.expr if hasattr(m, "expr") else m) != value)
     else:
-        tracer.model.Add(getattr(v, name).expr != value)
-    solver = cp_model.CpSolver()
+        tracer.model.add(getattr(v, name).expr != value)
+    solver = cp.Solver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
     solver.parameters.subsolvers.append(SOLO_STRATEGY[best.objective])
     solver.parameters.max_deterministic_time = RUNNER_UP_WORK
     status = solve(solver, tracer.model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return RunnerUp(name, value, solver.StatusName(status), None, None, None)
-    mapping = to_mapping(layer, {key: int(solver.Value(getattr(v, key).expr)) for key in VARIABLES})
+    if status not in (cp.OPTIMAL, cp.FEASIBLE):
+        return RunnerUp(name, value, status.name, None, None, None)
+    mapping = to_mapping(layer, {key: solver.value(getattr(v, key).expr) for key in VARIABLES})
     objective = evaluate(layer, mapping, hw, ratios).objective_units[best.objective]
-    return RunnerUp(name, value, solver.StatusName(status), mapping, objective, objective - optimum)
+    return RunnerUp(name, value, status.name, mapping, objective, objective - optimum)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from ortools.sat.python import cp_model
+from mapper.search import cpsat_api
 
 Value = Any  # Sym | int
 LIMIT = 2**60  # CP-SAT requires |domain| <= 2**62 - 1; leave room for sums
@@ -94,7 +94,7 @@ class Sym:
             return (o * self.lo).__rs_name__(label)
         corners = [self.lo * o.lo, self.lo * o.hi, self.hi * o.lo, self.hi * o.hi]
         target = self.m.new(min(corners), max(corners), label)
-        self.m.model.AddMultiplicationEquality(target.expr, [self.m.var_of(self), self.m.var_of(o)])
+        self.m.model.add_multiplication_equality(target.expr, [self.m.var_of(self), self.m.var_of(o)])
         return target
 
     def __rmul__(self, other: Value) -> "Sym":
@@ -109,7 +109,7 @@ class Sym:
         if a.lo == a.hi and b.lo == b.hi:
             return self._lift(a.lo // b.lo)
         target = self.m.new(a.lo // b.hi, a.hi // b.lo, f"floor({a.label}/{_divisor(b.label)})")
-        self.m.model.AddDivisionEquality(target.expr, self.m.var_of(a), self.m.var_of(b))
+        self.m.model.add_division_equality(target.expr, self.m.var_of(a), self.m.var_of(b))
         return target
 
     def __rs_ceil_div__(self, a: Value, b: Value) -> "Sym":
@@ -119,14 +119,14 @@ class Sym:
             return self._lift(-(-a.lo // b.lo))
         # Bounds of ceil(a/b) directly: tighter than those of floor((a+b-1)/b).
         target = self.m.new(-(-a.lo // b.hi), -(-a.hi // b.lo), f"ceil({a.label}/{_divisor(b.label)})")
-        self.m.model.AddDivisionEquality(target.expr, self.m.var_of(a + b - 1), self.m.var_of(b))
+        self.m.model.add_division_equality(target.expr, self.m.var_of(a + b - 1), self.m.var_of(b))
         return target
 
     def __rs_min__(self, values: Sequence[Value]) -> "Sym":
-        return self._extreme(values, min, "min", self.m.model.AddMinEquality)
+        return self._extreme(values, min, "min", self.m.model.add_min_equality)
 
     def __rs_max__(self, values: Sequence[Value]) -> "Sym":
-        return self._extreme(values, max, "max", self.m.model.AddMaxEquality)
+        return self._extreme(values, max, "max", self.m.model.add_max_equality)
 
     def _extreme(self, values: Sequence[Value], pick: Any, what: str, add: Any) -> "Sym":
         """min or max of ``values``: bounds are the pick of the bounds."""
@@ -140,7 +140,7 @@ class Sym:
         index = self._lift(index)
         domain = table[max(index.lo, 0): index.hi + 1]
         target = self.m.new(int(domain.min()), int(domain.max()), f"table[{index.label}]")
-        self.m.model.AddElement(self.m.var_of(index), [int(x) for x in table], target.expr)
+        self.m.model.add_element(self.m.var_of(index), [int(x) for x in table], target.expr)
         return target
 
     def __rs_name__(self, label: str) -> "Sym":
@@ -164,13 +164,13 @@ class Tracer:
     """Owns the CP-SAT model and creates variables and auxiliary variables."""
 
     def __init__(self) -> None:
-        self.model = cp_model.CpModel()
+        self.model = cpsat_api.Model()
         self._aux: set[int] = set()  # indices of the auxiliary variables (renamable; decision variables are not)
 
     def new(self, lo: int, hi: int, label: str) -> Sym:
         """An auxiliary variable standing for the expression ``label``."""
         sym = self.variable(lo, hi, label)
-        self._aux.add(sym.expr.Index())
+        self._aux.add(sym.expr.index)
         return sym
 
     def variable(self, lo: int, hi: int, name: str) -> Sym:
@@ -178,24 +178,24 @@ class Tracer:
         # Interval bounds of long products can exceed int64; no real count does.
         lo, hi = max(int(lo), -LIMIT), min(int(hi), LIMIT)
         sym = Sym(self, None, lo, hi, name)
-        sym.expr = self.model.NewIntVar(int(lo), int(hi), sym.label)
+        sym.expr = self.model.new_int_var(int(lo), int(hi), sym.label)
         return sym
 
     def rename(self, expr: Any, label: str) -> None:
-        if isinstance(expr, cp_model.IntVar) and expr.Index() in self._aux:
-            self.model.Proto().variables[expr.Index()].name = label
+        if isinstance(expr, cpsat_api.IntVar) and expr.index in self._aux:
+            self.model.rename(expr, label)
 
     def domain_var(self, values: Iterable[int], name: str) -> Sym:
         values = sorted(set(int(v) for v in values))
-        var = self.model.NewIntVarFromDomain(cp_model.Domain.FromValues(values), name)
+        var = self.model.new_int_var_from_values(values, name)
         return Sym(self, var, values[0], values[-1], name)
 
     def var_of(self, s: Sym) -> Any:
         """A plain variable (or constant) equal to ``s``; CP-SAT's non-linear constraints want affine terms."""
         if s.lo == s.hi:
             return s.lo
-        if isinstance(s.expr, cp_model.IntVar):
+        if isinstance(s.expr, cpsat_api.IntVar):
             return s.expr
         var = self.new(s.lo, s.hi, s.label)
-        self.model.Add(var.expr == s.expr)
+        self.model.add(var.expr == s.expr)
         return var.expr

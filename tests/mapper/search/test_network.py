@@ -7,7 +7,7 @@ import time
 
 import networkx as nx
 import pytest
-from ortools.sat.python import cp_model
+from mapper.search import cpsat_api as cp
 
 import mapper.search.network as network
 import mapper.search.parallel as parallel
@@ -111,11 +111,11 @@ def test_interrupting_the_caller_stops_the_searches_running_beside_it(monkeypatc
         if key == "quick":
             started.wait(5)
             return key
-        model = cp_model.CpModel()  # factor a 62-bit semiprime: CP-SAT does not finish in a minute
-        x, y = model.NewIntVar(2, 2**32, "x"), model.NewIntVar(2, 2**32, "y")
-        model.AddMultiplicationEquality(2147483629 * 2147483587, [x, y])
-        model.Add(x <= y)
-        solver = cp_model.CpSolver()
+        model = cp.Model()  # factor a 62-bit semiprime: CP-SAT does not finish in a minute
+        x, y = model.new_int_var(2, 2**32, "x"), model.new_int_var(2, 2**32, "y")
+        model.add_multiplication_equality(2147483629 * 2147483587, [x, y])
+        model.add(x <= y)
+        solver = cp.Solver()
         solver.parameters.max_time_in_seconds = 60
         solver.parameters.num_workers = 1
         started.set()
@@ -129,9 +129,9 @@ def test_interrupting_the_caller_stops_the_searches_running_beside_it(monkeypatc
         parallel.solve_each(["quick", "hard"], solve_one, on_result)
     assert started.is_set()
     assert time.perf_counter() - begin < 10
-    trivial = cp_model.CpModel()  # the stop is over: searches run again
-    trivial.NewIntVar(0, 1, "z")
-    assert solve(cp_model.CpSolver(), trivial) == cp_model.OPTIMAL
+    trivial = cp.Model()  # the stop is over: searches run again
+    trivial.new_int_var(0, 1, "z")
+    assert solve(cp.Solver(), trivial) == cp.OPTIMAL
 
 
 def test_network_latency_budget_is_the_brute_force_optimum(hw):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ortools.sat.python import cp_model
+from mapper.search import cpsat_api as cp
 
 from cost_models import calibration, silicon
 from cost_models.cost import check, evaluate
@@ -192,9 +192,9 @@ def test_cpsat_constraints_agree_with_check(hw, layer, data):
                       t=values["t"], g=values["g"], m=min(values["m_per_pt"] * values["p"] * values["t"], layer.Mg))
     tracer, v, _ = build_model(layer, hw, "energy", DataRatios())
     for key in values:
-        tracer.model.Add(getattr(v, key).expr == values[key])
-    status = cp_model.CpSolver().Solve(tracer.model)
-    feasible = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        tracer.model.add(getattr(v, key).expr == values[key])
+    status = cp.Solver().solve(tracer.model)
+    feasible = status in (cp.OPTIMAL, cp.FEASIBLE)
     canonical = values["m_per_pt"] == 1 or values["p"] * values["t"] * (values["m_per_pt"] - 1) < layer.Mg
     assert feasible == (check(layer, mapping, hw) == [] and canonical)
 
@@ -266,12 +266,12 @@ def test_a_search_cut_short_reports_its_bound_and_gap(hw, monkeypatch, work, sta
     """
     import mapper.search.cpsat as search
 
-    class WorkLimited(cp_model.CpSolver):
+    class WorkLimited(cp.Solver):
         def __init__(self) -> None:
             super().__init__()
             self.parameters.max_deterministic_time = work
 
-    monkeypatch.setattr(search.cp_model, "CpSolver", WorkLimited)
+    monkeypatch.setattr(search.cp, "Solver", WorkLimited)
     layer = LayerShape(4, 4096, 9216, 1, 1, 1, 1, kind="fc")
     result = map_layer(layer, hw, "energy", workers=1)  # one worker: the work limit is deterministic
     assert result.status == status
