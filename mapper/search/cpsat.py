@@ -14,17 +14,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mapper.search import cpsat_api as cp
 
 from cost_models.cost import evaluate
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
-from cost_models.rowstationary import OBJECTIVES, VARIABLES, DataRatios, RowStationary, Vars, layer_limits
+from cost_models.rowstationary import OBJECTIVES, VARIABLES, Counts, DataRatios, RowStationary, Vars, layer_limits
 from cost_models.rules import DEFAULT_SPACE, check_space, space_limits
 from mapper.search.result import LayerResult, as_ms
 from mapper.search.stopping import stopping
-from mapper.search.symbolic import Tracer
+from mapper.search.symbolic import Sym, Tracer
+from mapper.search.ties import TIES
 from mapper.search.space import ranges, to_mapping
 
 
@@ -98,8 +100,7 @@ def solve(solver: cp.Solver, model: cp.Model) -> cp.Status:
 # 2. A layer it does not prove goes on to the full portfolio, which is robust
 #    where one strategy is not (AlexNet's FC6 at batch 4 for EDP: quick_restart
 #    does not prove it in 1 unit).  The portfolio's threads race, so only a
-#    proof is taken from it (then the canonical tie-break below makes the
-#    mapping unique); measured, it proves
+#    proof is taken from it; measured, it proves
 #    every layer of the bundled models within 0.4 units of PORTFOLIO_WORK.
 # 3. Should it prove nothing, one deterministic thread with CP-SAT's default
 #    strategy continues from stage 1's mapping for FALLBACK_WORK units and its
@@ -113,7 +114,7 @@ FIRST_TRY_SHARE = 0.1  # of SOLO_WORK (measured: 0.03 and 0.05 saved less; 0.15 
 PORTFOLIO_WORK = 30.0
 FALLBACK_WORK = 30.0
 FIRST_MAPPING_WORK = 300.0  # any valid mapping, no objective: found in a fraction of a unit when one exists
-TIEBREAK_WORK = 10.0  # the pinned-objective tie-break (measured: 0.34 s in all for AlexNet)
+TIEBREAK_WORK = 10.0  # each pinned tie-break solve (measured: 0.34 s in all for AlexNet)
 # The portfolio: CP-SAT's 8 default strategies, even on 2 cores (measured: with 1
 # or 2 default workers some layers take up to 40 s, with 8 under 0.5 s).
 PORTFOLIO_WORKERS = 8
@@ -161,19 +162,19 @@ def _run(model: cp.Model, v: Vars, solver: cp.Solver, hint: dict[str, int] | Non
     return _Found(status, values, int(round(solver.objective_value)) if model.has_objective() else None, bound)
 
 
-def _staged(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> tuple[_Found, bool]:
-    """Stages 1-3 above; returns the outcome and whether it came from the portfolio (it needs the tie-break)."""
+def _staged(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> _Found:
+    """Stages 1-3 above."""
     solo = _solo(tracer, v, objective, deadline)
     if solo.status in (cp.OPTIMAL, cp.INFEASIBLE) or _past(deadline):
-        return solo, False
+        return solo
     race = _run(tracer.model, v, _solver(PORTFOLIO_WORKERS, PORTFOLIO_WORK, None, deadline), solo.values)
     if race.status in (cp.OPTIMAL, cp.INFEASIBLE):
-        return race, True
+        return race
     if _past(deadline):  # the user's own limit stopped the race: keep the better of what was found
         found = [f for f in (solo, race) if f.values is not None]
-        return _bounded(min(found, key=lambda f: f.value) if found else race, solo, race), False
+        return _bounded(min(found, key=lambda f: f.value) if found else race, solo, race)
     alone = _run(tracer.model, v, _solver(1, FALLBACK_WORK, None, deadline), solo.values)
-    return _bounded(alone if alone.values is not None or solo.values is None else solo, solo, alone), False
+    return _bounded(alone if alone.values is not None or solo.values is None else solo, solo, alone)
 
 
 def _solo(tracer: Tracer, v: Vars, objective: str, deadline: float | None) -> _Found:
@@ -220,8 +221,18 @@ def add_layer(tracer: Tracer, layer: LayerShape, hw: Hardware, ratios: DataRatio
     return v, model, model.counts(v)
 
 
+class LayerModel(NamedTuple):
+    """One layer's CP-SAT model: its variables, the model of its costs, their counts and the objective."""
+
+    tracer: Tracer
+    v: Vars
+    costs: RowStationary
+    counts: Counts
+    goal: Sym
+
+
 def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios,
-                max_cycles: int | None = None, space: str = DEFAULT_SPACE) -> tuple[Tracer, Vars, object]:
+                max_cycles: int | None = None, space: str = DEFAULT_SPACE) -> LayerModel:
     """The CP-SAT model of one layer: variables, the limits of ``space``, the model's objective."""
     tracer = Tracer()
     v, model, counts = add_layer(tracer, layer, hw, ratios, space=space)
@@ -229,7 +240,7 @@ def build_model(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRat
         tracer.model.add(counts.cycles.total <= max_cycles)
     goal = model.objective_from_counts(counts, objective)
     tracer.model.minimize(goal.expr)
-    return tracer, v, goal
+    return LayerModel(tracer, v, model, counts, goal)
 
 
 def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", *,
@@ -242,8 +253,9 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
 
     ``max_cycles`` bounds the layer's total latency (use it with the energy
     objective).  Deterministic: every stage is bounded by CP-SAT's
-    deterministic work (see the stages above), with a fixed seed, and among
-    the portfolio's tied optima the lexicographically smallest is returned.
+    deterministic work (see the stages above), with a fixed seed, and a
+    proven optimum's ties are broken by TIES[objective], then by the
+    lexicographically smallest mapping (``_tie_broken``).
     ``time_limit`` (seconds) adds a wall-clock stop the caller asked for; the
     answer then depends on the machine.  ``workers`` skips the stages and
     runs CP-SAT's default portfolio of that many workers until it proves the
@@ -258,11 +270,12 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
         return LayerResult(None, None, "UNMAPPABLE", objective, None, None, time.perf_counter() - start,
                            reason="; ".join(problems))
     deadline = None if time_limit is None else start + time_limit
-    tracer, v, goal = build_model(layer, hardware, objective, ratios, max_cycles, space)
+    built = build_model(layer, hardware, objective, ratios, max_cycles, space)
+    tracer, v = built.tracer, built.v
     if workers is not None:
-        found, portfolio = _run(tracer.model, v, _solver(workers, None, None, deadline)), True
+        found = _run(tracer.model, v, _solver(workers, None, None, deadline))
     else:
-        found, portfolio = _staged(tracer, v, objective, deadline)
+        found = _staged(tracer, v, objective, deadline)
     if found.values is None and found.status != cp.INFEASIBLE:
         first = _any_mapping(tracer, v)
         found = _Found(first.status, first.values, None, found.bound) if first.values is not None else found
@@ -271,9 +284,7 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
         return LayerResult(None, None, found.status.name,
                            objective, None, None, time.perf_counter() - start, reason=reason)
     optimal = found.status == cp.OPTIMAL
-    values = found.values
-    if optimal and portfolio:
-        values = _canonical_optimum(tracer, v, goal, found.value, values, deadline)
+    values = _tie_broken(built, objective, found.value, found.values, deadline) if optimal else found.values
     mapping = to_mapping(layer, values)
     cost = evaluate(layer, mapping, hardware, ratios)
     # The value reported is what the returned mapping costs: for a search cut short, CP-SAT's objective
@@ -298,26 +309,37 @@ def _no_mapping_reason(status: cp.Status, hw: Hardware, max_cycles: int | None, 
 
 
 
-def _canonical_optimum(tracer: Tracer, v: Vars, goal, value: int, found: dict[str, int],
-                       deadline: float | None) -> dict[str, int]:
-    """Among all optimal mappings, the lexicographically smallest (n, e, p, ...).
+def _tie_broken(built: LayerModel, objective: str, value: int, found: dict[str, int],
+                deadline: float | None) -> dict[str, int]:
+    """Among the optimal mappings, the one with the least of each TIES[objective], then the lexicographically smallest.
 
-    Several mappings often tie; which one a multi-threaded solver reports first
-    depends on thread timing.  A second, small solve with the objective pinned
-    to its optimum and a mixed-radix tie-breaker, on one thread with no hint
-    from the race, makes the answer a function of the input alone.
+    Several mappings often tie on the objective (ResNet-18's conv17 under the
+    latency objective: +5 % energy for no latency), and which one a search
+    reports first depends on its path (and, in the portfolio, on thread
+    timing).  Each further solve pins what is already decided (the objective
+    at its optimum, then each tie-break figure at its least) and minimises the
+    next, on one thread with no hint from the race; the last minimises a
+    mixed-radix number of the mapping variables, which makes the answer unique
+    and a function of the input alone (mapper.search.exhaustive breaks ties
+    the same way).  A solve not proven within its work keeps what is decided.
     """
-    model = tracer.model
-    model.add(goal.expr <= value)  # == in effect (value is the optimum); <= propagates faster
-    weight, tiebreak = 1, 0
+    model = built.tracer.model
+    model.add(built.goal.expr <= value)  # == in effect (value is the optimum); <= propagates faster
+    for kind in TIES[objective]:
+        figure = built.costs.objective_from_counts(built.counts, kind)
+        model.minimize(figure.expr)
+        outcome = _run(model, built.v, _solver(1, TIEBREAK_WORK, None, deadline), found)
+        if outcome.status != cp.OPTIMAL:
+            return found if outcome.values is None else outcome.values
+        model.add(figure.expr <= outcome.value)
+        found = outcome.values
+    weight, order = 1, 0
     for key in reversed(VARIABLES):
-        var = getattr(v, key)
-        tiebreak = tiebreak + weight * var.expr
+        var = getattr(built.v, key)
+        order = order + weight * var.expr
         weight *= var.hi + 1
-    model.minimize(tiebreak)
-    # With the objective pinned the search is small: one worker is fastest here
+    model.minimize(order)
+    # With the figures pinned the search is small: one worker is fastest here
     # (measured on AlexNet: 0.34 s in all, against 0.82 s with eight).
-    outcome = _run(tracer.model, v, _solver(1, TIEBREAK_WORK, None, deadline))
-    if outcome.status != cp.OPTIMAL:
-        return found  # not proven within its work: the race's optimum (equal in cost, maybe not the smallest)
-    return outcome.values
+    outcome = _run(model, built.v, _solver(1, TIEBREAK_WORK, None, deadline), found)
+    return found if outcome.status != cp.OPTIMAL else outcome.values

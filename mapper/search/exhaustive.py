@@ -4,8 +4,9 @@ It scores every mapping in the same space as the CP-SAT model (``mapper.search.s
 with the cost model's own formulas evaluated on int64 arrays, in bounded-size
 chunks.  Partial limits prune early stages (spads, then array shape, then
 set counts); the full limit list is applied to every survivor before scoring.
-Ties are broken like the search's portfolio: the lexicographically smallest (n, e, p, q,
-r, t, g, m_per_pt) among the optimal mappings.
+Ties are broken like the search (``mapper.search.ties``): the least energy or
+latency among the optimal mappings, then the lexicographically smallest (n, e, p, q, r,
+t, g, m_per_pt).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cost_models.mapping import Mapping
 from cost_models.rowstationary import VARIABLES, DataRatios, RowStationary, Vars, layer_limits
 from cost_models.rules import DEFAULT_SPACE, check_space, space_limits
 from mapper.search.space import ranges, to_mapping
+from mapper.search.ties import TIES
 
 CHUNK = 1 << 20  # mappings scored per numpy batch
 
@@ -66,7 +68,7 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
     if layer_limits(layer, hw):
         return ExhaustiveResult(None, None, 0, time.perf_counter() - start)
     model = RowStationary(layer, hw, ratios)
-    best: tuple[int, tuple[int, ...]] | None = None
+    best: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     evaluated, complete = 0, True
     for part in _chunks(layer, hw, model):
         if time_budget is not None and time.perf_counter() - start > time_budget:
@@ -79,7 +81,7 @@ def enumerate_best(layer: LayerShape, hw: Hardware, objective: str = "energy",
     wall = time.perf_counter() - start
     if best is None:
         return ExhaustiveResult(None, None, evaluated, wall, complete)
-    return ExhaustiveResult(to_mapping(layer, dict(zip(VARIABLES, best[1]))), best[0], evaluated, wall, complete)
+    return ExhaustiveResult(to_mapping(layer, dict(zip(VARIABLES, best[1]))), best[0][0], evaluated, wall, complete)
 
 
 def _chunks(layer: LayerShape, hw: Hardware, model: RowStationary) -> Iterator[dict[str, np.ndarray]]:
@@ -132,8 +134,8 @@ def _expand(tables: Iterable[dict[str, np.ndarray]], name: str,
 
 
 def _chunk_best(model: RowStationary, part: dict[str, np.ndarray], objective: str, max_cycles: int | None,
-                space: str = DEFAULT_SPACE) -> tuple[int, tuple[int, tuple[int, ...]] | None]:
-    """(mappings scored, the chunk's (objective, variables) optimum, lexicographically smallest among ties)."""
+                space: str = DEFAULT_SPACE) -> tuple[int, tuple[tuple[int, ...], tuple[int, ...]] | None]:
+    """(mappings scored, the chunk's ((objective, *TIES figures), variables) optimum, lexicographically smallest)."""
     v = Vars(**{key: part[key] for key in VARIABLES})
     ok = np.ones(len(part["n"]), dtype=bool)
     for limit in space_limits(model, v, space):
@@ -144,10 +146,15 @@ def _chunk_best(model: RowStationary, part: dict[str, np.ndarray], objective: st
         return 0, None
     part = _mask(part, ok)
     v = Vars(**{key: part[key] for key in VARIABLES})
-    value = np.broadcast_to(np.asarray(model.objective(v, objective), dtype=np.int64), part["n"].shape)
-    tied = np.flatnonzero(value == value.min())  # sort only the chunk's optima
+    counts = model.counts(v)
+    size = part["n"].shape
+    figures = [np.broadcast_to(np.asarray(model.objective_from_counts(counts, kind), dtype=np.int64), size)
+               for kind in (objective, *TIES[objective])]
+    tied = np.arange(size[0])
+    for figure in figures:  # keep the least of each figure in turn; sort only what is left
+        tied = tied[figure[tied] == figure[tied].min()]
     top = tied[np.lexsort(tuple(part[key][tied] for key in reversed(VARIABLES)))[0]]
-    return len(value), (int(value[top]), tuple(int(part[key][top]) for key in VARIABLES))
+    return size[0], (tuple(int(figure[top]) for figure in figures), tuple(int(part[key][top]) for key in VARIABLES))
 
 
 def energy_latency_frontier(layer: LayerShape, hw: Hardware, ratios: DataRatios = DataRatios()) -> list[tuple[int, int]]:

@@ -57,7 +57,8 @@ def runner_ups(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataR
 def _runner_up(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataRatios, max_cycles: int | None,
                name: str, optimum: int, space: str = DEFAULT_SPACE) -> RunnerUp:
     value = getattr(best.mapping, name)
-    tracer, v, _ = build_model(layer, hw, best.objective, ratios, max_cycles, space)
+    built = build_model(layer, hw, best.objective, ratios, max_cycles, space)
+    tracer, v = built.tracer, built.v
     if name == "m":
         m = min_(v.m_per_pt * v.p * v.t, layer.Mg)  # the m the mapping has (mapper.search.space.to_mapping)
         tracer.model.add((m.expr if hasattr(m, "expr") else m) != value)

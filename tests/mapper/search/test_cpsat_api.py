@@ -59,7 +59,7 @@ def test_each_call_writes_the_proto_cp_model_writes():
 def test_a_layer_model_solves_to_the_same_optimum_through_both_solvers():
     """The search's own model of a real layer: cp_model's CpSolver on our proto agrees with ours."""
     layer = LayerShape(1, 48, 32, 27, 27, 5, 5, pads=(2, 2, 2, 2))
-    tracer, v, _ = build_model(layer, default_hardware(), "energy", DataRatios())
+    tracer, v = build_model(layer, default_hardware(), "energy", DataRatios())[:2]
     ours = cp.Solver()
     theirs = cp_model.CpSolver()
     for solver in (ours.parameters, theirs.parameters):

@@ -44,7 +44,7 @@ def test_solver_bounds_tighten_a_symbolic_interval():
 
 def test_auxiliary_variables_carry_the_expression_they_stand_for(hw):
     layer = LayerShape(N=4, M=256, C=48, H=31, W=31, R=5, S=5, stride=(1, 1), groups=2)
-    tracer, _, _ = build_model(layer, hw, "energy", DataRatios())
+    tracer = build_model(layer, hw, "energy", DataRatios()).tracer
     names = [var.name for var in tracer.model.proto.variables]
     assert names[:8] == ["n", "e", "p", "q", "r", "t", "g", "m_per_pt"]
     for expected in ("MB=ceil(Mg/m)", "CB=ceil(Cg/(q*r))", "FBT=ceil(Mg/(p*t))", "glb_banks_ifmap", "glb_banks_psum",
