@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     result = compile_model(args.model, batch=args.batch)
-    latency = result.totals["latency"]["total_ms"]
-    print(f"energy-optimal: {latency:.2f} ms, {result.totals['energy']['per_inference_pj'] / 1e9:.2f} mJ/inference")
+    latency = result.totals.latency.total_ms
+    print(f"energy-optimal: {latency:.2f} ms, {result.totals.energy.per_inference_pj / 1e9:.2f} mJ/inference")
     if latency > args.budget_ms:
         print(f"over the {args.budget_ms} ms budget; compiling again with the budget as a constraint")
         try:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         for layer in result.unmapped:
             print(f"cannot deploy: {layer.name}: {layer.result.reason}", file=sys.stderr)
         return 1
-    latency = result.totals["latency"]["total_ms"]
+    latency = result.totals.latency.total_ms
     assert latency <= args.budget_ms, "the mapper kept the budget"
     out = result.save(args.out)
     print(f"{latency:.2f} ms <= {args.budget_ms} ms budget; wrote {out}")

@@ -32,7 +32,8 @@ from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
 from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, program_entry, spad_fill,
-                               spaces_entry, totals)
+                               spaces_entry)
+from mapper.app.totals import NetworkBudget, Totals, network_totals
 from mapper.app.program import LayerFormats
 from mapper.app.quantize import Built, build_program, file_stem
 from mapper.chip.bitstream import config_for, encode, total_bits
@@ -167,18 +168,20 @@ class CompileResult:
         raise KeyError(name)
 
     @property
-    def totals(self) -> dict[str, Any]:
-        out = totals(self.layers, self.hardware, self.batch, self.compile_s)
+    def totals(self) -> Totals:
         budget_ms = self.options.get("network_latency_ms")
+        budget = None
         if budget_ms is not None:  # met, unless --over-budget fastest wrote the fastest mappings anyway
-            out["network_budget"] = {"ms": budget_ms, "met": out["latency"]["total_cycles"] <= _ms_to_cycles(
-                budget_ms, self.hardware, "the network latency bound")}
-        return out
+            cycles = sum(entry.result.cost.total_cycles for entry in self.layers if entry.ok)
+            budget = NetworkBudget(budget_ms, cycles <= _ms_to_cycles(budget_ms, self.hardware,
+                                                                      "the network latency bound"))
+        return network_totals(self.layers, self.hardware, self.batch, budget)
 
     @property
     def over_budget(self) -> bool:
         """The network latency budget was missed (only with ``over_budget="fastest"``; else an error)."""
-        return not self.totals.get("network_budget", {"met": True})["met"]
+        budget = self.totals.network_budget
+        return budget is not None and not budget.met
 
     def report(self) -> dict[str, Any]:
         """The ``eyeriss-report/1`` document."""
@@ -196,7 +199,7 @@ class CompileResult:
             "unmapped": [{"name": e.name, "reason": e.result.reason or e.result.status} for e in self.unmapped],
             "host_ops": [{"name": name, "op": op, "reason": reason} for (name, op), reason in
                          zip(self.host_ops, self.host_reasons or (None,) * len(self.host_ops))],
-            "totals": self.totals,
+            "totals": self.totals.as_dict(),
             "program": program_entry(self.program),
         }
 
@@ -326,7 +329,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     A ``network_latency_ms`` below what the fastest mappings reach raises
     ``NetworkBudgetError`` naming both figures (nothing to save), unless
     ``over_budget="fastest"``: then every layer gets its fastest mapping and
-    ``totals["network_budget"]["met"]`` is False.
+    ``totals.network_budget.met`` is False.
     """
     _check_choice("over_budget", over_budget, OVER_BUDGET_CHOICES)
     _check_choice("mapping space", mapping_space, SPACES)

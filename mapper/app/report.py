@@ -1,7 +1,7 @@
 """The ``eyeriss-report/1`` document (docs/report.md): its writer and its reader, in one place.
 
 The writer turns a compiled layer's cost into the report's per-layer entry and
-the network totals; the reader loads a report back and checks every key the
+(mapper.app.totals makes the network totals); the reader loads a report back and checks every key the
 viewer relies on, so a damaged or foreign file is bad input, not a crash.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Iterable
 
 from cost_models.area import area
 from cost_models.cost import Cost
@@ -21,16 +21,6 @@ from cost_models.hardware import Hardware
 if TYPE_CHECKING:
     from mapper.search.result import LayerResult
 
-
-class CompiledLayer(Protocol):
-    """What the totals read of a compiled layer (mapper.app.compiler.CompiledLayer); a protocol, so that this
-    module, which the compiler imports, does not import the compiler back."""
-
-    name: str
-    result: LayerResult
-
-    @property
-    def ok(self) -> bool: ...
 
 SCHEMA = "eyeriss-report/1"
 REPORT_FILE = "report.json"
@@ -89,68 +79,6 @@ def energy_entry(cost: Cost, hw: Hardware) -> dict[str, Any]:
         "by_level": {"units": dict(cost.energy_units),
                      "pj": {k: round(v, 3) for k, v in cost.energy_pj_by_level.items()}},
         "by_type": {"units": units_by_type, "pj": {k: round(v * hw.pj_per_unit, 3) for k, v in units_by_type.items()}},
-    }
-
-
-# A network whose searched objective may lie more than this above its proven bound is "far" from optimal:
-# the summary says so and `eyeriss compile` exits 4 (assumed: 5 % is beyond what any layer's mapping
-# choice changes in the model's calibration error, so a pipeline should not ship it unknowingly).
-FAR_GAP = 0.05
-
-
-def search_entry(mapped: list[CompiledLayer]) -> dict[str, Any]:
-    """How close the mapped layers' searches came to proof: the totals' ``search``.
-
-    ``gap`` is the network's: 1 - (sum of the layers' proven bounds) / (sum of their objective values),
-    each layer counted as often as it occurs; ``worst`` the layer with the largest gap of its own.
-    """
-    results = [(entry.name, entry.result) for entry in mapped]
-    known = [(name, r) for name, r in results if r.objective_value is not None and r.bound is not None]
-    value = sum(r.objective_value for _, r in known)
-    bound = sum(min(r.bound, r.objective_value) for _, r in known)
-    gap = 1 - bound / value if value else 0.0
-    worst = max(known, key=lambda item: item[1].gap or 0.0, default=None)
-    return {"layers": len(results), "proven": sum(1 for _, r in results if r.status == "OPTIMAL"),
-            "gap": round(gap, 6) if len(known) == len(results) else None,
-            "worst": {"name": worst[0], "gap": round(worst[1].gap or 0.0, 6)} if worst and worst[1].gap else None,
-            "far": len(known) < len(results) or gap > FAR_GAP}
-
-
-def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s: float) -> dict[str, Any]:
-    """Network totals over the mapped layers (host operations run on the host and are not counted)."""
-    layers = list(layers)
-    mapped = [entry for entry in layers if entry.ok]
-    costs = [entry.result.cost for entry in mapped]
-    pj = sum(cost.energy_pj for cost in costs)
-    macs = sum(cost.macs for cost in costs)
-    proc = sum(cost.processing_cycles for cost in costs)
-    total = sum(cost.total_cycles for cost in costs)
-    seconds = total / (hw.core_mhz * 1e6)
-    by_level: dict[str, float] = {}
-    by_type: dict[str, float] = {}
-    for cost in costs:
-        for key, value in cost.energy_pj_by_level.items():
-            by_level[key] = by_level.get(key, 0.0) + value
-        for key, value in cost.energy_units_by_type.items():
-            by_type[key] = by_type.get(key, 0.0) + value * hw.pj_per_unit
-    weighted_pes = sum(cost.active_pes * cost.total_cycles for cost in costs)
-    return {
-        "layers": len(mapped),
-        "unmapped": sum(1 for entry in layers if not entry.ok),
-        "missing": [entry.name for entry in layers if not entry.ok],
-        "macs": macs,
-        "energy": {"total_pj": round(pj, 3), "total_units": sum(cost.energy_total_units for cost in costs),
-                   "per_inference_pj": round(pj / batch, 3),
-                   "by_level_pj": {k: round(v, 3) for k, v in by_level.items()},
-                   "by_type_pj": {k: round(v, 3) for k, v in by_type.items()}},
-        "latency": {"processing_cycles": proc, "total_cycles": total,
-                    "processing_ms": round(proc / (hw.core_mhz * 1e3), 6),
-                    "total_ms": round(total / (hw.core_mhz * 1e3), 6)},
-        "inferences_per_s": round(batch / seconds, 3) if seconds else None,
-        "gmacs_per_s": round(macs / seconds / 1e9, 3) if seconds else None,
-        "pj_per_mac": round(pj / macs, 4) if macs else None,
-        "average_active_pes": round(weighted_pes / total, 2) if total else None,
-        "search": search_entry(mapped),
     }
 
 

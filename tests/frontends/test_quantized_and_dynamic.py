@@ -57,7 +57,7 @@ def test_qoperator_mobilenet_v2_compiles_with_qgemm_on_the_array(qoperator_mobil
     assert len(adds) == 10 and {graph.nodes[n]["reason"] for n in adds} == {ELEMENTWISE}
     result = compile_model(qoperator_mobilenet, time_limit=20, compare_spaces=False)
     assert not result.unmapped and len(result.layers) == 53
-    assert result.totals["macs"] == sum(layer.macs() for _, layer in array_layers(floating))
+    assert result.totals.macs == sum(layer.macs() for _, layer in array_layers(floating))
 
 
 def _contrib(op: str, inputs: list[str], shapes: dict, **attrs) -> tuple[int, ...] | None:
@@ -136,7 +136,7 @@ def test_ssd_style_model_compiles_its_backbone_and_lists_the_tail_as_host_work()
     result = compile_model(model, time_limit=10, compare_spaces=False)
     assert not result.unmapped and len(result.layers) == 4
     assert {h["op"] for h in result.report()["host_ops"] if h["reason"] == DYNAMIC} == {"If", "TopK", "NonZero"}
-    assert result.totals["macs"] == 8 * 27 * 16 * 16 + 16 * 72 * 16 * 16 + (4 + 2) * 16 * 32 * 32
+    assert result.totals.macs == 8 * 27 * 16 * 16 + 16 * 72 * 16 * 16 + (4 + 2) * 16 * 32 * 32
 
 
 def test_a_layer_fed_by_data_dependent_shapes_names_the_cause():

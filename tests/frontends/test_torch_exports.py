@@ -98,12 +98,12 @@ def test_torch_exports_compile(exporter):
     for name in ("resnet", "mobilenet_v3", "efficientnet", "googlenet", "qdq"):
         result = compile_model(FIXTURES / f"{name}_{exporter}.onnx", batch=2, time_limit=20, compare_spaces=False)
         assert not result.unmapped, [(e.name, e.result.reason) for e in result.unmapped]
-        assert result.totals["macs"] == sum(MANIFEST[name]["macs"])
+        assert result.totals.macs == sum(MANIFEST[name]["macs"])
     # The ViT's 8x8 stride-8 patch embedding (beyond the chip's strides 1, 2, 4 as a convolution) is a matrix
     # product over the disjoint patches: every layer maps, at torch's own MAC count.
     vit = compile_model(FIXTURES / f"vit_{exporter}.onnx", batch=2, time_limit=20, compare_spaces=False)
     assert not vit.unmapped, [(e.name, e.result.reason) for e in vit.unmapped]
-    assert vit.totals["macs"] == sum(MANIFEST["vit"]["macs"])
+    assert vit.totals.macs == sum(MANIFEST["vit"]["macs"])
     patch = vit.layers[0]
     assert (patch.layer.kind, patch.layer.stride, patch.layer.R, patch.layer.N) == ("fc", (1, 1), 1, 2 * 4 * 4)
 
@@ -119,7 +119,7 @@ def test_transposed_convolutions_map_at_torchs_count_and_simulate_bit_exact(expo
     # 4x4/2 and 3x3/2: 4 phases each; the dilated stride-1 one: 1; the 1x1 stride-2 one: 1 (3 phases empty).
     assert len(phases) == 4 + 4 + 1 + 1 and all(graph.nodes[n]["layer"].stride == (1, 1) for n in phases)
     result = compile_model(path, batch=2, time_limit=20, compare_spaces=False)
-    assert not result.unmapped and result.totals["macs"] == sum(MANIFEST["decoder"]["macs"])
+    assert not result.unmapped and result.totals.macs == sum(MANIFEST["decoder"]["macs"])
     assert main(["simulate", str(path), "--batch", "2", "--time-limit", "5", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["layers"]
     assert len(rows) == 11 and all(row["matched"] for row in rows)
@@ -131,6 +131,6 @@ def test_vit_16x16_patch_embedding_maps_as_a_matrix_product():
 
     for exporter in ("ts17", "dynamo18"):
         vit = compile_model(FIXTURES / f"vit16_{exporter}.onnx", batch=2, time_limit=20, compare_spaces=False)
-        assert not vit.unmapped and vit.totals["macs"] == sum(MANIFEST["vit16"]["macs"])
+        assert not vit.unmapped and vit.totals.macs == sum(MANIFEST["vit16"]["macs"])
         assert (vit.layers[0].layer.kind, vit.layers[0].layer.C, vit.layers[0].part) == ("fc", 3 * 16 * 16,
                                                                                         "16x16 patches")

@@ -304,7 +304,7 @@ def test_library_api_matches_the_saved_report(tmp_path):
     assert isinstance(result, CompileResult) and not result.unmapped
     assert graphs == [(1, len(result.layers))] and names == [entry.name for entry in result.layers]
     assert [entry.name for entry in result.layers] == [layer["name"] for layer in result.report()["layers"]]
-    assert result.totals["latency"]["total_cycles"] == sum(e.cost.total_cycles for e in result.layers)
+    assert result.totals.latency.total_cycles == sum(e.cost.total_cycles for e in result.layers)
     saved = json.loads(result.save(tmp_path / "x").joinpath("report.json").read_text())
     assert saved == json.loads(json.dumps(result.report()))
     for entry in result.layers:
@@ -320,13 +320,13 @@ def test_latency_bounds_are_kept(tmp_path):
     # the search's, test_cache.py)
     free = compile_model(model, batch=4, compare_spaces=False, cache=True)
     fastest = compile_model(model, batch=4, objective="latency", compare_spaces=False, cache=True)
-    free_ms, fast_ms = free.totals["latency"]["total_ms"], fastest.totals["latency"]["total_ms"]
+    free_ms, fast_ms = free.totals.latency.total_ms, fastest.totals.latency.total_ms
     assert fast_ms < free_ms
     budget = (free_ms + fast_ms) / 2
     bounded = compile_model(model, batch=4, network_latency_ms=budget, compare_spaces=False, cache=True)
-    assert not bounded.unmapped and bounded.totals["latency"]["total_ms"] <= budget
-    assert free.totals["energy"]["total_units"] <= bounded.totals["energy"]["total_units"]
-    assert bounded.totals["energy"]["total_units"] <= fastest.totals["energy"]["total_units"]
+    assert not bounded.unmapped and bounded.totals.latency.total_ms <= budget
+    assert free.totals.energy.total_units <= bounded.totals.energy.total_units
+    assert bounded.totals.energy.total_units <= fastest.totals.energy.total_units
     per_layer = max(entry.cost.total_ms for entry in fastest.layers) * 1.0001
     layer_bounded = compile_model(model, batch=4, layer_latency_ms=per_layer, compare_spaces=False, cache=True)
     assert all(entry.cost.total_ms <= per_layer for entry in layer_bounded.layers)

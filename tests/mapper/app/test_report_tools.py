@@ -15,6 +15,7 @@ from mapper import compile_model
 from mapper.search.result import as_ms
 from mapper.app import cli
 from mapper.app.report import flatten
+from mapper.app.totals import NetworkBudget
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
@@ -121,7 +122,7 @@ def test_a_budget_nothing_meets_is_one_error_naming_it_and_the_fastest_latency(t
     assert len(errors) == 1 and "no valid mapping" not in errors[0]
     assert "latency bound of 0.001 ms (200 cycles at 200 MHz)" in errors[0]
     fastest = compile_model(EXAMPLES / "lenet5.onnx", objective="latency", compare_spaces=False, program=False)
-    cycles = fastest.totals["latency"]["total_cycles"]  # lenet5's fastest, as compiled
+    cycles = fastest.totals.latency.total_cycles  # lenet5's fastest, as compiled
     assert f"the fastest mappings need {as_ms(cycles, fastest.hardware)}" in errors[0]
     assert "latency bound" not in captured.out and "PARTIAL" not in captured.out
     assert not out.exists()  # nothing written
@@ -134,11 +135,11 @@ def test_over_budget_fastest_writes_the_fastest_mappings_and_exits_1(tmp_path, c
     report = json.loads((out / "report.json").read_text())
     fastest = compile_model(EXAMPLES / "lenet5.onnx", objective="latency", compare_spaces=False, program=False)
     assert not report["unmapped"] and report["totals"]["network_budget"] == {"ms": 0.001, "met": False}
-    assert report["totals"]["latency"]["total_cycles"] == fastest.totals["latency"]["total_cycles"]
-    assert f"over the network latency budget: {fastest.totals['latency']['total_ms']:.6g} ms > 0.001 ms" \
+    assert report["totals"]["latency"]["total_cycles"] == fastest.totals.latency.total_cycles
+    assert f"over the network latency budget: {fastest.totals.latency.total_ms:.6g} ms > 0.001 ms" \
         in capsys.readouterr().out
     met = compile_model(EXAMPLES / "lenet5.onnx", network_latency_ms=1.0, compare_spaces=False, program=False)
-    assert met.totals["network_budget"] == {"ms": 1.0, "met": True} and not met.over_budget
+    assert met.totals.network_budget == NetworkBudget(ms=1.0, met=True) and not met.over_budget
 
 
 def test_searches_stopped_far_from_their_bounds_say_so_and_exit_4(tmp_path, capsys):
