@@ -172,29 +172,32 @@ def main() -> None:
     from rich.text import Text
 
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    table = Table(title=f"Cold whole-process runs, batch 1, median of {args.repeat}: "
-                        f"eyeriss compile --no-cache vs ZigZag {version} (LOMA, eyeriss_like.yaml)")
+    table = Table(title=f"Cold whole process, batch 1, median of {args.repeat}: eyeriss compile --no-cache vs "
+                        f"ZigZag {version} (LOMA, eyeriss_like.yaml)")
     for column in ("network", "eyeriss wall s", "eyeriss CPU s", "ZigZag wall s", "ZigZag CPU s",
-                   "wall ratio", "CPU ratio", "ZigZag found"):
-        table.add_column(column, justify="right" if column != "ZigZag found" else "left")
+                   "wall ratio", "CPU ratio"):
+        table.add_column(column, justify="right")
+    found: list[Text] = []
     for name in names:
         title, file = NETWORKS[name]
         with tempfile.TemporaryDirectory(prefix="eyeriss-peers-") as tmp:
             ours, theirs = measure(ROOT / "examples" / file, python, args.repeat, Path(tmp))
         wall, cpu = (statistics.median(getattr(run, field) for run in ours) for field in ("wall", "cpu"))
         if theirs[-1].code != 0:
-            table.add_row(title, f"{wall:.2f}", f"{cpu:.2f}", "-", "-", "-", "-",
-                          Text(f"failed ({theirs[-1].code}): {printable(theirs[-1].last_line)[:200]}"))
+            table.add_row(title, f"{wall:.2f}", f"{cpu:.2f}", "-", "-", "-", "-")
+            found.append(Text(f"{title}: ZigZag failed ({theirs[-1].code}): {printable(theirs[-1].last_line)[:300]}"))
             continue
         pairs = list(zip(ours, theirs))
         table.add_row(
             title, f"{wall:.2f}", f"{cpu:.2f}",
             f"{statistics.median(run.wall for run in theirs):.1f}", f"{statistics.median(run.cpu for run in theirs):.1f}",
             f"{statistics.median(z.wall / e.wall for e, z in pairs):.0f}x",
-            f"{statistics.median(z.cpu / e.cpu for e, z in pairs):.0f}x",
-            Text(printable(theirs[-1].last_line)[:200]))
-    console = Console()
+            f"{statistics.median(z.cpu / e.cpu for e, z in pairs):.0f}x")
+        found.append(Text(f"{title}: ZigZag found {printable(theirs[-1].last_line)[:300]}"))
+    console = Console(width=max(Console().width, 110))
     console.print(table)
+    for line in found:
+        console.print(line)
     console.print(f"machine: {machine()}; python {platform.python_version()}; {date}")
 
 
