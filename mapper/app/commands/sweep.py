@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from mapper.app.commands.compile import add_cache_arguments, cache_choice
-from mapper.app.untrusted import printable, text
+from mapper.app.untrusted import text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,24 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print points.json instead of tables")
 
 
-def _front_table(result, spec) -> Table:
-    table = Table(title="Pareto front (energy, latency, area) per network", title_style="bold")
-    varied = [f for f, _ in spec.vary]
-    for column in ("network", *varied, "mm2", "uJ/inf", "ms", "util", "statuses"):
-        table.add_column(column, justify="left" if column in ("network", "statuses") else "right")
-    for row in result.front:
-        table.add_row(text(row["network"]), *(str(row[f]) for f in varied), f"{row['area_mm2']:.3g}",
-                      f"{row['energy_pj_per_inference'] / 1e6:.4g}", f"{row['latency_ms']:.4g}",
-                      f"{row['utilization']:.2f}" if row["utilization"] is not None else "-", text(row["statuses"]))
-    return table
-
-
 def run(args: argparse.Namespace) -> int:
     from mapper.app.atomic import atomic_write_bytes
     from mapper.app.sweep.executors import make_executor
     from mapper.app.sweep.plots import write_plots
     from mapper.app.sweep.run import points_csv, points_json, sweep
     from mapper.app.sweep.spec import load_spec
+    from mapper.app.sweep.tables import counts_lines, front_table, infeasible_lines, names_line
 
     spec = load_spec(args.spec)
     out = Path(args.output) if args.output else Path.cwd() / Path(args.spec).stem
@@ -71,20 +60,33 @@ def run(args: argparse.Namespace) -> int:
             executor.close()
     atomic_write_bytes(out / "points.json", points_json(result, spec))
     atomic_write_bytes(out / "points.csv", points_csv(result))
-    written = write_plots(result.rows, [n.name for n in spec.networks], out)
-    p = result.progress
+    written = write_plots(result.rows, [n.name for n in spec.networks], out, [f for f, _ in spec.vary])
+    networks = [n.name for n in spec.networks]
     if args.json:
         sys.stdout.write(points_json(result, spec).decode())
     else:
+        varied = [f for f, _ in spec.vary]
         console = Console()
-        console.print(_front_table(result, spec))
-        infeasible = sum(1 for row in result.rows if not row["feasible"])
-        console.print(text(f"{p.points} design points x {len(spec.networks)} network(s): {infeasible} row(s) "
-                           f"infeasible, {len(result.front)} on the front; {p.tasks} layer searches run, "
-                           f"{p.cache_hits} from the cache, {p.points_resumed} point(s) resumed; "
-                           f"{time.perf_counter() - start:.1f} s"))
-        console.print(text(f"wrote {out / 'points.json'}, points.csv, {', '.join(w.name for w in written)}"))
-    for row in result.rows:
-        if not row["feasible"] and row["reason"] and not args.json:
-            print(printable(f"point {row['point']} {row['network']}: {row['reason']}"), file=sys.stderr)
+        console.print(front_table(result.front, varied, networks))
+        legend = names_line(varied)
+        if legend is not None:
+            console.print(legend)
+        lines = infeasible_lines(result.rows, varied, networks)
+        if lines:
+            console.print(Text("Infeasible:", style="bold"))
+            for line in lines:
+                console.print(line)
+        for line in counts_lines(result.progress, result.rows, len(result.front), len(networks)):
+            console.print(Text(line))
+        shown = _shown(out)
+        console.print(text(f"wrote {shown / 'points.json'}, points.csv, {', '.join(w.name for w in written)}"))
+    print(f"sweep took {time.perf_counter() - start:.1f} s", file=sys.stderr)   # timings: the terminal only
     return 0
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working folder when it is inside it (as the user typed it, mostly)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path

@@ -60,6 +60,6 @@ def points(spec: Spec) -> Iterator[Point]:
         doc["name"] = f"{spec.base.name}-p{index}"
         values = tuple(zip(fields, combo))
         try:
-            yield Point(index, values, hardware_from_dict(doc, where=f"point {index}"))
+            yield Point(index, values, hardware_from_dict(doc, where="no chip"))   # the row says which point
         except InputError as error:
             yield Point(index, values, None, reason=str(error))

@@ -61,9 +61,9 @@ def solve_task(task: Task) -> LayerResult:
 class Progress:
     """Counts for a progress display: tasks and points done, cache hits, elapsed time."""
 
-    tasks: int = 0
+    tasks: int = 0         # distinct layer searches solved in this run
     tasks_done: int = 0
-    cache_hits: int = 0
+    cache_hits: int = 0    # distinct layer searches the result cache answered
     points: int = 0
     points_done: int = 0
     points_resumed: int = 0
@@ -107,14 +107,16 @@ def _shapes(spec: Spec) -> list[tuple[LayerShape, DataRatios]]:
 def _tasks(spec: Spec, pts: list[Point], cache: ResultCache, progress: Progress) -> list[Task]:
     shapes = _shapes(spec)
     tasks: dict[str, Task] = {}
+    cached: set[str] = set()   # so a search two points share counts once, solved or cached
     for point in pts:
         if point.hardware is None:
             continue
         for layer, ratios in shapes:
             key = task_key(layer, point.hardware, spec.objective, ratios, None, cache.version, spec.mapping_space)
-            if key in tasks:
+            if key in tasks or key in cached:
                 continue
             if cache.get(layer, point.hardware, spec.objective, ratios, space=spec.mapping_space) is not None:
+                cached.add(key)
                 progress.cache_hits += 1
                 continue
             tasks[key] = Task(layer, point.hardware, spec.objective, ratios, spec.time_limit, spec.mapping_space)
@@ -132,7 +134,7 @@ def _network_row(spec: Spec, point: Point, net, cache: ResultCache) -> dict[str,
                                time_limit=spec.time_limit, cache=cache, mapping_space=spec.mapping_space,
                                compare_spaces=False)
     except InputError as error:
-        return row | {"feasible": False, "reason": f"{net.name}: {error}", "layers": 0, "unmapped": 0}
+        return row | {"feasible": False, "reason": str(error), "layers": 0, "unmapped": 0}
     report = result.report()
     t = report["totals"]
     mapped = [layer for layer in report["layers"] if layer["mapping"] is not None]
@@ -146,7 +148,11 @@ def _network_row(spec: Spec, point: Point, net, cache: ResultCache) -> dict[str,
             "dram_words": sum(layer["accesses"]["dram"] for layer in mapped), "layers": len(report["layers"]),
             "unmapped": len(report["unmapped"]),
             "statuses": " ".join(f"{k}={v}" for k, v in sorted(statuses.items()))}
-    reasons = [f"{net.name}: layer {u['name']} has no valid mapping: {u['reason']}" for u in report["unmapped"]]
+    unmapped: dict[str, list[str]] = {}   # one reason, the layers it stops (often every conv for one cause)
+    for u in report["unmapped"]:
+        unmapped.setdefault(u["reason"], []).append(u["name"])
+    reasons = [f"{'layer' if len(names) == 1 else 'layers'} {', '.join(names)}: no valid mapping: {why}"
+               for why, names in unmapped.items()]
     reasons += _broken_constraints(spec, net.name, row)
     return row | {"feasible": not reasons, "reason": "; ".join(reasons) or None}
 
@@ -157,9 +163,9 @@ def _broken_constraints(spec: Spec, network: str, row: dict[str, Any]) -> list[s
         out.append(f"area {row['area_mm2']:.4g} mm2 > {spec.max_area_mm2:g} mm2")
     bound = spec.latency_bound(network)
     if bound is not None and row["latency_ms"] > bound:
-        out.append(f"{network}: latency {row['latency_ms']:.4g} ms > {bound:g} ms")
+        out.append(f"latency {row['latency_ms']:.4g} ms > {bound:g} ms")
     if spec.max_power_mw is not None and row["power_mw"] is not None and row["power_mw"] > spec.max_power_mw:
-        out.append(f"{network}: power {row['power_mw']:.4g} mW > {spec.max_power_mw:g} mW")
+        out.append(f"power {row['power_mw']:.4g} mW > {spec.max_power_mw:g} mW")
     return out
 
 
