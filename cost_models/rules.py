@@ -16,11 +16,13 @@ reports for one mapping.  All five published mappings obey every rule
    a logical set of R x E PEs that fits the array (in segments of at most
    ``cols`` columns stacked vertically, as CONV2's 5 x 27 = 5 x 14 + 5 x 13)
    is never strip-mined: e = E.  Only a set that does not fit (CONV1's
-   11 x 55) is cut into strips of e ofmap rows, and then the strips span the
-   array width: e <= cols and e divides cols, so side-by-side strips fill
-   every column (CONV1: 2 x 11 x 7 on 14 columns; nn-dataflow's
+   11 x 55) is cut into strips of e <= cols ofmap rows [JSSC IV-A: a set
+   larger than the 168 PEs is strip-mined, e <= E rows at a time; nn-dataflow's
    MapStrategyEyeriss folds the width to at most the array width,
-   ``fold_w = ceil(E / cols)``).
+   ``fold_w = ceil(E / cols)``]; whole sets are then replicated to fill the
+   array (rule 2).  The strip width need not divide the array width: that
+   CONV1's e = 7 divides 14 is an AlexNet fact (VGG-16 CONV1-2's 156 active
+   PEs [JSSC Table VI] are 4 strips of 3 x 13).
 2. Replication fills the array [JSSC IV-A "replication"; nn-dataflow
    ``repl_h = rows // R``, ``repl_w = cols // E``]: a set narrower or lower
    than the array is replicated into every slot, r*t*g sets for the
@@ -75,17 +77,13 @@ def chip_rules(model: RowStationary, v: Vars) -> list[Limit]:
 
 
 def _set_width(model: RowStationary, v: Vars) -> list[Limit]:
-    """Rule 1: e = E when the whole set fits; else strips that divide the array width."""
+    """Rule 1: e = E when the whole set fits; else strips at most the array width (rule 2 replicates them)."""
     hw, E = model.hw, model.E
     if segments_of(E, hw.cols) * model.R <= hw.rows:
         return [Limit("jssc_whole_set", f"chip rule 1 (JSSC IV-A): the {model.R}x{E} set fits the array, so "
                       "no strip-mining: E <= e", E, v.e)]
-    width = name(lookup(model.t_width, v.e), "width(e)")
-    across = name(lookup(model.t_across, v.e), "across(e)")
     return [Limit("jssc_strip_width", "chip rule 1 (JSSC IV-A): a strip is at most the array width: e <= cols",
-                  v.e, hw.cols),
-            Limit("jssc_strip_span", "chip rule 1 (JSSC IV-A): strips side by side span the array width: "
-                  "cols <= (cols // e) * e", hw.cols, across * width)]
+                  v.e, hw.cols)]
 
 
 def _fill(model: RowStationary, v: Vars) -> Limit:

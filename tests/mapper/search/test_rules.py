@@ -18,7 +18,7 @@ from cost_models.rules import SPACES, chip_rules, space_limits
 from mapper.search.cpsat import map_layer
 from mapper.search.exhaustive import enumerate_best
 
-RULES = ("jssc_whole_set", "jssc_strip_width", "jssc_strip_span", "jssc_fill", "jssc_divides_n", "jssc_divides_q",
+RULES = ("jssc_whole_set", "jssc_strip_width", "jssc_fill", "jssc_divides_n", "jssc_divides_q",
          "jssc_divides_m", "jssc_filter_sets_first")
 
 
@@ -109,7 +109,7 @@ def test_every_rule_is_named_and_the_spaces_are_known(hw):
     model = RowStationary(layer, hw)
     v = variables(silicon.PUBLISHED["CONV1"])
     names = {limit.name for limit in chip_rules(model, v)}
-    assert names <= set(RULES) and "jssc_strip_span" in names
+    assert names <= set(RULES) and "jssc_strip_width" in names
     assert len(space_limits(model, v, "jssc")) == len(model.limits(v)) + len(names) and SPACES == ("full", "jssc")
     with pytest.raises(ValueError, match="mapping space must be one of full, jssc"):
         check(layer, silicon.PUBLISHED["CONV1"], hw, "wide")
