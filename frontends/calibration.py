@@ -27,7 +27,7 @@ import networkx as nx
 import numpy as np
 import onnx
 
-from cost_models.errors import InputError
+from cost_models.errors import InputError, foreign_message
 from cost_models.files import checked_size
 from cost_models.rlc import compressed_words
 from cost_models.rowstationary import RATIO_ONE
@@ -159,7 +159,7 @@ def _session(proto: onnx.ModelProto, outputs: list[str], path: Path | None):
     try:
         return ort.InferenceSession(work.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
-        raise InputError(f"onnxruntime cannot run the model: {str(error)[:300]}") from None
+        raise InputError(f"onnxruntime cannot run the model: {foreign_message(error)}") from None
 
 
 def calibrate(model: str | os.PathLike | onnx.ModelProto, graph: nx.DiGraph,
@@ -191,7 +191,7 @@ def calibrate(model: str | os.PathLike | onnx.ModelProto, graph: nx.DiGraph,
             try:
                 values = session.run(group, feed)
             except Exception as error:  # onnxruntime's own types: a bad sample shape or dtype
-                raise InputError(f"onnxruntime could not run the samples: {str(error)[:300]}",
+                raise InputError(f"onnxruntime could not run the samples: {foreign_message(error)}",
                                  str(samples_path)) from None
             for name, value in zip(group, values):
                 for one in np.asarray(value).reshape(batch, -1) if batch > 1 else [value]:
