@@ -33,6 +33,7 @@ from cost_models.rlc import compressed_words
 from cost_models.rowstationary import RATIO_ONE
 from cost_models.statistics import FmapStatistic
 from frontends.loading import read_model
+from frontends.seeded import with_seeded_weights
 from frontends.shapes import weight_inputs
 
 MAX_CALIBRATION_BYTES = 2**31  # assumed: a few hundred ImageNet images at float32 stay far below it
@@ -167,11 +168,13 @@ def calibrate(model: str | os.PathLike | onnx.ModelProto, graph: nx.DiGraph,
     """Measure every array layer's ifmap and ofmap zeros and RLC size on the samples in ``samples_path``."""
     proto, path, _ = read_model(model)
     where = str(path) if path is not None else "<model>"
+    if graph.graph.get("weights_seed") is not None:
+        proto = with_seeded_weights(proto, graph.graph["weights_seed"], where)
     if weight_inputs(proto):
         missing = sorted(weight_inputs(proto))[:3]
         raise InputError(f"calibration needs the weights, but the model takes them as graph inputs "
                          f"({', '.join(missing)}{', ...' if len(weight_inputs(proto)) > 3 else ''}); "
-                         "export it with its weights", where)
+                         "export it with its weights, or give --weights seeded (random weights, not a trained model)", where)
     constants = {t.name for t in proto.graph.initializer}
     inputs = [value for value in proto.graph.input if value.name not in constants]
     arrays = load_samples(samples_path, inputs)
