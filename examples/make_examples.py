@@ -16,10 +16,12 @@ benchmark (load this file with importlib: it is not a package).  Each name has a
 fixed seed (``SEEDS``), so a weighted file is the same byte for byte on every run;
 its graph output is typed [N, classes] (onnx.checker requires it; the committed
 files leave it to shape inference).
-Their weights are drawn for a healthy 16-bit fixed-point run: He-normal
-(std sqrt(2 / fan_in)) for a Conv or Gemm followed by ReLU or ReLU6, std
-sqrt(1 / fan_in) otherwise, biases N(0, 0.05), BatchNorm scale and var
-U(0.5, 1.5), bias and mean N(0, 0.1).  The weighted LeNet-5 has the committed
+Their weights are drawn for a healthy 16-bit fixed-point run by
+``frontends.seeded.draw`` (He-normal, std sqrt(2 / fan_in), for a Conv or Gemm
+followed by ReLU or ReLU6, std sqrt(1 / fan_in) otherwise, biases N(0, 0.05),
+BatchNorm scale and var U(0.5, 1.5), bias and mean N(0, 0.1)), the draw of
+``eyeriss compile --weights seeded:SEED``: the shape-only example compiled with
+``--weights seeded:<its SEEDS entry>`` has exactly the weighted file's weights.  The weighted LeNet-5 has the committed
 one's weights (its own draw, seed 5).
 """
 
@@ -37,6 +39,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
+
+from frontends.seeded import draw
 
 HERE = Path(__file__).resolve().parent
 OPSET = 17
@@ -80,20 +84,9 @@ class Net:
         return self.rng.normal(0, 0.1, shape)
 
     def _value(self, shape: list[int], kind: str, relu: bool) -> np.ndarray:
-        """A float32 draw (vectorised: VGG-16's 138 M weights take about a second)."""
-        rng = self.rng
-        if kind == "weight":
-            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else shape[0]
-            std = np.sqrt((2.0 if relu else 1.0) / fan_in)
-        elif kind in ("bn_var", "bn_scale"):
-            value = rng.random(shape, dtype=np.float32)
-            value += np.float32(0.5)
-            return value
-        else:
-            std = {"bias": 0.05, "bn_bias": 0.1, "bn_mean": 0.1}[kind]
-        value = rng.standard_normal(shape, dtype=np.float32)
-        value *= np.float32(std)
-        return value
+        """A float32 draw under frontends.seeded's rule, the one ``--weights seeded`` uses."""
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else shape[0]  # every weight here is [M, ...]
+        return draw(self.rng, shape, kind, relu, fan_in)
 
     def param(self, name: str, shape: list[int], kind: str = "weight", relu: bool = False) -> str:
         """A parameter: ``kind`` is weight, bias or bn_{scale,bias,mean,var}; ``relu`` says a ReLU or ReLU6

@@ -26,7 +26,8 @@ Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``batch_symbolic``,
 ``inputs`` and ``outputs`` ((name, shape) lists; not nodes), ``folded`` (shape
 computation nodes evaluated at compile time), ``missing_weights`` (external-data files the model
 names that do not exist: it maps from shapes, nothing runs), ``initializers`` (the small initializers kept,
-which host operations read).
+which host operations read), ``weights_seed`` (None: the model's own weights; else the seed its
+parameters are drawn from, frontends.seeded).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from cost_models.layer import LayerShape
 from frontends.contrib import infer_with_contrib
 from frontends.graph import build_graph
 from frontends.loading import FrontendError, check_structure, missing_weights_error, opset_of, read_model, strip_weights
+from frontends.seeded import parameters
 from frontends.shapes import (MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, static_shapes,
                              weight_inputs)
 from frontends.validate import MAX_NODES, check_model
@@ -49,8 +51,12 @@ __all__ = ["FrontendError", "array_layers", "host_ops", "load_layer_weights", "l
            "missing_weights_warning", "require_weights"]
 
 
-def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = None) -> nx.DiGraph:
+def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = None,
+              weights_seed: int | None = None) -> nx.DiGraph:
     """Load, check and lower a model; ``batch`` fixes a symbolic batch dimension (default 1).
+
+    ``weights_seed``: every parameter is drawn from this seed when its values are read (frontends.seeded,
+    ``--weights seeded``); graph attribute ``weights_seed``.
 
     A model exported with a fixed batch keeps it; asking for another is an
     error rather than a report that claims a batch the layers do not have.
@@ -64,6 +70,8 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     work, stripped = strip_weights(proto, MAX_FOLD_ELEMENTS)
     del proto  # the caller's copy or the file's: never duplicated
     check_structure(work, where)
+    if weights_seed is not None:
+        parameters(work, where)  # a parameter that cannot be drawn is refused before any search
     weights = weight_inputs(work)  # binding the batch changes dims only, never which inputs are weights
     bound = bind_batch(work, 1 if batch is None else batch, where, weights)
     if not bound:
@@ -81,7 +89,7 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
                         None if folded else weights)
     name = path.stem if path is not None else (work.graph.name or "model")
     graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
-                       batch_symbolic=bool(bound), missing_weights=tuple(dict.fromkeys(missing)))
+                       batch_symbolic=bool(bound), weights_seed=weights_seed, missing_weights=tuple(dict.fromkeys(missing)))
     return graph
 
 

@@ -27,12 +27,13 @@ import networkx as nx
 import numpy as np
 import onnx
 
-from cost_models.errors import InputError
+from cost_models.errors import InputError, foreign_message
 from cost_models.files import checked_size
 from cost_models.rlc import compressed_words
 from cost_models.rowstationary import RATIO_ONE
 from cost_models.statistics import FmapStatistic
 from frontends.loading import read_model
+from frontends.seeded import with_seeded_weights
 from frontends.shapes import weight_inputs
 
 MAX_CALIBRATION_BYTES = 2**31  # assumed: a few hundred ImageNet images at float32 stay far below it
@@ -159,7 +160,7 @@ def _session(proto: onnx.ModelProto, outputs: list[str], path: Path | None):
     try:
         return ort.InferenceSession(work.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
-        raise InputError(f"onnxruntime cannot run the model: {str(error)[:300]}") from None
+        raise InputError(f"onnxruntime cannot run the model: {foreign_message(error)}") from None
 
 
 def calibrate(model: str | os.PathLike | onnx.ModelProto, graph: nx.DiGraph,
@@ -167,11 +168,13 @@ def calibrate(model: str | os.PathLike | onnx.ModelProto, graph: nx.DiGraph,
     """Measure every array layer's ifmap and ofmap zeros and RLC size on the samples in ``samples_path``."""
     proto, path, _ = read_model(model)
     where = str(path) if path is not None else "<model>"
+    if graph.graph.get("weights_seed") is not None:
+        proto = with_seeded_weights(proto, graph.graph["weights_seed"], where)
     if weight_inputs(proto):
         missing = sorted(weight_inputs(proto))[:3]
         raise InputError(f"calibration needs the weights, but the model takes them as graph inputs "
                          f"({', '.join(missing)}{', ...' if len(weight_inputs(proto)) > 3 else ''}); "
-                         "export it with its weights", where)
+                         "export it with its weights, or give --weights seeded (random weights, not a trained model)", where)
     constants = {t.name for t in proto.graph.initializer}
     inputs = [value for value in proto.graph.input if value.name not in constants]
     arrays = load_samples(samples_path, inputs)
@@ -191,7 +194,7 @@ def calibrate(model: str | os.PathLike | onnx.ModelProto, graph: nx.DiGraph,
             try:
                 values = session.run(group, feed)
             except Exception as error:  # onnxruntime's own types: a bad sample shape or dtype
-                raise InputError(f"onnxruntime could not run the samples: {str(error)[:300]}",
+                raise InputError(f"onnxruntime could not run the samples: {foreign_message(error)}",
                                  str(samples_path)) from None
             for name, value in zip(group, values):
                 for one in np.asarray(value).reshape(batch, -1) if batch > 1 else [value]:

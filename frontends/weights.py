@@ -12,6 +12,7 @@ from onnx import numpy_helper
 
 from cost_models.files import read_bounded, read_range
 from frontends.loading import MAX_MODEL_BYTES, FrontendError, check_external_data, external_span
+from frontends.seeded import with_seeded_weights
 from frontends.shapes import WEIGHT_PREP, evaluate_node
 
 
@@ -21,10 +22,14 @@ MAX_WEIGHT_BYTES = 256 * 2**20
 
 
 @lru_cache(maxsize=2)
-def _initializers(path: str, mtime: float) -> tuple[dict[str, onnx.TensorProto], dict[str, onnx.NodeProto]]:
-    """The model's initializers (external data not read yet) and, by output name, the nodes that may prepare weights."""
+def _initializers(path: str, mtime: float, seed: int | None = None) -> tuple[dict[str, onnx.TensorProto],
+                                                                         dict[str, onnx.NodeProto]]:
+    """The model's initializers (external data not read yet) and, by output name, the nodes that may prepare weights;
+    with a ``seed``, its parameters are the seeded draws (frontends.seeded) instead."""
     proto = onnx.load_model_from_string(read_bounded(path, MAX_MODEL_BYTES, "ONNX model"))
     check_external_data(proto, Path(path))
+    if seed is not None:
+        proto = with_seeded_weights(proto, seed, path)
     producers = {node.output[0]: node for node in proto.graph.node
                  if node.domain in ("", "ai.onnx") and node.op_type in WEIGHT_PREP | {"Constant"} and node.output}
     return {t.name: t for t in proto.graph.initializer}, producers
@@ -93,16 +98,20 @@ def _prepared(tensors: dict[str, onnx.TensorProto], producers: dict[str, onnx.No
                             f"{error}", path) from None
 
 
+def _model_tensors(graph: nx.DiGraph, path: str) -> tuple[dict[str, onnx.TensorProto], dict[str, onnx.NodeProto]]:
+    return _initializers(path, Path(path).stat().st_mtime, graph.graph.get("weights_seed"))
+
+
 def load_constant(graph: nx.DiGraph, name: str) -> np.ndarray | None:
     """A constant tensor of the model as stored or computed from constants (the file is read for large ones);
     None where the model has no such constant."""
     kept = graph.graph.get("initializers", {}).get(name)
-    if kept is not None:
+    if kept is not None and graph.graph.get("weights_seed") is None:  # seeded: a kept weight is not the one drawn
         return numpy_helper.to_array(kept)
     path = graph.graph.get("path")
     if path is None:
         return None
-    tensors, producers = _initializers(path, Path(path).stat().st_mtime)
+    tensors, producers = _model_tensors(graph, path)
     return _prepared(tensors, producers, name, path, int(graph.graph.get("opset", 17)))
 
 
@@ -127,7 +136,7 @@ def load_node_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
     path = graph.graph.get("path")
     if data.get("kind") != "array" or data.get("weight") is None or path is None:
         return None
-    tensors, producers = _initializers(path, Path(path).stat().st_mtime)
+    tensors, producers = _model_tensors(graph, path)
     weights = _prepared(tensors, producers, data["weight"], path, int(graph.graph.get("opset", 17)))
     if weights is None:
         return None

@@ -28,6 +28,7 @@ from cost_models.rowstationary import OBJECTIVES, RATIO_ONE
 from cost_models.rules import DEFAULT_SPACE, SPACES
 from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx, missing_weights_warning
+from frontends.seeded import MODEL_WEIGHTS, describe, parse_weights, seeded_warning
 from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
@@ -298,7 +299,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   on_batch: Callable[[int, NetworkResult], None] | None = None,
                   cache: ResultCache | str | os.PathLike | bool | None = None,
                   explain: bool = False, mapping_space: str = DEFAULT_SPACE,
-                  compare_spaces: bool = True, program: bool = True, over_budget: str = "error") -> CompileResult:
+                  compare_spaces: bool = True, program: bool = True, over_budget: str = "error", weights: str = MODEL_WEIGHTS) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in 1..``max_batch`` with the
@@ -331,19 +332,19 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``over_budget="fastest"``: then every layer gets its fastest mapping and
     ``totals.network_budget.met`` is False.
     """
-    _check_choice("over_budget", over_budget, OVER_BUDGET_CHOICES)
-    _check_choice("mapping space", mapping_space, SPACES)
+    _check_choice("over_budget", over_budget, OVER_BUDGET_CHOICES), _check_choice("mapping space", mapping_space, SPACES)
     start = time.perf_counter()
     hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit,
                                           total_time_limit, hardware, layer_latency_ms, network_latency_ms)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
-    report_options.update(mapping_space=mapping_space, over_budget=over_budget)
+    seed = parse_weights(weights)  # ``seeded[:SEED]``: every parameter drawn (frontends.seeded)
+    report_options.update(mapping_space=mapping_space, over_budget=over_budget, weights=describe(seed))
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space, "over_budget": over_budget},
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
-                                         report_options), cache, on_layer, on_graph, on_batch, calibration, program)
+                                         report_options), cache, on_layer, on_graph, on_batch, calibration, program, seed)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
     return _result(job, network, graph, hardware, explain, report_options, start, compare_spaces)
 
@@ -372,7 +373,7 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
         objective=job.objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
         compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
         host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops), program=built,
-        warnings=tuple(w for w in (missing_weights_warning(graph),) if w))
+        warnings=tuple(w for w in (missing_weights_warning(graph), seeded_warning(job.weights_seed)) if w))
 
 
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,
@@ -420,6 +421,10 @@ class _Job:
     on_batch: Callable[[int, NetworkResult], None] | None
     calibration: str | os.PathLike | None = None
     program: bool = True  # build the runnable program (formats, weights, host graph) where the model allows
+    weights_seed: int | None = None  # --weights seeded: the seed every parameter is drawn from
+
+    def load(self, batch: int | None) -> nx.DiGraph:
+        return load_onnx(self.model, batch=batch, weights_seed=self.weights_seed)
 
 
 def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGraph]:
@@ -429,13 +434,13 @@ def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGrap
 
     if not isinstance(max_batch, int) or isinstance(max_batch, bool) or not 1 <= max_batch <= MAX_BATCH_SCAN:
         raise InputError(f"the largest batch to try must be between 1 and {MAX_BATCH_SCAN}, got {max_batch!r}")
-    first = load_onnx(job.model, batch=None)
+    first = job.load(None)
     options = {**job.options, "statistics": job.statistics(first)}
     candidates = range(1, max_batch + 1) if first.graph["batch_symbolic"] else [first.graph["batch"]]
 
     def build(b: int) -> nx.DiGraph:
         """Each size's own graph, held only while its search runs (sizes run side by side)."""
-        built = first if b == first.graph["batch"] else load_onnx(job.model, batch=b)
+        built = first if b == first.graph["batch"] else job.load(b)
         if job.on_graph is not None:
             job.on_graph(b, len(array_layers(built)))
         return built
@@ -445,7 +450,7 @@ def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGrap
     options["cache"] = open_cache(job.cache)
     network = choose_batch(build, job.hw, job.objective, candidates, on_batch=job.on_batch, on_layer=job.on_layer,
                            **options)
-    return network, first if network.batch == first.graph["batch"] else load_onnx(job.model, batch=network.batch)
+    return network, first if network.batch == first.graph["batch"] else job.load(network.batch)
 
 
 def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGraph]:
@@ -455,7 +460,7 @@ def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGr
 
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
         raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")
-    graph = load_onnx(job.model, batch=batch)
+    graph = job.load(batch)
     options = {**job.options, "statistics": job.statistics(graph)}
     if job.on_graph is not None:
         job.on_graph(graph.graph["batch"], len(array_layers(graph)))

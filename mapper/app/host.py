@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from cost_models.errors import InputError
+from cost_models.errors import InputError, foreign_message
 
 
 class HostRunner:
@@ -50,7 +50,7 @@ class HostRunner:
                                                            providers=["CPUExecutionProvider"])
             except Exception as error:  # onnxruntime raises its own exception types
                 raise InputError(f"host node '{node.name}' ({node.op_type}) cannot run: "
-                                 f"{' '.join(str(error).split())[:300]}") from None
+                                 f"{foreign_message(error)}") from None
         return self._sessions[key]
 
     def run(self, index: int, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -63,5 +63,5 @@ class HostRunner:
             results = session.run(names, feeds)
         except Exception as error:  # onnxruntime raises its own exception types
             raise InputError(f"host node '{node.name}' ({node.op_type}) failed: "
-                             f"{' '.join(str(error).split())[:300]}") from None
+                             f"{foreign_message(error)}") from None
         return dict(zip(names, (np.asarray(r) for r in results)))

@@ -19,6 +19,7 @@ import numpy as np
 
 from cost_models.errors import InputError
 from cost_models.layer import LayerShape
+from frontends.seeded import MODEL_WEIGHTS
 
 PROGRAM_DIR = "program"
 PROGRAM_FILE = f"{PROGRAM_DIR}/program.json"
@@ -113,6 +114,7 @@ class Program:
     formats: dict[str, int]  # tensor -> fraction bits
     steps: tuple[ArrayStep | HostStep, ...]
     source: str  # where the formats came from
+    weights: str = MODEL_WEIGHTS  # the model's own weights, or "seeded:SEED" (frontends.seeded: not a trained model)
 
     @property
     def array_steps(self) -> list[ArrayStep]:
@@ -122,7 +124,7 @@ class Program:
         return {"schema": SCHEMA, "model": {"name": self.model_name, "sha256": self.model_sha256},
                 "hardware": {"name": self.hardware, "layout_id": self.layout_id}, "batch": self.batch,
                 "inputs": [t.as_dict() for t in self.inputs], "outputs": [t.as_dict() for t in self.outputs],
-                "formats_source": self.source, "formats": dict(sorted(self.formats.items())),
+                "formats_source": self.source, "weights": self.weights, "formats": dict(sorted(self.formats.items())),
                 "steps": [step.as_dict() for step in self.steps]}
 
     def to_bytes(self) -> bytes:
@@ -219,4 +221,12 @@ def program_from_bytes(data: bytes, where: str) -> Program:
     return Program(_field(model, "name", str, where), _field(model, "sha256", str, where),
                    _field(hardware, "name", str, where), _field(hardware, "layout_id", int, where),
                    _field(doc, "batch", int, where), specs[0], specs[1], dict(formats), tuple(steps),
-                   _field(doc, "formats_source", str, where))
+                   _field(doc, "formats_source", str, where), _weights(doc, where))
+
+
+def _weights(doc: dict, where: str) -> str:
+    """What the weights are; a folder written before the field existed holds the model's own."""
+    value = doc.get("weights", MODEL_WEIGHTS)
+    if not isinstance(value, str) or not (value == MODEL_WEIGHTS or value.startswith("seeded:")):
+        raise InputError("program.json: 'weights' is neither 'model' nor 'seeded:SEED'", where)
+    return value

@@ -31,6 +31,7 @@ from cost_models.errors import InputError
 from cost_models.hardware import Hardware
 from frontends.calibration import load_samples
 from frontends.execution import LayerOperands, host_model, layer_operands, not_runnable, tensor_shapes
+from frontends.seeded import describe, seeded_bytes, with_seeded_weights
 from mapper.app.execute import accumulate, host_feeds
 from mapper.app.host import HostRunner
 from mapper.app.program import (HARDWARE_FILE, HOST_FILE, PROGRAM_DIR, PROGRAM_FILE, REFERENCE_FILE, ArrayStep,
@@ -235,7 +236,7 @@ def build_program(graph: nx.DiGraph, layers: list[tuple[int, str, bool]], hw: Ha
     program = Program(graph.graph["name"], graph.graph["sha256"], hw.name, layout_id(hw), batch,
                       tuple(TensorSpec(name, shapes[name]) for name, _ in graph.graph["inputs"]),
                       tuple(TensorSpec(name, shapes[name]) for name, _ in graph.graph["outputs"] if name in shapes),
-                      formats, tuple(done), source)
+                      formats, tuple(done), source, describe(graph.graph.get("weights_seed")))
     missing = [spec.name for spec in program.outputs if spec.name not in formats]
     if missing or len(program.outputs) != len(graph.graph["outputs"]):
         return Built(None, {}, f"the network output {missing[0] if missing else '?'} is not a float tensor of "
@@ -253,11 +254,15 @@ def build_program(graph: nx.DiGraph, layers: list[tuple[int, str, bool]], hw: Ha
 
 def _reference_bytes(graph: nx.DiGraph) -> bytes | None:
     """The float model's own bytes, kept for ``run --reference`` when small and self-contained."""
-    path = graph.graph["path"]
+    path, seed = graph.graph["path"], graph.graph.get("weights_seed")
     if os.path.getsize(path) > MAX_REFERENCE_BYTES:
         return None
     data = open(path, "rb").read()
     model = onnx.load_model_from_string(data)
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         return None
-    return data
+    if seed is None:
+        return data
+    if seeded_bytes(model, path) > MAX_REFERENCE_BYTES:  # a large seeded model is not drawn just to be dropped
+        return None
+    return with_seeded_weights(model, seed, path).SerializeToString(deterministic=True)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from cost_models.errors import InputError
+from cost_models.errors import InputError, foreign_message
 from cost_models.files import checked_size, read_bounded
 from cost_models.hardware import hardware_from_dict, parse_yaml
 from mapper.app.execute import BACKENDS, ProgramData, execute
@@ -169,7 +169,7 @@ def _read_arrays(path: str | os.PathLike, program: Program, where: str) -> dict[
         with loaded:
             return {name: loaded[name] for name in loaded.files}
     except (ValueError, OSError, EOFError) as error:  # object arrays (pickles) land here, never unpickled
-        raise InputError(f"not a .npy/.npz file of numeric arrays: {' '.join(str(error).split())[:200]}",
+        raise InputError(f"not a .npy/.npz file of numeric arrays: {foreign_message(error, 200)}",
                          where) from None
 
 
@@ -221,7 +221,7 @@ def reference_session(model: bytes, outputs: list[str]):
     try:
         return ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
-        raise InputError(f"onnxruntime cannot run the reference model: {' '.join(str(error).split())[:300]}") from None
+        raise InputError(f"onnxruntime cannot run the reference model: {foreign_message(error)}") from None
 
 
 def _reference_model(data: ProgramData, files_dir: Path, reference: bool | str | os.PathLike) -> bytes:
@@ -279,7 +279,7 @@ def _compare_batch(session, chunk: dict[str, np.ndarray], values: dict[str, np.n
     try:
         floats = dict(zip(names, session.run(names, chunk)))
     except Exception as error:  # onnxruntime raises its own exception types
-        raise InputError(f"onnxruntime could not run the inputs: {' '.join(str(error).split())[:300]}") from None
+        raise InputError(f"onnxruntime could not run the inputs: {foreign_message(error)}") from None
     for name, total in sums.items():
         total.add(np.asarray(floats[name]), dequantize(values[name], program.formats[name]))
     for name in ref_out:

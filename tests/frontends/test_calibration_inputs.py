@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -15,6 +17,8 @@ from frontends import load_onnx
 from frontends.calibration import calibrate
 from mapper.app.cli import main
 from mapper.app.compiler import compile_model
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def relu_net(weights_as_inputs: bool = False) -> onnx.ModelProto:
@@ -155,3 +159,25 @@ def test_measured_and_given_figures_are_one_per_tensor(tmp_path):
         for producer, consumer in pairs:
             assert entry[producer].ofmap == entry[consumer].ifmap, (given, producer, consumer)
             assert entry[consumer].ifmap.source == ("given" if consumer in given else "measured")
+
+
+def test_onnxruntime_multiline_error_is_one_readable_line(tmp_path):
+    """onnxruntime says one fact per line; the error line had them as literal backslash-n (issue 30)."""
+    from harness import assert_refused, run_cli
+
+    samples = tmp_path / "wrong.npy"
+    np.save(samples, np.zeros((1, 1, 30, 30), np.float32))  # LeNet-5 takes 32 x 32
+    run = run_cli(["compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(tmp_path / "out"), "--no-cache",
+                   "--calibration", str(samples)])
+    assert_refused(run, "index: 2 Got: 30 Expected: 32; index: 3 Got: 30 Expected: 32")
+    assert "\\n" not in run.stderr and "[ONNXRuntimeError]" not in run.stderr
+
+
+def test_foreign_message_keeps_control_characters_for_the_printer():
+    from cost_models.errors import foreign_message
+    from mapper.app.untrusted import printable
+
+    line = foreign_message(RuntimeError("first\n\n  second \x1b[31m\nthird"))
+    assert line == "first; second \x1b[31m; third"
+    assert printable(line) == "first; second \\x1b[31m; third"
+    assert foreign_message(RuntimeError("x" * 500), 10) == "x" * 10 + "..."

@@ -108,8 +108,11 @@ def add_compile_options(parser: argparse.ArgumentParser, explain: bool = True) -
     add("--zero-fraction", type=_zero_fraction, action="append", default=[], metavar="[NAME=]Z[,ZO]",
         help=f"share of zeros in ReLU outputs for RLC and gating (default {DEFAULT_ZERO_FRACTION}); "
         "NAME=Z gives layer NAME's ifmap zeros, NAME=Z,ZO its ifmap and ofmap zeros; repeatable")
-    add("--calibration", metavar="INPUTS", help="sample inputs (.npy, or .npz by input name): "
+    add("--calibration", metavar="INPUTS", help="sample inputs (.npy, or .npz by input name, docs/calibration.md): "
         "run the model in onnxruntime and measure every layer's zeros and RLC size")
+    add("--weights", default="model", metavar="model|seeded[:SEED]",
+        help="model: the model's own weights (default); seeded: every parameter drawn from a seed (default 0; "
+        "He-normal, not a trained model: frontends/seeded.py), for a model exported without its weights")
     if explain:
         add("--explain", action="store_true",
             help="also find each layer's runner-ups: for every mapping parameter the best mapping with a "
@@ -141,7 +144,8 @@ def compile_options(args: argparse.Namespace) -> dict:
                 total_time_limit=args.total_time_limit, layer_latency_ms=args.layer_latency_ms,
                 network_latency_ms=args.network_latency_ms, zero_fraction=overall, layer_zero_fractions=per_layer,
                 calibration=args.calibration, max_batch=args.max_batch, cache=cache_choice(args),
-                mapping_space=args.mapping_space, over_budget=args.over_budget)
+                mapping_space=args.mapping_space, over_budget=args.over_budget,
+                weights=args.weights)
 
 
 def run(args: argparse.Namespace) -> int:
