@@ -129,11 +129,20 @@ class CompiledLayer:
                          "dram_ratio": round(cost.level_total("dram") / max(1, bounds["dram_words"]), 4),
                          **latency_gap(cost, bounds["cycles"]), **dram_gap(cost, self.layer, self.ratios)},
             binding_limits=bindings(self.layer, mapping, hw, self.ratios, self.max_cycles),
-            runner_ups=None if self.runner_ups is None else [r.as_dict() for r in self.runner_ups],
+            runner_ups=None if self.runner_ups is None else [runner_up_entry(r) for r in self.runner_ups],
             bitstream={"file": self.bitstream_file, "bits": total_bits(hw), "bytes": len(self.bitstream),
                        "sha256": hashlib.sha256(self.bitstream).hexdigest()},
         )
         return entry
+
+
+def runner_up_entry(runner: RunnerUp) -> dict[str, Any]:
+    """A runner-up as the report holds it: ``gain_over_optimum`` (its objective minus the optimum's), so
+    that ``gap`` in a report always means the solver's optimality gap (issue 30).  The rename belongs in
+    ``RunnerUp.as_dict`` (mapper/search/runner_ups.py), left to its owner; this entry then becomes as_dict."""
+    entry = runner.as_dict()
+    entry["gain_over_optimum"] = entry.pop("gap")
+    return entry
 
 
 @dataclass(frozen=True)

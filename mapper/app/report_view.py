@@ -106,7 +106,7 @@ def runner_up_lines(entry: dict[str, Any]) -> list[Text]:
             continue
         m = r["mapping"]
         proof = "" if r["status"] == "OPTIMAL" else f" (not proven: {r['status'].lower()})"
-        worse = "a tie" if r["gap"] == 0 else f"+{100 * r['gap'] / best:.3g}%"
+        worse = "a tie" if r["gain_over_optimum"] == 0 else f"+{100 * r['gain_over_optimum'] / best:.3g}%"
         lines.append(text(head + " ".join(f"{k}={m[k]}" for k in PARAMETERS) + f"  {worse}{proof}"))
     return lines
 
