@@ -191,3 +191,19 @@ def test_a_binding_latency_bound_is_shown_in_ms(hw):
                                 "capacity": cycles, "tight": True, "raised_by": [], "kind": "hardware"}]
     line = why_lines(entry)[0].plain
     assert f"latency bound {ms:.6g} ms/{ms:.6g} ms full" in line and str(cycles) not in line
+
+
+def test_compile_explain_prints_the_runner_ups_in_the_terminal():
+    from rich.console import Console
+
+    from mapper.app.report_view import network_summary
+
+    report = compile_model(ROOT / "examples" / "lenet5.onnx", explain=True).report()
+    console = Console(width=80, record=True, color_system=None)
+    with console.capture() as capture:
+        console.print(network_summary(report))
+    out = capture.get()
+    assert "runner-ups" in out and max(len(line) for line in out.splitlines()) <= 80
+    first = report["layers"][0]
+    shown = [r for r in first["runner_ups"] if r["mapping"] is not None][0]
+    assert f"{shown['parameter']}={shown['mapping'][shown['parameter']]}" in out
