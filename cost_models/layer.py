@@ -122,6 +122,22 @@ class LayerShape:
     def ofmap_size(self) -> int:
         return self.N * self.M * self.E * self.F
 
+    def ifmap_read_size(self) -> int:
+        """Unpadded input values the layer reads at least once: the compulsory ifmap traffic.
+
+        Output row e reads padded rows stride*e + dilation*r (r < R), so the rows read are
+        that set minus the padding, and columns likewise; the two are independent, so the
+        pixels read are their product (per channel and image).  A 1x1 stride-2 conv reads a
+        quarter of the pixels; a stride above the dilated filter extent skips rows and columns
+        (as do dilations over a stride of 1 at the edges).  ``ifmap_size`` counts them all.
+        """
+        def read(size: int, pad: int, out: int, stride: int, dilation: int, taps: int) -> int:
+            return len({stride * o + dilation * k - pad for o in range(out) for k in range(taps)} & set(range(size)))
+
+        rows = read(self.H, self.pads[0], self.E, self.stride[0], self.dilation[0], self.R)
+        cols = read(self.W, self.pads[1], self.F, self.stride[1], self.dilation[1], self.S)
+        return self.N * self.C * rows * cols
+
     def as_dict(self) -> dict[str, int]:
         """The keys the inspect and compile reports share."""
         return {

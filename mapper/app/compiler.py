@@ -87,7 +87,7 @@ class CompiledLayer:
     def lower_bounds(self, hw: Hardware) -> dict[str, int]:
         """Cycles if every PE did a MAC every cycle; DRAM words if every datum crossed the link once."""
         L = self.layer
-        ifmap = L.ifmap_size() * self.ratios.ifmap_dram // RATIO_ONE
+        ifmap = L.ifmap_read_size() * self.ratios.ifmap_dram // RATIO_ONE
         ofmap = L.ofmap_size() * self.ratios.ofmap_dram // RATIO_ONE
         return {"cycles": -(-L.macs() // hw.pes), "dram_words": L.weights() + ifmap + ofmap}
 

@@ -58,7 +58,7 @@ def describe(part: str, bus: str | None) -> str:
 
 def dram_gap(cost: Cost, layer: LayerShape, ratios: DataRatios) -> dict[str, Any]:
     """DRAM words beyond each data type's compulsory traffic, and the type with the most."""
-    compulsory = {"ifmap": layer.ifmap_size() * ratios.ifmap_dram // RATIO_ONE, "filter": layer.weights(),
+    compulsory = {"ifmap": layer.ifmap_read_size() * ratios.ifmap_dram // RATIO_ONE, "filter": layer.weights(),
                   "psum": layer.ofmap_size() * ratios.ofmap_dram // RATIO_ONE}
     extra = {dt: int(cost.accesses.dram.of(dt)) - words for dt, words in compulsory.items()}
     worst = max(extra, key=lambda dt: extra[dt])

@@ -106,7 +106,7 @@ def runner_up_lines(entry: dict[str, Any]) -> list[Text]:
             continue
         m = r["mapping"]
         proof = "" if r["status"] == "OPTIMAL" else f" (not proven: {r['status'].lower()})"
-        worse = "a tie" if r["gap"] == 0 else f"+{100 * r['gap'] / best:.3g}%"
+        worse = "a tie" if r["gain_over_optimum"] == 0 else f"+{100 * r['gain_over_optimum'] / best:.3g}%"
         lines.append(text(head + " ".join(f"{k}={m[k]}" for k in PARAMETERS) + f"  {worse}{proof}"))
     return lines
 
@@ -359,7 +359,33 @@ def _space_words(report: dict[str, Any]) -> str:
 
 def network_summary(report: dict[str, Any]) -> RenderableType:
     """What ``eyeriss compile`` prints: the layer table, the totals, and how sure the search is of them."""
-    return Group(_title(report), layer_table(report), LEGEND, _totals_line(report), *_warnings(report))
+    return Group(_title(report), layer_table(report), LEGEND, *runner_up_summary(report), _totals_line(report),
+                 *_warnings(report))
+
+
+def runner_up_summary(report: dict[str, Any]) -> list[Text]:
+    """compile --explain in the terminal: per layer, each parameter's runner-up value and what it costs more
+    than the optimum (``gain_over_optimum`` over the layer's objective), one short line per layer."""
+    lines: list[Text] = []
+    for row, entry in enumerate(report["layers"], start=1):
+        runners = entry.get("runner_ups")
+        if not runners or not entry.get("mapping"):
+            continue
+        best = entry["solver"]["objective_value"] or 1
+        parts = []
+        for r in runners:
+            if r["mapping"] is None:  # no other value fits (or none found): nothing to show
+                continue
+            extra = r["gain_over_optimum"]
+            worse = "tie" if extra == 0 else f"+{100 * extra / best:.2g}%"
+            parts.append(f"{r['parameter']}={r['mapping'][r['parameter']]} {worse}"
+                         + ("" if r["status"] == "OPTIMAL" else "?"))
+        lines.append(text(f"{row:>3} {entry['name']}: " + ", ".join(parts)))
+    if lines:
+        lines.insert(0, Text("runner-ups: best other value per parameter, objective over the optimum",
+                             style="bold"))
+        lines.append(Text("? = not proven optimal; eyeriss report OUT --layer # shows the full mappings", style="dim"))
+    return lines
 
 
 def _warnings(report: dict[str, Any]) -> list[Text]:

@@ -4,7 +4,7 @@ Each is found by re-solving the very model ``map_layer`` solves
 (``mapper.search.cpsat.build_model``) with one constraint more, ``x != best x``,
 on one deterministic CP-SAT thread within ``RUNNER_UP_WORK`` units of
 deterministic work (no wall-clock limit decides the answer).  A runner-up
-proven OPTIMAL is the best mapping without that value: its gap over the
+proven OPTIMAL is the best mapping without that value: its gain over the
 optimum is what that value is worth.
 """
 
@@ -38,12 +38,12 @@ class RunnerUp:
     status: str  # OPTIMAL (proven best without that value) | FEASIBLE (work budget ran out) | INFEASIBLE | UNKNOWN
     mapping: Mapping | None
     objective_value: int | None  # the cost model's objective of ``mapping``
-    gap: int | None  # objective_value - the optimum's
+    gain_over_optimum: int | None  # objective_value - the optimum's (not ``gap``: that is the solver's)
 
     def as_dict(self) -> dict:
         return {"parameter": self.parameter, "excluded": self.excluded, "status": self.status,
                 "mapping": None if self.mapping is None else self.mapping.as_dict(),
-                "objective_value": self.objective_value, "gap": self.gap}
+                "objective_value": self.objective_value, "gain_over_optimum": self.gain_over_optimum}
 
 
 def runner_ups(layer: LayerShape, hw: Hardware, best: LayerResult, ratios: DataRatios = DataRatios(),
