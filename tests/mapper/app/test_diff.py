@@ -22,8 +22,10 @@ pytestmark = pytest.mark.xdist_group("test_diff")
 def outputs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("diff")
     out = {}
+    # Batch 16: at smaller batches LeNet-5's energy and latency optima are the same mappings once ties
+    # go to the other figure (mapper.search.ties); at 16 its gemm3 trades one for the other.
     for name, options in (("energy", {}), ("rerun", {}), ("latency", {"objective": "latency"})):
-        out[name] = compile_model(EXAMPLES / "lenet5.onnx", **options).save(root / name)
+        out[name] = compile_model(EXAMPLES / "lenet5.onnx", batch=16, **options).save(root / name)
     return out
 
 
