@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 from cost_models.area import area
 from cost_models.cost import Cost
 from cost_models.errors import InputError
 from cost_models.files import read_text_bounded
 from cost_models.hardware import Hardware
-
-if TYPE_CHECKING:
-    from mapper.search.result import LayerResult
+from mapper.search.result import PINNED, LayerResult
 
 
 class CompiledLayer(Protocol):
@@ -75,6 +73,24 @@ def spaces_entry(spaces: dict[str, LayerResult] | None) -> dict[str, Any] | None
     return out
 
 
+def pinned_entry(layer: Any) -> dict[str, Any] | None:
+    """A pinned layer's (``--mapping``) searched optimum and ``gain``, the share of the pinned mapping's objective
+    the optimum saves (null when evaluated without a search, or when the search found no mapping); None for a
+    searched layer.  ``layer``: a ``mapper.search.network.MappedLayer``."""
+    if not layer.pinned:
+        return None
+    optimum = layer.optimum
+    pinned = layer.result.objective_value
+    gain = None
+    if optimum is not None and optimum.objective_value is not None and pinned:
+        gain = round(1 - optimum.objective_value / pinned, 6)
+    return {"optimum": None if optimum is None else {
+                "status": optimum.status, "objective_value": optimum.objective_value, "bound": optimum.bound,
+                "mapping": optimum.mapping.as_dict() if optimum.mapping is not None else None,
+                "reason": optimum.reason},
+            "gain": gain}
+
+
 def hardware_entry(hw: Hardware) -> dict[str, Any]:
     """The report's ``hardware`` object: identity, the file as parsed, and its area (cost_models.area)."""
     return {"name": hw.name, "pes": hw.pes, "rows": hw.rows, "cols": hw.cols, "area": area(hw).as_dict(),
@@ -104,7 +120,7 @@ def search_entry(mapped: list[CompiledLayer]) -> dict[str, Any]:
     ``gap`` is the network's: 1 - (sum of the layers' proven bounds) / (sum of their objective values),
     each layer counted as often as it occurs; ``worst`` the layer with the largest gap of its own.
     """
-    results = [(entry.name, entry.result) for entry in mapped]
+    results = [(entry.name, entry.result) for entry in mapped if entry.result.status != PINNED]  # none searched
     known = [(name, r) for name, r in results if r.objective_value is not None and r.bound is not None]
     value = sum(r.objective_value for _, r in known)
     bound = sum(min(r.bound, r.objective_value) for _, r in known)
@@ -113,7 +129,8 @@ def search_entry(mapped: list[CompiledLayer]) -> dict[str, Any]:
     return {"layers": len(results), "proven": sum(1 for _, r in results if r.status == "OPTIMAL"),
             "gap": round(gap, 6) if len(known) == len(results) else None,
             "worst": {"name": worst[0], "gap": round(worst[1].gap or 0.0, 6)} if worst and worst[1].gap else None,
-            "far": len(known) < len(results) or gap > FAR_GAP}
+            "far": len(known) < len(results) or gap > FAR_GAP,
+            "pinned": sum(1 for entry in mapped if entry.result.status == PINNED)}
 
 
 def totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int, compile_s: float) -> dict[str, Any]:
