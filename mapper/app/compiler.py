@@ -22,7 +22,7 @@ import onnx
 
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware, default_hardware, load_hardware
-from cost_models.mapping import Mapping, placement
+from cost_models.mapping import placement
 from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.rowstationary import OBJECTIVES, RATIO_ONE
 from cost_models.rules import DEFAULT_SPACE, SPACES
@@ -30,7 +30,7 @@ from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx, missing_weights_warning
 from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
-from mapper.app.mapping_file import Mappings, check_pins, pins_from
+from mapper.app.mapping_file import Mappings, ModelMode, check_pins, model_mode
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
 from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, pinned_entry, program_entry,
                                spad_fill,
@@ -330,36 +330,20 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     A ``network_latency_ms`` below what the fastest mappings reach raises
     ``NetworkBudgetError`` naming both figures (nothing to save), unless
     ``over_budget="fastest"``: then every layer gets its fastest mapping and
-    ``totals["network_budget"]["met"]`` is False.
-
-    ``mappings`` (model mode, docs/mapping-file.md): layer name -> ``Mapping``
-    or field dict, or a mapping file's path.  Those layers keep the given
-    mapping (checked against ``mapping_space``'s limits: InputError naming the
-    layer and the limit); the rest are searched, and each pinned layer's
-    optimum is searched too, for the report's ``pinned.gain``.  ``search=False``
-    (``eyeriss evaluate``) searches nothing: every array layer must be pinned.
+    ``totals["network_budget"]["met"]`` is False.  ``mappings`` (docs/mapping-file.md): name -> ``Mapping``
+    or field dict, or a file, pins those layers; ``search=False`` (``eyeriss evaluate``) searches none.
     """
-    _check_choice("over_budget", over_budget, OVER_BUDGET_CHOICES)
-    _check_choice("mapping space", mapping_space, SPACES)
-    start = time.perf_counter()
-    pins, pins_file = pins_from(mappings)
-    if pins is None and not search:
-        raise InputError("nothing to evaluate: give the layers' mappings (--mapping FILE.yaml)")
-    if pins is not None and batch == "auto":
-        raise InputError("pinned mappings (--mapping) are for one batch size: give --batch N, not auto")
-    hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit,
-                                          total_time_limit, hardware, layer_latency_ms, network_latency_ms)
+    start, mode = time.perf_counter(), model_mode(mappings, search, batch)
+    hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit, total_time_limit,
+                                          hardware, layer_latency_ms, network_latency_ms, mapping_space, over_budget)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
-    report_options.update(mapping_space=mapping_space, over_budget=over_budget,
-                          mappings=None if pins is None else {"file": None if pins_file is None else Path(pins_file).name,
-                                                              "layers": len(pins), "search": search})
+    report_options.update(mapping_space=mapping_space, over_budget=over_budget, mappings=mode.options_entry())
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space, "over_budget": over_budget},
-               lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
-                                         report_options), cache, on_layer, on_graph, on_batch, calibration, program,
-               pins, pins_file, search)
+               lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration, report_options),
+               cache, on_layer, on_graph, on_batch, calibration, program, mode)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
     return _result(job, network, graph, hardware, explain and search, report_options, start, compare_spaces and search)
 
@@ -394,8 +378,11 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,
              time_limit: float | None, total_time_limit: float | None,
              hardware: Hardware | str | os.PathLike | None, layer_latency_ms: float | None,
-             network_latency_ms: float | None) -> tuple[Hardware, int | None, int | None]:
+             network_latency_ms: float | None, mapping_space: str = DEFAULT_SPACE,
+             over_budget: str = "error") -> tuple[Hardware, int | None, int | None]:
     """Step 1: the options checked (InputError), the hardware loaded, latency bounds in cycles."""
+    _check_choice("over_budget", over_budget, OVER_BUDGET_CHOICES)
+    _check_choice("mapping space", mapping_space, SPACES)
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     _check_zero_fractions(zero_fraction, layer_zero_fractions)
@@ -436,9 +423,7 @@ class _Job:
     on_batch: Callable[[int, NetworkResult], None] | None
     calibration: str | os.PathLike | None = None
     program: bool = True  # build the runnable program (formats, weights, host graph) where the model allows
-    pins: dict[str, Mapping] | None = None  # model mode: the layers' pinned mappings (mapper.app.mapping_file)
-    pins_file: str | None = None  # the file they came from, for the errors
-    search: bool = True  # False: evaluate the pins only (every array layer pinned)
+    mode: ModelMode = ModelMode()  # the layers' pinned mappings, if any (mapper.app.mapping_file)
 
 
 def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGraph]:
@@ -475,14 +460,14 @@ def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGr
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
         raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")
     graph = load_onnx(job.model, batch=batch)
-    if job.pins is not None:
-        check_pins(job.pins, graph, job.hw, job.options["mapping_space"], not job.search, job.pins_file)
+    if job.mode.pins is not None:
+        check_pins(job.mode.pins, graph, job.hw, job.options["mapping_space"], not job.mode.search, job.mode.file)
     options = {**job.options, "statistics": job.statistics(graph)}
     if job.on_graph is not None:
         job.on_graph(graph.graph["batch"], len(array_layers(graph)))
     options["cache"] = open_cache(job.cache)
-    return map_network(graph, job.hw, job.objective, on_layer=job.on_layer, pinned=job.pins,
-                       search_pinned=job.search, **options), graph
+    return map_network(graph, job.hw, job.objective, on_layer=job.on_layer, pinned=job.mode.pins,
+                       search_pinned=job.mode.search, **options), graph
 
 
 def _check_zero_fractions(zero_fraction: float | None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping as MappingT, Union
 
@@ -88,6 +89,33 @@ def pins_from(mappings: Mappings | None) -> tuple[dict[str, Mapping] | None, str
     if isinstance(mappings, (str, os.PathLike)):
         return load_mapping_file(mappings), str(mappings)
     return mappings_from_dict(dict(mappings)), None
+
+
+@dataclass(frozen=True)
+class ModelMode:
+    """What a compile is given of its layers' mappings: the pins (None: search every layer), their file, and
+    whether the layers not pinned (and each pinned layer's optimum) are searched."""
+
+    pins: dict[str, Mapping] | None = None
+    file: str | None = None
+    search: bool = True
+
+    def options_entry(self) -> dict[str, Any] | None:
+        """The report's ``options.mappings`` (docs/report.md)."""
+        if self.pins is None:
+            return None
+        return {"file": None if self.file is None else Path(self.file).name, "layers": len(self.pins),
+                "search": self.search}
+
+
+def model_mode(mappings: Mappings | None, search: bool, batch: object) -> ModelMode:
+    """``compile_model``'s ``mappings`` / ``search``, read (``pins_from``) and checked with the batch."""
+    pins, file = pins_from(mappings)
+    if pins is None and not search:
+        raise InputError("nothing to evaluate: give the layers' mappings (--mapping FILE.yaml)")
+    if pins is not None and batch == "auto":
+        raise InputError("pinned mappings (--mapping) are for one batch size: give --batch N, not auto")
+    return ModelMode(pins, file, search)
 
 
 def check_pins(pins: MappingT[str, Mapping], graph: nx.DiGraph, hw: Hardware, space: str, complete: bool,
