@@ -54,35 +54,37 @@ def searched(tmp_path_factory) -> tuple[Path, Path]:
     return tmp / "out", tmp / "mappings.yaml"
 
 
-def test_round_trip_compile_mappings_out_evaluate_gives_identical_mappings_figures_and_bitstreams(searched, tmp_path):
+def compiled_with(command: str, searched: tuple[Path, Path], tmp_path: Path) -> tuple[dict, dict]:
+    """``command`` (compile or evaluate) given the searched compile's own mappings: (searched, new) reports,
+    after checking the new one has the searched one's figures for every layer."""
     out, mappings = searched
-    run = run_cli(["evaluate", LENET, "--mapping", str(mappings), "-o", "eval", "--no-cache"], tmp_path)
+    run = run_cli([command, LENET, "--mapping", str(mappings), "-o", command, "--no-cache"], tmp_path)
     assert run.code == 0, run.stderr
-    before, after = report_of(out), report_of(tmp_path / "eval")
+    before, after = report_of(out), report_of(tmp_path / command)
     assert [figures(e) for e in after["layers"]] == [figures(e) for e in before["layers"]]
+    assert bitstreams(tmp_path / command) == bitstreams(out)
+    return before, after
+
+
+def test_round_trip_compile_mappings_out_evaluate_gives_identical_mappings_figures_and_bitstreams(searched, tmp_path):
+    before, after = compiled_with("evaluate", searched, tmp_path)
     assert all(e["solver"]["status"] == "PINNED" and e["pinned"] == {"optimum": None, "gain": None}
                for e in after["layers"])
     assert after["options"]["mappings"] == {"file": "mappings.yaml", "layers": 5, "search": False}
     assert after["totals"]["search"]["pinned"] == 5 and after["totals"]["search"]["layers"] == 0
     assert {k: v for k, v in after["totals"].items() if k != "search"} == \
         {k: v for k, v in before["totals"].items() if k != "search"}
-    assert bitstreams(tmp_path / "eval") == bitstreams(out)
-    simulated = run_cli(["simulate", "eval", "--json"], tmp_path)
+    simulated = run_cli(["simulate", "evaluate", "--json"], tmp_path)
     assert simulated.code == 0 and json.loads(simulated.stdout)["matched"], simulated.stderr
 
 
 def test_pinning_the_searched_optimum_gives_the_searched_figures_with_gain_zero(searched, tmp_path):
-    out, mappings = searched
-    run = run_cli(["compile", LENET, "--mapping", str(mappings), "-o", "pinned", "--no-cache"], tmp_path)
-    assert run.code == 0, run.stderr
-    before, after = report_of(out), report_of(tmp_path / "pinned")
-    assert [figures(e) for e in after["layers"]] == [figures(e) for e in before["layers"]]
+    before, after = compiled_with("compile", searched, tmp_path)
     for pinned, found in zip(after["layers"], before["layers"]):
         assert pinned["pinned"]["gain"] == 0 and pinned["pinned"]["optimum"]["mapping"] == \
             {k: found["mapping"][k] for k in PARAMETERS}
         assert pinned["solver"]["objective_value"] == found["solver"]["objective_value"]
         assert pinned["mapping_spaces"] == found["mapping_spaces"]  # the same optimum in both spaces
-    assert bitstreams(tmp_path / "pinned") == bitstreams(out)
 
 
 def test_a_pinned_layer_keeps_its_mapping_beside_the_searched_optimum_and_the_rest_are_searched(searched, tmp_path):
