@@ -31,9 +31,10 @@ from frontends import array_layers, load_onnx, missing_weights_warning
 from frontends.seeded import MODEL_WEIGHTS, describe, parse_weights, seeded_warning
 from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
+from mapper.app.mapping_file import Mappings, ModelMode, check_pins, model_mode
 from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
-from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, program_entry, spad_fill,
-                               spaces_entry)
+from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, pinned_entry,
+                               program_entry, spad_fill, spaces_entry)
 from mapper.app.totals import NetworkBudget, Totals, network_totals
 from mapper.app.program import LayerFormats
 from mapper.app.quantize import Built, build_program, file_stem
@@ -104,6 +105,7 @@ class CompiledLayer:
                        "gap": None if self.result.gap is None else round(self.result.gap, 6),
                        "shared_with": self.shared_with},
             "mapping_spaces": spaces_entry(self.spaces),
+            "pinned": pinned_entry(self.mapped),
             "formats": None if self.formats is None else self.formats.as_dict(),
         }
         if not self.ok:
@@ -299,7 +301,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   on_batch: Callable[[int, NetworkResult], None] | None = None,
                   cache: ResultCache | str | os.PathLike | bool | None = None,
                   explain: bool = False, mapping_space: str = DEFAULT_SPACE,
-                  compare_spaces: bool = True, program: bool = True, over_budget: str = "error", weights: str = MODEL_WEIGHTS) -> CompileResult:
+                  compare_spaces: bool = True, program: bool = True, over_budget: str = "error",
+                  weights: str = MODEL_WEIGHTS, mappings: Mappings | None = None, search: bool = True) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in 1..``max_batch`` with the
@@ -330,23 +333,25 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     A ``network_latency_ms`` below what the fastest mappings reach raises
     ``NetworkBudgetError`` naming both figures (nothing to save), unless
     ``over_budget="fastest"``: then every layer gets its fastest mapping and
-    ``totals.network_budget.met`` is False.
+    ``totals.network_budget.met`` is False.  ``mappings`` (docs/mapping-file.md): name -> ``Mapping``
+    or field dict, or a file, pins those layers; ``search=False`` (``eyeriss evaluate``) searches none.
+    ``weights="seeded[:SEED]"``: every parameter drawn (frontends.seeded), not the model's.
     """
-    _check_choice("over_budget", over_budget, OVER_BUDGET_CHOICES), _check_choice("mapping space", mapping_space, SPACES)
-    start = time.perf_counter()
-    hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit,
-                                          total_time_limit, hardware, layer_latency_ms, network_latency_ms)
+    start, mode = time.perf_counter(), model_mode(mappings, search, batch)
+    hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit, total_time_limit,
+                                          hardware, layer_latency_ms, network_latency_ms, mapping_space, over_budget)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
-    seed = parse_weights(weights)  # ``seeded[:SEED]``: every parameter drawn (frontends.seeded)
-    report_options.update(mapping_space=mapping_space, over_budget=over_budget, weights=describe(seed))
+    seed = parse_weights(weights)
+    report_options.update(mapping_space=mapping_space, over_budget=over_budget, weights=describe(seed),
+                          mappings=mode.options_entry())
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space, "over_budget": over_budget},
-               lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration,
-                                         report_options), cache, on_layer, on_graph, on_batch, calibration, program, seed)
+               lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration, report_options),
+               cache, on_layer, on_graph, on_batch, calibration, program, seed, mode)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
-    return _result(job, network, graph, hardware, explain, report_options, start, compare_spaces)
+    return _result(job, network, graph, hardware, explain and search, report_options, start, compare_spaces and search)
 
 
 def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object, explain: bool,
@@ -379,8 +384,11 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,
              time_limit: float | None, total_time_limit: float | None,
              hardware: Hardware | str | os.PathLike | None, layer_latency_ms: float | None,
-             network_latency_ms: float | None) -> tuple[Hardware, int | None, int | None]:
+             network_latency_ms: float | None, mapping_space: str = DEFAULT_SPACE,
+             over_budget: str = "error") -> tuple[Hardware, int | None, int | None]:
     """Step 1: the options checked (InputError), the hardware loaded, latency bounds in cycles."""
+    _check_choice("over_budget", over_budget, OVER_BUDGET_CHOICES)
+    _check_choice("mapping space", mapping_space, SPACES)
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     _check_zero_fractions(zero_fraction, layer_zero_fractions)
@@ -422,6 +430,7 @@ class _Job:
     calibration: str | os.PathLike | None = None
     program: bool = True  # build the runnable program (formats, weights, host graph) where the model allows
     weights_seed: int | None = None  # --weights seeded: the seed every parameter is drawn from
+    mode: ModelMode = ModelMode()  # the layers' pinned mappings, if any (mapper.app.mapping_file)
 
     def load(self, batch: int | None) -> nx.DiGraph:
         return load_onnx(self.model, batch=batch, weights_seed=self.weights_seed)
@@ -461,11 +470,14 @@ def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGr
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
         raise InputError(f"batch must be a positive integer or 'auto', got {batch!r}")
     graph = job.load(batch)
+    if job.mode.pins is not None:
+        check_pins(job.mode.pins, graph, job.hw, job.options["mapping_space"], not job.mode.search, job.mode.file)
     options = {**job.options, "statistics": job.statistics(graph)}
     if job.on_graph is not None:
         job.on_graph(graph.graph["batch"], len(array_layers(graph)))
     options["cache"] = open_cache(job.cache)
-    return map_network(graph, job.hw, job.objective, on_layer=job.on_layer, **options), graph
+    return map_network(graph, job.hw, job.objective, on_layer=job.on_layer, pinned=job.mode.pins,
+                       search_pinned=job.mode.search, **options), graph
 
 
 def _check_zero_fractions(zero_fraction: float | None,
@@ -524,11 +536,14 @@ def runner_up_table(network: NetworkResult, hw: Hardware, max_cycles: int | None
     from mapper.search.parallel import solve_each
     from mapper.search.runner_ups import runner_ups
 
-    firsts = {entry.name: entry for entry in network.layers if entry.result.ok and entry.shared_with is None}
-    found = solve_each(list(firsts), lambda name: runner_ups(firsts[name].layer, hw, firsts[name].result,
+    # A pinned layer's runner-ups would be its optimum's, not its own mapping's: it gets none, but its searched
+    # optimum is the first answer a searched layer of the same shape may share.
+    wanted = {entry.shared_with or entry.name for entry in network.layers if entry.result.ok and not entry.pinned}
+    firsts = {entry.name: entry for entry in network.layers if entry.name in wanted}
+    found = solve_each(list(firsts), lambda name: runner_ups(firsts[name].layer, hw, firsts[name].searched,
                                                              firsts[name].ratios, max_cycles, network.mapping_space))
     return {entry.name: found[entry.shared_with or entry.name] for entry in network.layers
-            if entry.result.ok and (entry.shared_with or entry.name) in found}
+            if entry.result.ok and not entry.pinned and (entry.shared_with or entry.name) in found}
 
 
 def space_table(job: _Job, network: NetworkResult) -> dict[str, dict[str, LayerResult]]:

@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 from cost_models.area import area
 from cost_models.cost import Cost
 from cost_models.errors import InputError
 from cost_models.files import read_text_bounded
 from cost_models.hardware import Hardware
-
-if TYPE_CHECKING:
-    from mapper.search.result import LayerResult
+from mapper.search.result import LayerResult
 
 
 SCHEMA = "eyeriss-report/1"
@@ -63,6 +61,24 @@ def spaces_entry(spaces: dict[str, LayerResult] | None) -> dict[str, Any] | None
     full, jssc = spaces["full"].objective_value, spaces["jssc"].objective_value
     out["full_gain"] = round(1 - full / jssc, 6) if full is not None and jssc else None
     return out
+
+
+def pinned_entry(layer: Any) -> dict[str, Any] | None:
+    """A pinned layer's (``--mapping``) searched optimum and ``gain``, the share of the pinned mapping's objective
+    the optimum saves (null when evaluated without a search, or when the search found no mapping); None for a
+    searched layer.  ``layer``: a ``mapper.search.network.MappedLayer``."""
+    if not layer.pinned:
+        return None
+    optimum = layer.optimum
+    pinned = layer.result.objective_value
+    gain = None
+    if optimum is not None and optimum.objective_value is not None and pinned:
+        gain = round(1 - optimum.objective_value / pinned, 6)
+    return {"optimum": None if optimum is None else {
+                "status": optimum.status, "objective_value": optimum.objective_value, "bound": optimum.bound,
+                "mapping": optimum.mapping.as_dict() if optimum.mapping is not None else None,
+                "reason": optimum.reason},
+            "gain": gain}
 
 
 def hardware_entry(hw: Hardware) -> dict[str, Any]:

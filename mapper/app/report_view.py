@@ -171,7 +171,8 @@ COLUMNS = (
     ("DRAM x", "right", None),
     ("gain", "right", "gain = what the full mapping space saves over the chip team's rules (jssc), none = no "
                       "mapping keeps them"),
-    ("solver", "left", "solver: opt = proven optimal, else the relative gap; = solved once for identical layers"),
+    ("solver", "left", "solver: opt = proven optimal, else the relative gap; = solved once for identical layers; "
+                       "pin = the mapping given (--mapping), -N% = what the searched optimum saves over it, = none"),
     ("!", "left", "! = lat x or DRAM x over 2"),
 )
 LEGEND = Text("; ".join(words for _, _, words in COLUMNS if words) + ".", style="dim")
@@ -185,7 +186,8 @@ def _cells(entry: dict[str, Any], row: int, total_pj: float) -> tuple[list[str],
                 "!"], "red"
     far = far_from_bound(entry)
     status = entry["solver"]["status"]
-    solver = "opt" if status == "OPTIMAL" else f"{entry['solver']['gap'] or 0:.1%}"
+    solver = pinned_cell(entry) if status == "PINNED" else "opt" if status == "OPTIMAL" else \
+        f"{entry['solver']['gap'] or 0:.1%}"
     if entry["solver"].get("shared_with"):
         solver += "="
     cells = [str(row), printable(entry["name"]), printable(_mapping_text(entry["mapping"])), str(entry["active_pes"]),
@@ -193,6 +195,30 @@ def _cells(entry: dict[str, Any], row: int, total_pj: float) -> tuple[list[str],
              f"{entry['latency']['total_ms']:.3g}", f"{entry['lower_bound']['cycles_ratio']:.1f}",
              f"{entry['lower_bound']['dram_ratio']:.1f}", gain_cell(entry), solver, "!" if far else ""]
     return cells, "yellow" if far else None
+
+
+def pinned_cell(entry: dict[str, Any]) -> str:
+    """A pinned layer's solver cell: ``pin``, and what its searched optimum saves over it (report ``pinned``)."""
+    gain = (entry.get("pinned") or {}).get("gain")
+    return "pin" if gain is None else "pin=" if gain <= 0 else "pin-<1%" if gain < 0.005 else f"pin-{100 * gain:.0f}%"
+
+
+def pinned_line(entry: dict[str, Any]) -> Text | None:
+    """The layer view's line on a pinned mapping: the searched optimum beside it."""
+    pinned = entry.get("pinned")
+    if not pinned:
+        return None
+    optimum, gain = pinned.get("optimum"), pinned.get("gain")
+    if optimum is None:
+        return text("pinned mapping (--mapping), evaluated without a search")
+    if optimum.get("mapping") is None:
+        return text(f"pinned mapping (--mapping); the search found no mapping ({optimum.get('reason')})")
+    best = " ".join(f"{k}={optimum['mapping'][k]}" for k in PARAMETERS)
+    saves = "the pinned mapping is as good" if gain is not None and gain <= 0 else \
+        f"it saves {100 * gain:.3g}% of the pinned {entry['solver']['objective']}" if gain is not None else ""
+    return text(f"pinned mapping (--mapping): {entry['solver']['objective']} {entry['solver']['objective_value']:,} "
+                f"units; searched optimum {best}: {optimum['objective_value']:,} units ({optimum['status'].lower()}); "
+                f"{saves}")
 
 
 def gain_cell(entry: dict[str, Any]) -> str:
@@ -578,6 +604,7 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
                 f"ExF={s['E']}x{s['F']} stride {s['stride'][0]}x{s['stride'][1]} groups {s['groups']}; "
                 f"{entry['macs']:,} MACs", style="none")
     spaces = spaces_line(entry)
+    pinned = pinned_line(entry)
     if not entry.get("mapping"):
         return Group(head, text(f"no valid mapping: {entry.get('reason')}", style="bold red"),
                      *([spaces] if spaces is not None else []))
@@ -597,6 +624,7 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     shipped = entry.get("bitstream") or {}
     file = text(f"row {entry['index'] + 1}: {shipped.get('file')} ({shipped.get('bits', 0):,} bits)")
     parts: list[RenderableType] = [head, params, place, proof, timing, file,
+                                   *([pinned] if pinned is not None else []),
                                    *([spaces] if spaces is not None else [])]
     if entry.get("statistics"):
         parts.append(statistics_line(entry["statistics"]))

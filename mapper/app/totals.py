@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol
 
 from cost_models.hardware import Hardware
 
+from mapper.search.result import PINNED
+
 if TYPE_CHECKING:
     from mapper.search.result import LayerResult
 
@@ -61,7 +63,8 @@ class SearchTotals:
 
     ``gap`` is the network's: 1 - (sum of the layers' proven bounds) / (sum of their objective values),
     each layer counted as often as it occurs (None when some layer has no bound); ``worst`` the layer
-    with the largest gap of its own; ``far``: the gap is over FAR_GAP or unknown.
+    with the largest gap of its own; ``far``: the gap is over FAR_GAP or unknown.  Layers whose mapping
+    the user pinned (``--mapping``) were not searched: they count in ``pinned`` only.
     """
 
     layers: int
@@ -69,6 +72,7 @@ class SearchTotals:
     gap: float | None
     worst: WorstLayer | None
     far: bool
+    pinned: int
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ class Totals:
 
 
 def search_totals(mapped: list[CompiledLayer]) -> SearchTotals:
-    results = [(entry.name, entry.result) for entry in mapped]
+    results = [(entry.name, entry.result) for entry in mapped if entry.result.status != PINNED]
     known = [(name, r) for name, r in results if r.objective_value is not None and r.bound is not None]
     value = sum(r.objective_value for _, r in known)
     bound = sum(min(r.bound, r.objective_value) for _, r in known)
@@ -113,7 +117,7 @@ def search_totals(mapped: list[CompiledLayer]) -> SearchTotals:
     return SearchTotals(len(results), sum(1 for _, r in results if r.status == "OPTIMAL"),
                         round(gap, 6) if len(known) == len(results) else None,
                         WorstLayer(worst[0], round(worst[1].gap or 0.0, 6)) if worst and worst[1].gap else None,
-                        len(known) < len(results) or gap > FAR_GAP)
+                        len(known) < len(results) or gap > FAR_GAP, len(mapped) - len(results))
 
 
 def network_totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int,

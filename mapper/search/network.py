@@ -21,7 +21,8 @@ from cost_models.rules import DEFAULT_SPACE, SPACES, check_space
 from cost_models.statistics import FmapStatistic, LayerStatistics
 from frontends.zeros import LayerTensors, layer_tensors, tensor_zeros
 from mapper.search.cache import ResultCache
-from mapper.search.result import LayerResult
+from mapper.search.result import PINNED, LayerResult
+from mapper.search.pinned import pinned_result
 from mapper.search.parallel import solve_each, wall_budget
 
 Key = tuple[LayerShape, DataRatios]  # one distinct layer: its shape and data ratios
@@ -38,6 +39,17 @@ class MappedLayer:
     result: LayerResult
     shared_with: str | None = None  # the first layer of the same shape, whose solve this reuses
     statistics: LayerStatistics | None = None  # the zeros and RLC sizes behind ``ratios``, with their sources
+    optimum: LayerResult | None = None  # a pinned layer's searched optimum (same space, objective, bound)
+
+    @property
+    def pinned(self) -> bool:
+        """The mapping is the user's (``--mapping``), evaluated, not searched."""
+        return self.result.status == PINNED
+
+    @property
+    def searched(self) -> LayerResult | None:
+        """The search's answer for this layer: its result, or for a pinned layer the optimum (if searched)."""
+        return self.optimum if self.pinned else self.result
 
     @property
     def mapping(self) -> LayerMapping | None:
@@ -150,7 +162,8 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 statistics: Mapping[str, LayerStatistics] | None = None,
                 on_layer: Callable[[str, LayerResult], None] | None = None,
                 cache: ResultCache | None = None, mapping_space: str = DEFAULT_SPACE,
-                over_budget: str = "error") -> NetworkResult:
+                over_budget: str = "error", pinned: Mapping[str, LayerMapping] | None = None,
+                search_pinned: bool = True) -> NetworkResult:
     """Map every array layer of ``graph`` (``frontends.load_onnx``) in ``mapping_space`` (full, jssc: cost_models.rules).
 
     ``statistics`` (``layer_statistics``: measured, given or default zeros and
@@ -158,14 +171,25 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
     ``cache`` (mapper.search.cache) answers each distinct layer it already
     knows and keeps each new proven answer.  ``over_budget``: what a
     ``max_network_cycles`` below the fastest mappings gives (mapper.search.budget).
+    ``pinned``: layer name -> the user's mapping (checked against the space's
+    limits beforehand: mapper.app.mapping_file), evaluated instead of searched;
+    with ``search_pinned`` each pinned layer's optimum is searched too
+    (``MappedLayer.optimum``), so the report can say what the search gains.
     """
+    pinned = pinned or {}
     search = partial(cache.map_layer if cache is not None else _map_layer, space=check_space(mapping_space))
     start = time.perf_counter()
     if statistics is None:
         statistics = layer_statistics(graph, zero_fraction, given=zero_fractions)
     ratios = {name: stats.ratios() for name, stats in statistics.items()}
     nodes = array_nodes(graph)
+    # The searched layers first, so a searched layer never names a pinned one as the layer it shares a solve with.
+    searched = [(name, data) for name, data in nodes if name not in pinned] + \
+        [(name, data) for name, data in nodes if search_pinned and name in pinned]
     if max_network_cycles is not None:
+        if pinned:
+            raise InputError("a network latency budget couples every layer's mapping; it cannot be kept with "
+                             "pinned mappings (--mapping): give --layer-latency-ms instead")
         from mapper.search.budget import map_with_network_budget  # OR-tools: loaded when a search runs
         results = map_with_network_budget(nodes, ratios, hardware, max_network_cycles,
                                           (time_limit, total_time_limit), search,  # ``search`` keeps the space
@@ -174,15 +198,27 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
             for name, _ in nodes:
                 on_layer(name, results[name][0])
     else:
-        results = _map_distinct(nodes, ratios, lambda layer, layer_ratios: search(
+        results = _map_distinct(searched, ratios, lambda layer, layer_ratios: search(
             layer, hardware, objective, ratios=layer_ratios,
             time_limit=wall_budget(start, time_limit, total_time_limit), max_cycles=max_layer_cycles), on_layer)
-    layers = tuple(MappedLayer(name, data["op"], data["layer"], ratios[name], *results[name], statistics[name])
+    layers = tuple(_pinned(name, data, pinned[name], results.get(name), hardware, objective, ratios[name],
+                           statistics[name], max_layer_cycles) if name in pinned else
+                   MappedLayer(name, data["op"], data["layer"], ratios[name], *results[name], statistics[name])
                    for name, data in nodes)
     host = tuple((n, d["op"]) for n, d in sorted(graph.nodes(data=True), key=lambda item: item[1].get("order", 0))
                  if d.get("kind") == "host")
     return NetworkResult(layers, host, int(graph.graph.get("batch", 1)), objective, hardware,
                          time.perf_counter() - start, mapping_space=mapping_space)
+
+
+def _pinned(name: str, data: dict, mapping: LayerMapping, optimum: tuple[LayerResult, str | None] | None,
+            hardware: Hardware, objective: str, ratios: DataRatios, statistics: LayerStatistics,
+            max_cycles: int | None) -> MappedLayer:
+    """A pinned layer: the user's mapping evaluated, beside the search's optimum (shared with no layer: the
+    optimum may be another layer's answer, the pinned mapping is this layer's alone)."""
+    result = pinned_result(name, data["layer"], mapping, hardware, objective, ratios, max_cycles)
+    return MappedLayer(name, data["op"], data["layer"], ratios, result, None, statistics,
+                       optimum=None if optimum is None else optimum[0])
 
 
 def _map_distinct(nodes: list[tuple[str, dict]], ratios: Mapping[str, DataRatios],
@@ -232,7 +268,8 @@ def space_optima(network: NetworkResult, max_cycles: int | None = None, cache: R
     firsts: dict[Key, MappedLayer] = {}
     for entry in network.layers:
         firsts.setdefault((entry.layer, entry.ratios), entry)
-    known = {(key, network.mapping_space): entry.result for key, entry in firsts.items() if reuse}
+    known = {(key, network.mapping_space): entry.searched for key, entry in firsts.items()
+             if reuse and entry.searched is not None}  # a pinned layer's own result is no optimum
     jobs = [(key, space) for key in firsts for space in SPACES if (key, space) not in known]
     solved = solve_each(jobs, lambda job: search(job[0][0], network.hardware, network.objective, ratios=job[0][1],
                                                  time_limit=time_limit, max_cycles=max_cycles, space=job[1]))

@@ -16,6 +16,9 @@ from cost_models.mapping import Mapping
 # A network latency budget no set of mappings meets: every layer's status (mapper.search.budget), which the
 # compiler turns into one NetworkBudgetError rather than a network of "unmapped" layers.
 OVER_BUDGET = "OVER_BUDGET"
+# A mapping the user gave (``--mapping``, mapper.search.pinned): evaluated, not searched, so neither proven nor
+# stored in the result cache.
+PINNED = "PINNED"
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class LayerResult:
 
     mapping: Mapping | None
     cost: Cost | None
-    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNMAPPABLE | UNKNOWN | OVER_BUDGET
+    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNMAPPABLE | UNKNOWN | OVER_BUDGET | PINNED
     objective: str
     objective_value: int | None
     bound: int | None

@@ -94,6 +94,9 @@ def add_compile_options(parser: argparse.ArgumentParser, explain: bool = True) -
         help="full: every mapping the hardware allows (default); jssc: only mappings shaped like "
         "the chip's published ones (the chip team's rules, docs/cost_model.md)")
     add("--hardware", metavar="FILE.yaml", help="hardware description (default: the bundled Eyeriss)")
+    add("--mapping", metavar="FILE.yaml", help="pin the mappings of the layers the file names (docs/mapping-file.md; "
+        "`eyeriss report OUTDIR --mappings-out FILE.yaml` writes one): those layers keep them, the rest are "
+        "searched, and each pinned layer's searched optimum is reported beside it")
     add("--time-limit", type=positive, metavar="S",
         help="stop each distinct layer's search after S seconds, keeping the best mapping so far "
         "(default: no clock; the search is bounded by deterministic work, so the result does "
@@ -145,10 +148,11 @@ def compile_options(args: argparse.Namespace) -> dict:
                 network_latency_ms=args.network_latency_ms, zero_fraction=overall, layer_zero_fractions=per_layer,
                 calibration=args.calibration, max_batch=args.max_batch, cache=cache_choice(args),
                 mapping_space=args.mapping_space, over_budget=args.over_budget,
-                weights=args.weights)
+                weights=args.weights, mappings=args.mapping)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, search: bool = True) -> int:
+    """``eyeriss compile``; ``search=False`` is ``eyeriss evaluate`` (every layer's mapping given, none searched)."""
     from mapper.app.outdir import check_output_dir
     from mapper.app.report import failures
     from mapper.app.report_view import command, name_list, network_summary
@@ -180,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
             progress.update(task, advance=1, description=f"{scan_line(sizes, done)}; {last}" if args.batch == "auto"
                             else last)
 
-        result = compile_model(args.model, **compile_options(args), explain=args.explain, on_layer=on_layer,
-                               on_graph=on_graph, on_batch=on_batch)
+        result = compile_model(args.model, **compile_options(args), explain=getattr(args, "explain", False),
+                               on_layer=on_layer, on_graph=on_graph, on_batch=on_batch, search=search)
     for warning in result.warnings:
         print(printable(f"warning: {warning}"), file=sys.stderr)
     report = result.report()

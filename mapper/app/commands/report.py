@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("path", help="compile output folder or its report.json")
     parser.add_argument("--layer", help="show one layer: PE array, spad fill, energy, loop nest")
     parser.add_argument("--sort", choices=("energy", "latency"), help="order the layer table (default: network order)")
+    parser.add_argument("--mappings-out", metavar="FILE.yaml",
+                        help="write the compile's mappings as a mapping file (docs/mapping-file.md), to edit and "
+                        "give back to `eyeriss evaluate MODEL --mapping FILE.yaml`")
     form = parser.add_mutually_exclusive_group()  # one output form: --csv --json would silently drop one
     form.add_argument("--json", action="store_true", help="print the report (or the layer's entry) as JSON")
     form.add_argument("--csv", action="store_true",
@@ -34,6 +37,13 @@ def run(args: argparse.Namespace) -> int:
 
     report = load_report(args.path)
     console = Console()
+    if args.mappings_out is not None:
+        from mapper.app.mapping_file import write_mapping_file
+
+        written = write_mapping_file(report, args.mappings_out)
+        print(printable(f"wrote the mappings of {sum(1 for e in report['layers'] if e.get('mapping'))} layer(s) to "
+                        f"{written}"), file=sys.stderr)
+        return 0
     if args.csv:
         write_csv(report, sys.stdout)
         return 0

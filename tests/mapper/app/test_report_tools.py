@@ -147,7 +147,7 @@ def test_searches_stopped_far_from_their_bounds_say_so_and_exit_4(tmp_path, caps
     argv = ["compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out), "--no-cache"]
     assert cli.main(argv) == 0
     proven = json.loads((out / "report.json").read_text())["totals"]["search"]
-    assert proven == {"layers": 5, "proven": 5, "gap": 0.0, "worst": None, "far": False}
+    assert proven == {"layers": 5, "proven": 5, "gap": 0.0, "worst": None, "far": False, "pinned": 0}
     assert "not proven" not in capsys.readouterr().out
     assert cli.main([*argv, "--time-limit", "0.001"]) == 4  # a clock far too short to prove anything
     search = json.loads((out / "report.json").read_text())["totals"]["search"]
