@@ -310,16 +310,13 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     deterministic work, so the result does not depend on the machine or its load; ``time_limit`` (per
     distinct layer shape) and ``total_time_limit`` (the whole search) add a wall-clock stop, and a layer
     cut short keeps the best mapping found with its gap.  Latency bounds make energy the objective.
-    Raises ``InputError`` on bad input; layers with no valid mapping are listed in ``result.unmapped``
-    and the rest still compile.  Progress: ``on_graph(batch, layers)`` before each graph is mapped (once
-    per batch tried; with ``"auto"`` side by side, so in the order they start), then ``on_layer(name,
-    result)`` for each of its layers, and with ``"auto"`` ``on_batch(batch, network)`` per size in order.
+    Raises ``InputError`` on bad input; layers with no valid mapping are in ``result.unmapped``.
+    Progress: ``on_graph(batch, layers)`` per graph mapped, ``on_layer(name, result)`` per layer,
+    ``on_batch(batch, network)`` per size of ``"auto"``, in order.
 
-    Data statistics per layer (zeros for gating, RLC size in DRAM): measured on
-    the ``calibration`` samples (.npy/.npz, run in onnxruntime), else
-    ``layer_zero_fractions[name]`` = (ifmap zeros, ofmap zeros or None), else
-    ``zero_fraction`` for every ReLU output (default 0.5); a per-layer figure
-    wins over a measured one.  The report names each figure's source.
+    Data statistics per layer (zeros for gating, RLC size in DRAM): ``layer_zero_fractions[name]`` =
+    (ifmap zeros, ofmap zeros or None), else measured on the ``calibration`` samples (.npy/.npz, run in
+    onnxruntime), else ``zero_fraction`` for every ReLU output (default 0.5); the report names the source.
 
     ``cache``: the persistent result cache (mapper.search.cache): True for the user's cache folder, a
     folder path or a ``ResultCache``; None or False searches afresh.  A cached answer is the search's.
@@ -333,8 +330,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     A ``network_latency_ms`` below what the fastest mappings reach raises
     ``NetworkBudgetError`` naming both figures (nothing to save), unless
     ``over_budget="fastest"``: then every layer gets its fastest mapping and
-    ``totals.network_budget.met`` is False.  ``mappings`` (docs/mapping-file.md): name -> ``Mapping``
-    or field dict, or a file, pins those layers; ``search=False`` (``eyeriss evaluate``) searches none.
+    ``totals.network_budget.met`` is False.  ``mappings`` (docs/mapping-file.md, a name -> ``Mapping``
+    dict or a file) pins those layers; ``search=False`` (``eyeriss evaluate``) searches none.
     ``weights="seeded[:SEED]"``: every parameter drawn (frontends.seeded), not the model's.
     """
     start, mode = time.perf_counter(), model_mode(mappings, search, batch)
