@@ -383,6 +383,33 @@ def cases(tmp: Path, seed: int = 2026) -> list[Case]:
     out.extend(option_cases())
     out.extend(sweep_cases(tmp))
     out.extend(run_cases(tmp))
+    out.extend(mapping_file_cases(tmp))
+    return out
+
+
+def mapping_file_cases(tmp: Path) -> list[Case]:
+    """Hostile mapping files (docs/mapping-file.md) for ``evaluate`` and ``compile --mapping`` on LeNet-5."""
+    good = "n: 1\ne: 1\np: 1\nq: 1\nr: 1\nt: 1\ng: 1\nm: 1\n"
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "conv1: *i\n"
+    files: dict[str, str | bytes] = {
+        "not_yaml": b"\x00\xff\xfe binary \x1b[31m",
+        "alias_bomb": bomb,
+        "top_level_list": "- conv1\n- conv2\n",
+        "markup_and_escape_name": "'[bold red]x[/]\\x1b[2J': {" + good.replace("\n", ", ").rstrip(", ") + "}\n",
+        "huge_integer": "conv1: {n: 1, e: 1, p: 1, q: 1, r: 1, t: 1, g: 1, m: " + "9" * 400 + "}\n",
+        "nan_field": "conv1: {n: .nan, e: 1, p: 1, q: 1, r: 1, t: 1, g: 1, m: 1}\n",
+        "deep_nesting": "conv1: " + "[" * 200 + "]" * 200 + "\n",
+    }
+    out = []
+    for name, text in files.items():
+        path = tmp / f"mapping_{name}.yaml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        for command in ("evaluate", "compile"):
+            out.append(Case(f"{command}_mapping_{name}", (command, str(EXAMPLES / "lenet5.onnx"), "-o", "{out}",
+                                                            "--mapping", str(path))))
+    out.append(Case("evaluate_mapping_missing_file", ("evaluate", str(EXAMPLES / "lenet5.onnx"), "-o", "{out}",
+                                                     "--mapping", str(tmp / "no_such_mapping.yaml"))))
     return out
 
 
