@@ -12,40 +12,25 @@ from mapper.search.cpsat import build_model
 
 
 def _every_call(model, new_from_values) -> None:
-    """One of each call the search makes, through whichever API ``model`` is."""
-    snake = isinstance(model, cp.Model)
-    x = (model.new_int_var if snake else model.NewIntVar)(1, 12, "x")
-    y = (model.new_int_var if snake else model.NewIntVar)(1, 14, "y")
-    z = (model.new_int_var if snake else model.NewIntVar)(0, 400, "z")
+    """One of each call the search makes, through whichever API ``model`` is (ours: snake_case names)."""
+    def call(snake: str, camel: str, *args):
+        return getattr(model, snake if isinstance(model, cp.Model) else camel)(*args)
+
+    x, y, z = (call("new_int_var", "NewIntVar", 1, high, name) for high, name in ((12, "x"), (14, "y"), (400, "z")))
     w = new_from_values(model, [1, 2, 4, 8], "w")
-    lo = (model.new_int_var if snake else model.NewIntVar)(0, 50, "lo")
-    hi = (model.new_int_var if snake else model.NewIntVar)(0, 50, "hi")
-    el = (model.new_int_var if snake else model.NewIntVar)(0, 50, "el")
-    picks = [(model.new_bool_var if snake else model.NewBoolVar)(f"b{i}") for i in range(3)]
-    if snake:
-        model.add_multiplication_equality(z, [x, y])
-        model.add_division_equality(lo, z + 13, y)
-        model.add_min_equality(hi, [x, y, 9])
-        model.add_max_equality(el, [w, x - 3])
-        model.add_element(x, list(range(20, 33)), hi + 20)
-        model.add_exactly_one(picks)
-        model.add(x + 2 * y <= 30)
-        model.add(x != 5)
-        model.add_bool_or([])
-        model.minimize(z + 3 * w + picks[0] + 7)
-        model.add_hint(x, 3)
-    else:
-        model.AddMultiplicationEquality(z, [x, y])
-        model.AddDivisionEquality(lo, z + 13, y)
-        model.AddMinEquality(hi, [x, y, 9])
-        model.AddMaxEquality(el, [w, x - 3])
-        model.AddElement(x, list(range(20, 33)), hi + 20)
-        model.AddExactlyOne(picks)
-        model.Add(x + 2 * y <= 30)
-        model.Add(x != 5)
-        model.AddBoolOr([])
-        model.Minimize(z + 3 * w + picks[0] + 7)
-        model.AddHint(x, 3)
+    lo, hi, el = (call("new_int_var", "NewIntVar", 0, 50, name) for name in ("lo", "hi", "el"))
+    picks = [call("new_bool_var", "NewBoolVar", f"b{i}") for i in range(3)]
+    call("add_multiplication_equality", "AddMultiplicationEquality", z, [x, y])
+    call("add_division_equality", "AddDivisionEquality", lo, z + 13, y)
+    call("add_min_equality", "AddMinEquality", hi, [x, y, 9])
+    call("add_max_equality", "AddMaxEquality", el, [w, x - 3])
+    call("add_element", "AddElement", x, list(range(20, 33)), hi + 20)
+    call("add_exactly_one", "AddExactlyOne", picks)
+    call("add", "Add", x + 2 * y <= 30)
+    call("add", "Add", x != 5)
+    call("add_bool_or", "AddBoolOr", [])
+    call("minimize", "Minimize", z + 3 * w + picks[0] + 7)
+    call("add_hint", "AddHint", x, 3)
 
 
 def test_each_call_writes_the_proto_cp_model_writes():
