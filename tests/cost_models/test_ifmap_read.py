@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from cost_models import LayerShape, default_hardware
+from cost_models.cost import check, evaluate
+from cost_models.mapping import Mapping
+from cost_models.rowstationary import RATIO_ONE, DataRatios
+from mapper.app.explain import dram_gap
 from mapper.search.cpsat import map_layer
+from mapper.search.space import ranges, to_mapping
 
 
 @st.composite
@@ -48,3 +55,35 @@ def test_a_strided_1x1_conv_reads_a_quarter_and_its_dram_ratio_is_at_least_one()
     best = map_layer(layer, default_hardware(), objective="energy")
     assert best.cost is not None
     assert best.cost.accesses.dram.of("ifmap") >= layer.ifmap_read_size()
+
+
+@st.composite
+def mapped_layers(draw) -> tuple[LayerShape, Mapping, DataRatios]:
+    """A small layer (strides, dilation, padding, groups), a mapping cost_models.cost.check accepts, and ratios.
+
+    Mapping variables are drawn within mapper.search.space.ranges (the search's own space); draws the check
+    refuses are rejected, so every mapping evaluated is one the search could return.
+    """
+    layer = draw(shapes())
+    groups = draw(st.sampled_from([1, 1, 2]))
+    layer = replace(layer, C=layer.C * groups, M=draw(st.integers(1, 8)) * groups, groups=groups)
+    hw = default_hardware()
+    values = {key: draw(st.integers(1, high), label=key) for key, high in ranges(layer, hw).items()}
+    mapping = to_mapping(layer, values)
+    assume(check(layer, mapping, hw) == [])
+    ratio = st.integers(RATIO_ONE // 8, RATIO_ONE)
+    return layer, mapping, DataRatios(ifmap_dram=draw(ratio), ofmap_dram=draw(ratio))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(mapped_layers())
+def test_dram_traffic_is_at_least_the_compulsory_words_of_every_data_type(case):
+    """`DRAM x` >= 1 always: any valid mapping moves each datum over the DRAM link at least once.
+
+    The compulsory words are the report's (mapper.app.explain.dram_gap): a negative extra for any data
+    type means the bound counts words the layer never needs.
+    """
+    layer, mapping, ratios = case
+    cost = evaluate(layer, mapping, default_hardware(), ratios)
+    extra = dram_gap(cost, layer, ratios)["dram_extra_words"]
+    assert min(extra.values()) >= 0, (layer, mapping, extra)
