@@ -53,6 +53,10 @@ from cost_models.rowstationary import Limit, RowStationary, Vars
 # The mapping spaces a search can run in: every mapping the hardware allows, or the chip team's rules too.
 SPACES = ("full", "jssc")
 DEFAULT_SPACE = "full"
+# The spaces narrowest first: each one's mappings are all in the next (``space_limits``: jssc is full's limits and
+# the chip rules), so an optimum of one is a valid mapping of every space after it (mapper.search.network
+# caps the wider search with it).
+NESTED = ("jssc", "full")
 
 
 def check_space(space: str) -> str:

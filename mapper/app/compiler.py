@@ -347,7 +347,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                                       "mapping_space": mapping_space, "over_budget": over_budget},
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration, report_options),
                cache, on_layer, on_graph, on_batch, calibration, program, seed, mode)
-    network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
+    network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else \
+        _map_one_batch(job, batch, compare_spaces and search)
     return _result(job, network, graph, hardware, explain and search, report_options, start, compare_spaces and search)
 
 
@@ -459,8 +460,9 @@ def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGrap
     return network, first if network.batch == first.graph["batch"] else job.load(network.batch)
 
 
-def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGraph]:
-    """Step 2, a fixed batch (None: the model's own)."""
+def _map_one_batch(job: _Job, batch: int | None, compare_spaces: bool = False) -> tuple[NetworkResult, nx.DiGraph]:
+    """Step 2, a fixed batch (None: the model's own); ``compare_spaces``: every space searched at once (the
+    report's ``mapping_spaces``), the narrower first, which speeds the wider search (map_network)."""
     from mapper.search.cache import open_cache
     from mapper.search.network import map_network
 
@@ -474,7 +476,8 @@ def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGr
         job.on_graph(graph.graph["batch"], len(array_layers(graph)))
     options["cache"] = open_cache(job.cache)
     return map_network(graph, job.hw, job.objective, on_layer=job.on_layer, pinned=job.mode.pins,
-                       search_pinned=job.mode.search, **options), graph
+                       search_pinned=job.mode.search,
+                       compare_spaces=compare_spaces and options["max_network_cycles"] is None, **options), graph
 
 
 def _check_zero_fractions(zero_fraction: float | None,
