@@ -21,7 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from cost_models.calibration import fit_energy, ratios, vgg_ratios
-from cost_models.cost import Cost, evaluate
+from cost_models.cost import Cost, check, evaluate
+from cost_models.mapping import Mapping
 from cost_models.hardware import default_hardware
 from cost_models.rlc import ratio_from_zero_fraction
 from cost_models.rowstationary import RATIO_ONE
@@ -82,6 +83,7 @@ def main() -> None:
     console.print(leave_one_out_table(hw))
     space_gains(console)
     vgg_compile_check(console)
+    console.print(chip_placement_table(hw))
 
 
 def leave_one_out_table(hw) -> Table:
@@ -169,6 +171,32 @@ def vgg_compile_check(console: Console) -> None:
                      "optimisation); the jssc space admits the Table VI shape, and our energy model prefers 4 "
                      "channels a pass (q = 4) over it")
     console.print(table)
+
+
+def chip_placement_table(hw) -> Table:
+    """VGG-16 CONV1-2 at the placement Table VI's 156 active PEs imply (4 sets of 3 x 13, n = 1): every jssc
+    mapping there, cheapest energy first, against the measured GLB and DRAM accesses: which q the model picks."""
+    name = "CONV1-2"
+    layer, ratio, measured = VGG_LAYERS[name], vgg_ratios(name), VGG_MEASURED[name]
+    table = Table(title="VGG-16 CONV1-2, N=3, at the chip's placement (4 sets of 3x13, 156 PEs): every jssc "
+                        "mapping, cheapest first (model / measured for GLB and DRAM)")
+    for column in ("p q m", "energy / cheapest", "proc. ms", "GLB MB", "ratio", "DRAM MB", "ratio", ""):
+        table.add_column(column, justify="right")
+    rows = []
+    for q in range(1, hw.ifmap_spad // layer.S + 1):
+        for p in range(1, hw.psum_spad + 1):
+            for m in range(4 * p, layer.M + 1, 4 * p):
+                mapping = Mapping(n=1, e=13, p=p, q=q, r=1, t=4, g=1, m=m)
+                if not check(layer, mapping, hw, "jssc"):
+                    rows.append((evaluate(layer, mapping, hw, ratio), mapping))
+    rows.sort(key=lambda row: row[0].objective_units["energy"])
+    cheapest = rows[0][0].objective_units["energy"]
+    for c, mapping in rows:
+        glb_mb, dram_mb = (c.accesses.glb.ifmap + c.accesses.glb.psum) * 2 / 1e6, c.level_total("dram") * 2 / 1e6
+        table.add_row(f"{mapping.p} {mapping.q} {mapping.m}", f"{c.objective_units['energy'] / cheapest:.3f}",
+                      f"{c.processing_ms:.1f}", f"{glb_mb:.0f}", f"{glb_mb / measured.glb_mb:.2f}", f"{dram_mb:.1f}",
+                      f"{dram_mb / measured.dram_mb:.2f}", "Table VI derived" if mapping == VGG_MAPPINGS[name] else "")
+    return table
 
 
 def dram_table(hw, costs: dict[str, Cost]) -> Table:
