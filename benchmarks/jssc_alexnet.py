@@ -250,8 +250,10 @@ def zero_share_of(ratio: int) -> float:
 
 def vgg_check(console: Console, hw) -> None:
     """The JSSC text's VGG-16 fact: CONV1-2 and CONV4-2 have equal MACs, CONV1-2 takes nearly 4x longer [JSSC VI-B]."""
-    table = Table(title="VGG-16, N=3, mappings derived from JSSC Table VI (cost_models/silicon.py): processing latency")
-    for column in ("layer", "active PEs", "GLB MB", "ratio", "proc. ms", "ratio", "GMAC/s", "measured", "largest part"):
+    table = Table(title="VGG-16, N=3, mappings derived from JSSC Table VI (cost_models/silicon.py): model vs Table VI "
+                        "(ratio = model / measured)")
+    for column in ("layer", "active PEs", "GLB MB", "ratio", "DRAM MB", "ratio", "proc. ms", "ratio", "total ms",
+                   "ratio", "power mW", "ratio", "GMAC/s", "measured", "largest part"):
         table.add_column(column, justify="right")
     costs = {name: evaluate(VGG_LAYERS[name], VGG_MAPPINGS[name], hw, vgg_ratios(name)) for name in VGG_LAYERS}
     for name, c in costs.items():
@@ -259,8 +261,13 @@ def vgg_check(console: Console, hw) -> None:
         glb_mb = (c.accesses.glb.ifmap + c.accesses.glb.psum) * 2 / 1e6
         largest = max(c.cycle_parts, key=lambda k: c.cycle_parts[k] if k != "fmap_dram" else -1)
         share = c.cycle_parts[largest] / c.processing_cycles
+        dram_mb = c.level_total("dram") * 2 / 1e6
+        power_mw = (c.energy_pj - c.energy_pj_by_level["dram"]) / 1e9 / c.total_ms * 1e3
         table.add_row(name, f"{c.active_pes} / {m.active_pes}", f"{glb_mb:.0f}", f"{glb_mb / m.glb_mb:.2f}",
+                      f"{dram_mb:.1f}", f"{dram_mb / m.dram_mb:.2f}",
                       f"{c.processing_ms:.1f}", f"{c.processing_ms / m.processing_ms:.2f}",
+                      f"{c.total_ms:.1f}", f"{c.total_ms / m.total_ms:.2f}", f"{power_mw:.0f}",
+                      f"{power_mw / m.power_mw:.2f}",
                       f"{c.macs / c.processing_ms / 1e6:.1f}", f"{c.macs / m.processing_ms / 1e6:.1f}",
                       f"{largest} {100 * share:.0f}%")
     console.print(table)
