@@ -3,7 +3,7 @@
 A rule's parameter read off published mappings (``cost_models.rules.derive``; today rule 4's k in r <= k t) is
 a fit.  Read off all but one AlexNet layer, the rules must still admit that layer's published mapping
 [JSSC Table III]; a rule that fails this is over-fitted to the layers it saw.  ``benchmarks/jssc_alexnet.py``
-prints the table, ``tests/mapper/search/test_rules.py`` holds it (and shows an over-fitted rule failing it).
+prints the table, ``tests/cost_models/test_leave_one_out.py`` holds it (and shows an over-fitted rule failing it).
 """
 
 from __future__ import annotations
