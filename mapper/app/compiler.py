@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import networkx as nx
 import onnx
 
+from cost_models import figures
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware, default_hardware, load_hardware
 from cost_models.mapping import placement
@@ -97,8 +98,9 @@ class CompiledLayer:
             "index": self.index, "name": self.name, "op": self.op, "kind": self.layer.kind, "relu": self.relu,
             "onnx_node": self.onnx_node or self.name, "part": self.part,
             "shape": self.layer.as_dict(), "macs": self.layer.macs(), "weights": self.layer.weights(),
-            "dram_ratios": {"ifmap": self.ratios.ifmap_dram / RATIO_ONE, "ofmap": self.ratios.ofmap_dram / RATIO_ONE,
-                            "ifmap_nonzero": self.ratios.ifmap_nonzero / RATIO_ONE},
+            "dram_ratios": {"ifmap": figures.ratio(self.ratios.ifmap_dram / RATIO_ONE),
+                            "ofmap": figures.ratio(self.ratios.ofmap_dram / RATIO_ONE),
+                            "ifmap_nonzero": figures.ratio(self.ratios.ifmap_nonzero / RATIO_ONE)},
             "statistics": None if self.statistics is None else self.statistics.as_dict(),
             "solver": {"status": self.result.status, "objective": self.result.objective,
                        "objective_value": self.result.objective_value, "bound": self.result.bound,

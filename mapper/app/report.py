@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from cost_models import figures
 from cost_models.area import area
 from cost_models.cost import Cost
 from cost_models.errors import InputError
@@ -90,11 +91,12 @@ def hardware_entry(hw: Hardware) -> dict[str, Any]:
 def energy_entry(cost: Cost, hw: Hardware) -> dict[str, Any]:
     units_by_type = dict(cost.energy_units_by_type)
     return {
-        "total_pj": round(cost.energy_pj, 3),
+        "total_pj": cost.energy_pj,
         "total_units": cost.energy_total_units,
         "by_level": {"units": dict(cost.energy_units),
-                     "pj": {k: round(v, 3) for k, v in cost.energy_pj_by_level.items()}},
-        "by_type": {"units": units_by_type, "pj": {k: round(v * hw.pj_per_unit, 3) for k, v in units_by_type.items()}},
+                     "pj": dict(cost.energy_pj_by_level)},
+        "by_type": {"units": units_by_type,
+                    "pj": {k: figures.units_pj(v, hw.pj_per_unit) for k, v in units_by_type.items()}},
     }
 
 
