@@ -24,9 +24,10 @@ from mapper.search.result import LayerResult
 SCHEMA = "eyeriss-report/1"
 REPORT_FILE = "report.json"
 BITSTREAM_DIR = "bitstreams"
-# A layer is "far from its lower bound" when its latency or its DRAM traffic is
-# more than this many times the bound (assumed: 2x flags the layers worth a
-# look without flagging every layer that merely fails to fill the array).
+# A layer is "far from its bounds" when its latency is more than this many times its
+# roofline (lower_bound.roofline_cycles) or its DRAM traffic more than this many times
+# the compulsory words (assumed: past 2x, more than half the layer's time or traffic is
+# neither useful MACs nor data that every mapping must move, so it is worth a look).
 FAR_FROM_BOUND = 2.0
 SCHEMA_RE = re.compile(r"^eyeriss-report/(\d+)$")
 READS = 1  # the newest schema version this viewer reads
