@@ -153,7 +153,7 @@ def _network_row(spec: Spec, point: Point, net, cache: ResultCache) -> dict[str,
     from mapper.app.compiler import compile_model
 
     hw = point.hardware
-    row: dict[str, Any] = {"area_mm2": round(area(hw).core_mm2, 6)}
+    row: dict[str, Any] = {"area_mm2": area(hw).core_mm2}
     try:
         result = compile_model(net.model, batch=net.batch, objective=spec.objective, hardware=hw,
                                time_limit=spec.time_limit, cache=cache, mapping_space=spec.mapping_space,
