@@ -21,6 +21,7 @@ import networkx as nx
 import onnx
 
 from cost_models import figures
+from cost_models.cost import compulsory_dram_words
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware, default_hardware, load_hardware
 from cost_models.mapping import placement
@@ -91,13 +92,11 @@ class CompiledLayer:
         the roofline: those cycles plus the link time of those words as the latency model charges it
         (filter loads overlap processing, fmap traffic does not: rowstationary.RowStationary.cycles), so a
         layer bound by its compulsory DRAM traffic (a batch-1 fully connected layer) is not called slow."""
-        L = self.layer
-        ifmap = L.ifmap_read_size() * self.ratios.ifmap_dram // RATIO_ONE
-        ofmap = L.ofmap_size() * self.ratios.ofmap_dram // RATIO_ONE
-        cycles = -(-L.macs() // hw.pes)
+        words = compulsory_dram_words(self.layer, self.ratios)
+        cycles = -(-self.layer.macs() // hw.pes)
         num, den = hw.link_words_per_cycle()
-        roofline = max(cycles, -(-L.weights() * den // num)) + -(-(ifmap + ofmap) * den // num)
-        return {"cycles": cycles, "dram_words": L.weights() + ifmap + ofmap, "roofline_cycles": roofline}
+        roofline = max(cycles, -(-words["filter"] * den // num)) + -(-(words["ifmap"] + words["psum"]) * den // num)
+        return {"cycles": cycles, "dram_words": sum(words.values()), "roofline_cycles": roofline}
 
     def report(self, hw: Hardware) -> dict[str, Any]:
         entry: dict[str, Any] = {
