@@ -28,6 +28,7 @@ from cost_models.rowstationary import OBJECTIVES, RATIO_ONE
 from cost_models.rules import DEFAULT_SPACE, SPACES
 from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx, missing_weights_warning
+from frontends.input_shapes import InputShapes, input_shape_map
 from frontends.seeded import MODEL_WEIGHTS, describe, parse_weights, seeded_warning
 from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
@@ -302,7 +303,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   cache: ResultCache | str | os.PathLike | bool | None = None,
                   explain: bool = False, mapping_space: str = DEFAULT_SPACE,
                   compare_spaces: bool = True, program: bool = True, over_budget: str = "error",
-                  weights: str = MODEL_WEIGHTS, mappings: Mappings | None = None, search: bool = True) -> CompileResult:
+                  weights: str = MODEL_WEIGHTS, mappings: Mappings | None = None, search: bool = True,
+                  input_shapes: InputShapes | None = None) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in 1..``max_batch`` with the
@@ -333,6 +335,8 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``totals.network_budget.met`` is False.  ``mappings`` (docs/mapping-file.md, a name -> ``Mapping``
     dict or a file) pins those layers; ``search=False`` (``eyeriss evaluate``) searches none.
     ``weights="seeded[:SEED]"``: every parameter drawn (frontends.seeded), not the model's.
+    ``input_shapes`` (``--input-shape``): graph input name -> its whole shape, for a model with dynamic
+    dimensions (frontends.input_shapes); recorded in the report's ``options.input_shapes`` when given.
     """
     start, mode = time.perf_counter(), model_mode(mappings, search, batch)
     hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit, total_time_limit,
@@ -340,13 +344,16 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
     seed = parse_weights(weights)
+    shapes = input_shape_map(input_shapes)
     report_options.update(mapping_space=mapping_space, over_budget=over_budget, weights=describe(seed),
                           mappings=mode.options_entry())
+    if shapes:  # only when given: the reports of compiles without it keep their bytes
+        report_options["input_shapes"] = {name: list(dims) for name, dims in shapes.items()}
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space, "over_budget": over_budget},
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration, report_options),
-               cache, on_layer, on_graph, on_batch, calibration, program, seed, mode)
+               cache, on_layer, on_graph, on_batch, calibration, program, seed, mode, shapes)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
     return _result(job, network, graph, hardware, explain and search, report_options, start, compare_spaces and search)
 
@@ -428,9 +435,10 @@ class _Job:
     program: bool = True  # build the runnable program (formats, weights, host graph) where the model allows
     weights_seed: int | None = None  # --weights seeded: the seed every parameter is drawn from
     mode: ModelMode = ModelMode()  # the layers' pinned mappings, if any (mapper.app.mapping_file)
+    input_shapes: InputShapes | None = None  # --input-shape: graph input shapes fixed before shape inference
 
     def load(self, batch: int | None) -> nx.DiGraph:
-        return load_onnx(self.model, batch=batch, weights_seed=self.weights_seed)
+        return load_onnx(self.model, batch=batch, weights_seed=self.weights_seed, input_shapes=self.input_shapes)
 
 
 def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGraph]:
