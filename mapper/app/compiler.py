@@ -294,7 +294,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   objective: str = "energy", hardware: Hardware | str | os.PathLike | None = None,
                   time_limit: float | None = None, total_time_limit: float | None = None,
                   layer_latency_ms: float | None = None, network_latency_ms: float | None = None,
-                  zero_fraction: float | None = None,
+                  zero_fraction: float | None = None, input_shapes: InputShapes | None = None,
                   layer_zero_fractions: dict[str, tuple[float, float | None]] | None = None,
                   calibration: str | os.PathLike | None = None, max_batch: int = DEFAULT_MAX_BATCH,
                   on_layer: Callable[[str, LayerResult], None] | None = None,
@@ -303,8 +303,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   cache: ResultCache | str | os.PathLike | bool | None = None,
                   explain: bool = False, mapping_space: str = DEFAULT_SPACE,
                   compare_spaces: bool = True, program: bool = True, over_budget: str = "error",
-                  weights: str = MODEL_WEIGHTS, mappings: Mappings | None = None, search: bool = True,
-                  input_shapes: InputShapes | None = None) -> CompileResult:
+                  weights: str = MODEL_WEIGHTS, mappings: Mappings | None = None, search: bool = True) -> CompileResult:
     """Compile an ONNX model for the array: map every layer, cost it, emit its bitstream.
 
     ``batch``: an int fixes a symbolic batch; ``"auto"`` picks the batch in 1..``max_batch`` with the
@@ -334,21 +333,16 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``over_budget="fastest"``: then every layer gets its fastest mapping and
     ``totals.network_budget.met`` is False.  ``mappings`` (docs/mapping-file.md, a name -> ``Mapping``
     dict or a file) pins those layers; ``search=False`` (``eyeriss evaluate``) searches none.
-    ``weights="seeded[:SEED]"``: every parameter drawn (frontends.seeded), not the model's.
-    ``input_shapes`` (``--input-shape``): graph input name -> its whole shape, for a model with dynamic
-    dimensions (frontends.input_shapes); recorded in the report's ``options.input_shapes`` when given.
+    ``weights="seeded[:SEED]"``: every parameter drawn (frontends.seeded). ``input_shapes``: ``--input-shape``.
     """
     start, mode = time.perf_counter(), model_mode(mappings, search, batch)
     hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit, total_time_limit,
                                           hardware, layer_latency_ms, network_latency_ms, mapping_space, over_budget)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
-    seed = parse_weights(weights)
-    shapes = input_shape_map(input_shapes)
+    seed, shapes = parse_weights(weights), input_shape_map(input_shapes)
     report_options.update(mapping_space=mapping_space, over_budget=over_budget, weights=describe(seed),
-                          mappings=mode.options_entry())
-    if shapes:  # only when given: the reports of compiles without it keep their bytes
-        report_options["input_shapes"] = {name: list(dims) for name, dims in shapes.items()}
+                          mappings=mode.options_entry(), **_input_shapes_entry(shapes))
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space, "over_budget": over_budget},
@@ -416,6 +410,12 @@ def _report_options(batch: int | str | None, time_limit: float | None, total_tim
             "zero_fraction": DEFAULT_ZERO_FRACTION if zero_fraction is None else zero_fraction,
             "layer_zero_fractions": {name: list(pair) for name, pair in (layer_zero_fractions or {}).items()},
             "calibration": None}
+
+
+def _input_shapes_entry(shapes: InputShapes) -> dict[str, Any]:
+    """The report's ``options.input_shapes``, only when given: the reports of compiles without it keep their
+    bytes (docs/report.md)."""
+    return {"input_shapes": {name: list(dims) for name, dims in shapes.items()}} if shapes else {}
 
 
 @dataclass(frozen=True)
