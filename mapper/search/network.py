@@ -186,7 +186,6 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
     space_results: dict[tuple[Key, str], LayerResult] = {}  # filled by the searches, one key each
     check_space(mapping_space)
     layer_search = cache.map_layer if cache is not None else _map_layer
-    search = partial(layer_search, space=mapping_space)
     start = time.perf_counter()
     if statistics is None:
         statistics = layer_statistics(graph, zero_fraction, given=zero_fractions)
@@ -197,7 +196,7 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
         [(name, data) for name, data in nodes if search_pinned and name in pinned]
     if max_network_cycles is not None:
         results = _map_budgeted(nodes, ratios, hardware, max_network_cycles, (time_limit, total_time_limit),
-                                search, over_budget, bool(pinned), on_layer)
+                                partial(layer_search, space=mapping_space), over_budget, bool(pinned), on_layer)
     else:
         spaces = SPACES if compare_spaces else (mapping_space,)
 
