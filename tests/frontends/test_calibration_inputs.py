@@ -17,6 +17,7 @@ from frontends import load_onnx
 from frontends.calibration import calibrate
 from mapper.app.cli import main
 from mapper.app.compiler import compile_model
+from tests.frontends.onnx_build import model_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -38,13 +39,8 @@ def relu_net(weights_as_inputs: bool = False) -> onnx.ModelProto:
         helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
         helper.make_node("Conv", ["r2", "w3"], ["y"], name="conv3"),
     ]
-    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])]
-    if weights_as_inputs:
-        inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in inits]
-        inits = []
-    graph = helper.make_graph(nodes, "relu_net", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return model_of(nodes, "relu_net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+                    inits, weights_as_inputs)
 
 
 def samples(count: int = 3) -> np.ndarray:

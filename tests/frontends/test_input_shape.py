@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cost_models.layer import LayerShape
 from frontends import FrontendError, InputShapeError, array_layers, load_onnx
+from tests.frontends.onnx_build import model_of
 from frontends.input_shapes import (MAX_DIM, MAX_RANK, format_input_shape, input_shape_map, parse_input_shape)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "torch"
@@ -34,14 +35,8 @@ def dynamic_cnn(x_shape=("batch", 3, "height", "width"), features: int = 4 * 8 *
              helper.make_node("Relu", ["c"], ["r"], name="relu"),
              helper.make_node("Flatten", ["r"], ["f"], name="flatten"),
              helper.make_node("Gemm", ["f", "fc"], ["y"], name="fc", transB=1)]
-    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, x_shape)]
-    inits = [w, fc]
-    if weights_as_inputs:
-        inputs += [helper.make_tensor_value_info(t.name, TensorProto.FLOAT, list(t.dims)) for t in inits]
-        inits = []
-    graph = helper.make_graph(nodes, "dyn", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return model_of(nodes, "dyn", [helper.make_tensor_value_info(name, TensorProto.FLOAT, x_shape)], [w, fc],
+                    weights_as_inputs)
 
 
 def test_a_symbolic_spatial_size_is_fixed_and_the_layers_follow():
