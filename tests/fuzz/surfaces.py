@@ -168,8 +168,8 @@ def array_files(tmp: Path, input_name: str, shape: tuple[int, ...]) -> dict[str,
     npy, npz = (tmp / "arrays_good.npy").read_bytes(), (tmp / "arrays_good.npz").read_bytes()
     out["truncated_npy_header"] = (_write(tmp / "arrays_truncated_header.npy", npy[:40]), None)
     out["truncated_npy_data"] = (_write(tmp / "arrays_truncated_data.npy", npy[: len(npy) // 2]), None)
-    out["truncated_npz"] = (_write(tmp / "arrays_truncated.npz", npz[: len(npz) // 2]), "not a .npy/.npz")
-    out["npz_header_only"] = (_write(tmp / "arrays_header_only.npz", npz[:30]), "not a .npy/.npz")
+    out["truncated_npz"] = (_write(tmp / "arrays_truncated.npz", npz[: len(npz) // 2]), "truncated zip")
+    out["npz_header_only"] = (_write(tmp / "arrays_header_only.npz", npz[:30]), "truncated zip")
     bad_member = bytearray(npz)
     bad_member[len(npz) // 3] ^= 0xFF  # a flipped byte inside the member: a CRC error on reading
     out["npz_member_corrupt"] = (_write(tmp / "arrays_member_corrupt.npz", bytes(bad_member)), None)
