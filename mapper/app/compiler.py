@@ -334,7 +334,10 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     dict or a file) pins those layers; ``search=False`` (``eyeriss evaluate``) searches none.
     ``weights="seeded[:SEED]"``: every parameter drawn (frontends.seeded), not the model's.
     """
+    from mapper.search.cache import open_cache
+
     start, mode = time.perf_counter(), model_mode(mappings, search, batch)
+    cache = open_cache(cache)  # one ResultCache for every search of the compile: its write failure is warned once
     hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit, total_time_limit,
                                           hardware, layer_latency_ms, network_latency_ms, mapping_space, over_budget)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
@@ -375,7 +378,8 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
         objective=job.objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
         compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
         host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops), program=built,
-        warnings=tuple(w for w in (missing_weights_warning(graph), seeded_warning(job.weights_seed)) if w))
+        warnings=tuple(w for w in (missing_weights_warning(graph), seeded_warning(job.weights_seed),
+                                   job.cache.warning() if job.cache is not None else None) if w))
 
 
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,

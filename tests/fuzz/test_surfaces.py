@@ -178,7 +178,18 @@ def _forge_mapping(entry: dict) -> dict:
     return entry | {"mapping": mapping}
 
 
+def _forge_unmappable_with_digest(entry: dict) -> dict:
+    """UNMAPPABLE with a reason, the digest recomputed: sound JSON, sound digest, a lie the limits contradict."""
+    from mapper.search.cache import _digest
+
+    forged = {k: v for k, v in entry.items() if k != "digest"} | {
+        "status": "UNMAPPABLE", "mapping": None, "objective_value": None, "bound": None, "reason": "forged"}
+    return forged | {"digest": _digest(forged)}
+
+
 DAMAGES = {
+    "status_forged_unmappable_with_digest":
+        lambda path: path.write_text(json.dumps(_forge_unmappable_with_digest(json.loads(path.read_text())))),
     "truncated": lambda path: path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2]),
     "empty": lambda path: path.write_bytes(b""),
     "not_json": lambda path: path.write_bytes(b"\x00\xff\x1b[2J garbage"),
