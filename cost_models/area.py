@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from cost_models import figures
 from cost_models.hardware import Hardware
 
 # --- Published figures (the calibration targets) --------------------------------------------
@@ -50,7 +51,8 @@ NETWORKS = ("filter", "ifmap", "psum", "output")
 
 @dataclass(frozen=True)
 class Area:
-    """Core area per component, mm2 at 65 nm (the die adds a fixed pad ring, ``die_mm2``)."""
+    """Core area per component, mm2 at 65 nm (the die adds a fixed pad ring, ``die_mm2``); every figure
+    through ``figures.mm2`` (the parts when built by ``AreaModel.area``, the sums here)."""
 
     pe_logic: float
     mac: float
@@ -64,25 +66,24 @@ class Area:
 
     @property
     def spads(self) -> float:
-        return self.filter_spad + self.ifmap_spad + self.psum_spad
+        return figures.mm2(self.filter_spad + self.ifmap_spad + self.psum_spad)
 
     @property
     def storage(self) -> float:
-        return self.spads + self.glb + self.filter_buffer
+        return figures.mm2(self.spads + self.glb + self.filter_buffer)
 
     @property
     def core_mm2(self) -> float:
-        return sum(getattr(self, f.name) for f in fields(self))
+        return figures.mm2(sum(getattr(self, f.name) for f in fields(self)))
 
     @property
     def die_mm2(self) -> float:
-        return self.core_mm2 + (DIE_MM2 - CORE_MM2)
+        return figures.mm2(self.core_mm2 + (DIE_MM2 - CORE_MM2))
 
     def as_dict(self) -> dict[str, float]:
-        """Components and totals, rounded for reports (um2 resolution)."""
-        parts = {f.name: round(getattr(self, f.name), 6) for f in fields(self)}
-        return {"core_mm2": round(self.core_mm2, 6), "die_mm2": round(self.die_mm2, 6),
-                "components_mm2": parts}
+        """Components and totals as reported."""
+        parts = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {"core_mm2": self.core_mm2, "die_mm2": self.die_mm2, "components_mm2": parts}
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class AreaModel:
 
     def area(self, hw: Hardware) -> Area:
         u = _units(hw)
-        return Area(
+        parts = dict(
             pe_logic=u.pes * self.pe_logic_per_pe, mac=u.pes * self.mac_per_pe,
             filter_spad=u.pes * u.filter_bits * self.spad_bit(hw.filter_spad),
             ifmap_spad=u.pes * u.register_bits[0] * self.spad_bit(hw.ifmap_spad),
@@ -148,6 +149,7 @@ class AreaModel:
             glb=u.glb_banks * (self.bank_periphery + u.bank_bits * self.glb_bit),
             filter_buffer=u.filter_buffer_bits * self.glb_bit / (1 - BANK_PERIPHERY_SHARE),
             noc=u.noc_units * self.noc_unit, top_level=self.top_level)
+        return Area(**{name: figures.mm2(value) for name, value in parts.items()})
 
 
 def calibrate(reference: Hardware) -> AreaModel:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping as MappingT
 
+from cost_models import figures
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
@@ -84,15 +85,15 @@ class Cost:
 
     @property
     def energy_pj(self) -> float:
-        return float(sum(self.energy_pj_by_level.values()))
+        return figures.pj(sum(self.energy_pj_by_level.values()))
 
     @property
     def processing_ms(self) -> float:
-        return self.processing_cycles / (self.core_mhz * 1e3)
+        return figures.ms(self.processing_cycles, self.core_mhz)
 
     @property
     def total_ms(self) -> float:
-        return self.total_cycles / (self.core_mhz * 1e3)
+        return figures.ms(self.total_cycles, self.core_mhz)
 
     @property
     def utilization(self) -> float:
@@ -113,18 +114,18 @@ class Cost:
             "accesses": {level: self.level_total(level) for level in LEVELS},
             "accesses_by_type": self.accesses.as_dict(),
             "energy": {
-                "total_pj": round(self.energy_pj, 3),
+                "total_pj": self.energy_pj,
                 "total_units": self.energy_total_units,
                 "units_by_level": dict(self.energy_units),
                 "units_by_type": dict(self.energy_units_by_type),
-                "pj_by_level": {k: round(v, 3) for k, v in self.energy_pj_by_level.items()},
+                "pj_by_level": dict(self.energy_pj_by_level),
             },
             "latency": {
                 "compute_cycles": self.compute_cycles,
                 "processing_cycles": self.processing_cycles,
                 "total_cycles": self.total_cycles,
-                "processing_ms": round(self.processing_ms, 6),
-                "total_ms": round(self.total_ms, 6),
+                "processing_ms": self.processing_ms,
+                "total_ms": self.total_ms,
                 "parts": dict(self.cycle_parts),
                 "stream_cycles": dict(self.stream_cycles),
             },
@@ -146,7 +147,7 @@ def evaluate(layer: LayerShape, mapping: Mapping, hardware: Hardware, ratios: Da
     by_type: dict[str, int] = {dt: sum(int(cells[level, dt]) for level in LEVELS) for dt in DATA_TYPES}
     by_type["mac"] = units["mac"]
     by_type["static"] = units["static"]
-    pj = {level: units[level] * hw.pj_per_unit for level in ("dram", "glb", "array", "rf", "mac", "static")}
+    pj = {level: figures.units_pj(units[level], hw.pj_per_unit) for level in ("dram", "glb", "array", "rf", "mac", "static")}
     glb = model.glb_footprint(v)
     banks_i, banks_p = int(glb.ifmap_banks), int(glb.psum_banks)
     return Cost(

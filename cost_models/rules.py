@@ -10,7 +10,14 @@ the mapping variables, written over ``cost_models.arith`` numbers, so the one
 list constrains the CP-SAT model (``mapper.search.cpsat``), filters the
 enumerator (``mapper.search.exhaustive``) and is what ``cost_models.cost.check``
 reports for one mapping.  All five published mappings obey every rule
-(``tests/cost_models/test_rules.py``).
+(``tests/mapper/search/test_rules.py``).
+
+Each rule encodes a sentence of the papers or of nn-dataflow's Eyeriss map
+strategy, quoted in ``CITATIONS`` (as docs/eyeriss-facts.md transcribes it,
+with its paper and section), except rule 4, which only AlexNet's Table III
+numbers support: its parameter is read off the published mappings by
+``derive`` (``DERIVED``), and ``cost_models.leave_one_out`` checks that, read
+off four of the five, it still admits the fifth.
 
 1. Whole sets, strip-mined only when too large [JSSC IV-A; eyeriss-facts.md 5.1]:
    a logical set of R x E PEs that fits the array (in segments of at most
@@ -37,22 +44,103 @@ reports for one mapping.  All five published mappings obey every rule
    filters one filter set covers.  The replication
    factors themselves (r, t, g) and the strip width e need not divide (CONV1's
    e = 7 does not divide E = 55; nn-dataflow rounds those counts up).
-4. Filter sets first [all five published mappings: t >= r, i.e. CONV1-3
-   r = 1, CONV4-5 r = t = 2]: the array holds at least as many filter sets
-   (sharing one ifmap) as channel sets (accumulating psums in the array).
-   No text states it; it is read off Table III, and it is what makes CONV4
-   land on its published mapping under our model.
+4. Filter sets first [AlexNet's Table III only: t >= r in all five published
+   mappings, CONV1-3 r = 1, CONV4-5 r = t = 2]: the array holds at most k
+   channel sets (accumulating psums in the array) per filter set (sharing one
+   ifmap), r <= k t, with k the largest r / t a published mapping uses
+   (``derive``: k = 1).  No text states it; it is what makes
+   CONV4 land on its published mapping under our model.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Mapping as MappingT
+
+from cost_models import silicon
 from cost_models.arith import Num, ceil_div, floor_div, lookup, max_, min_, name
-from cost_models.mapping import segments_of
+from cost_models.mapping import Mapping, segments_of
 from cost_models.rowstationary import Limit, RowStationary, Vars
 
 # The mapping spaces a search can run in: every mapping the hardware allows, or the chip team's rules too.
 SPACES = ("full", "jssc")
 DEFAULT_SPACE = "full"
+# The spaces narrowest first: each one's mappings are all in the next (``space_limits``: jssc is full's limits and
+# the chip rules), so an optimum of one is a valid mapping of every space after it (mapper.search.network
+# caps the wider search with it).
+NESTED = ("jssc", "full")
+
+
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What a rule encodes: the sentence quoted (as docs/eyeriss-facts.md transcribes it), its source, and
+    ``basis``: ``text`` when a paper or nn-dataflow states it, ``Table III`` when only AlexNet's published
+    mappings support it (then its parameter comes from ``derive``)."""
+
+    rule: str
+    source: str
+    quote: str
+    basis: str
+
+
+_FACTORIZE = ("nn-dataflow loop_blocking.py and util.factorize (eyeriss-facts.md section 0, [NND]; "
+              "the replication counts are rounded up: map_strategy.py _gen_repl, util.idivc)")
+_FACTORIZE_QUOTE = ("[nn-dataflow util.factorize, which the loop blocking applies to each loop count after "
+                    "replication:] \"Iterate over factor combinations of which the product is `value`.\"")
+
+# Every rule's limit names (``chip_rules``) -> the sentence it encodes.  docs/cost_model.md prints the same.
+CITATIONS: dict[str, Citation] = {
+    "jssc_whole_set": Citation(
+        "1. whole sets", "JSSC 2017 section IV-A (eyeriss-facts.md 5.1, item 2)",
+        "A set that fits in 168 PEs but is wider than 14 is split into segments mapped independently. "
+        "CONV2 5x27 becomes 5x14 + 5x13, stacked.", "text"),
+    "jssc_strip_width": Citation(
+        "1. strips at most the array width", "JSSC 2017 section IV-A (eyeriss-facts.md 5.1, item 1); "
+        "nn-dataflow MapStrategyEyeriss._repl_fold (eyeriss-facts.md 5.5)",
+        "A set larger than 168 PEs is strip-mined: only e <= E ofmap rows at a time, giving R x e. "
+        "[nn-dataflow:] Fold when the set exceeds the array: fold_w = ceil(E/14).", "text"),
+    "jssc_fill": Citation(
+        "2. replication fills the array", "JSSC 2017 section IV-A (eyeriss-facts.md 5.2); nn-dataflow "
+        "MapStrategyEyeriss._repl_fold and _gen_repl (eyeriss-facts.md 5.5)",
+        "Across the array: r x t sets run in parallel. [...] CONV3: t=4. CONV4/5: r=t=2 (the same ifmap goes "
+        "to every other set; the top and bottom pairs accumulate). [nn-dataflow:] Otherwise replicate: "
+        "repl_h = 12 // R, repl_w = 14 // E. (Its _gen_repl caps the replicated channel and filter sets at the "
+        "layer's channels and filters.)", "text"),
+    "jssc_divides_n": Citation(
+        "3. exact blocking (n)", _FACTORIZE, _FACTORIZE_QUOTE + " Here: the batch loop (n divides N).", "text"),
+    "jssc_divides_q": Citation(
+        "3. exact blocking (q)", _FACTORIZE, _FACTORIZE_QUOTE + " Here: the channel loop left after "
+        "replication, ceil(Cg / r) (q divides it).", "text"),
+    "jssc_divides_m": Citation(
+        "3. exact blocking (m)", _FACTORIZE, _FACTORIZE_QUOTE + " Here: the filter loop left after "
+        "replication, ceil(Mg / t) (m / t divides it).", "text"),
+    "jssc_filter_sets_first": Citation(
+        "4. filter sets first", "JSSC 2017 Table III (via [PARAMS]; eyeriss-facts.md 5.4)",
+        "CONV1 r=1 t=2; CONV2 r=1 t=1; CONV3 r=1 t=4; CONV4 r=2 t=2; CONV5 r=2 t=2 (no sentence states "
+        "r <= t; nn-dataflow's \"repl.w is only used for ofm; repl.h can be shared by ifm and ofm\" leaves "
+        "the height split free).", "Table III"),
+}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The rule parameters read off published mappings rather than stated by a text (``basis`` Table III)."""
+
+    channel_sets_per_filter_set: Fraction  # rule 4: r <= k t
+
+
+def derive(published: MappingT[str, Mapping]) -> Derived:
+    """The data-derived rule parameters from a set of published layer mappings: k = the largest r / t."""
+    if not published:
+        raise ValueError("deriving the chip rules needs at least one published mapping")
+    return Derived(channel_sets_per_filter_set=max(Fraction(m.r, m.t) for m in published.values()))
+
+
+# The parameters the jssc space uses: derived from all five AlexNet mappings the chip ran [JSSC Table III].
+DERIVED = derive(silicon.PUBLISHED)
 
 
 def check_space(space: str) -> str:
@@ -70,10 +158,20 @@ def space_limits(model: RowStationary, v: Vars, space: str = DEFAULT_SPACE) -> l
     return limits
 
 
-def chip_rules(model: RowStationary, v: Vars) -> list[Limit]:
-    """Rules 1-4 of the module docstring as limits ``lhs <= rhs`` (an equality is one limit: x*ceil(N/x) <= N)."""
-    return _set_width(model, v) + [_fill(model, v)] + _exact_blocks(model, v) + [
-        Limit("jssc_filter_sets_first", "chip rule 4 (JSSC Table III): channel sets r <= filter sets t", v.r, v.t)]
+def chip_rules(model: RowStationary, v: Vars, derived: Derived = DERIVED) -> list[Limit]:
+    """Rules 1-4 of the module docstring as limits ``lhs <= rhs`` (an equality is one limit: x*ceil(N/x) <= N);
+    ``derived`` holds rule 4's parameter (the leave-one-out check passes others)."""
+    return _set_width(model, v) + [_fill(model, v)] + _exact_blocks(model, v) + [_filter_sets_first(v, derived)]
+
+
+def _filter_sets_first(v: Vars, derived: Derived) -> Limit:
+    """Rule 4: at most k channel sets per filter set (k = 1 from Table III: r <= t)."""
+    k = derived.channel_sets_per_filter_set
+    if k == 1:
+        return Limit("jssc_filter_sets_first", "chip rule 4 (JSSC Table III): channel sets r <= filter sets t",
+                     v.r, v.t)
+    return Limit("jssc_filter_sets_first", f"chip rule 4 (JSSC Table III): channel sets r <= {k} x filter sets t",
+                 v.r * k.denominator, v.t * k.numerator)
 
 
 def _set_width(model: RowStationary, v: Vars) -> list[Limit]:

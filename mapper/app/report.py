@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from cost_models import figures
 from cost_models.area import area
 from cost_models.cost import Cost
 from cost_models.errors import InputError
@@ -23,9 +24,10 @@ from mapper.search.result import LayerResult
 SCHEMA = "eyeriss-report/1"
 REPORT_FILE = "report.json"
 BITSTREAM_DIR = "bitstreams"
-# A layer is "far from its lower bound" when its latency or its DRAM traffic is
-# more than this many times the bound (assumed: 2x flags the layers worth a
-# look without flagging every layer that merely fails to fill the array).
+# A layer is "far from its bounds" when its latency is more than this many times its
+# roofline (lower_bound.roofline_cycles) or its DRAM traffic more than this many times
+# the compulsory words (assumed: past 2x, more than half the layer's time or traffic is
+# neither useful MACs nor data that every mapping must move, so it is worth a look).
 FAR_FROM_BOUND = 2.0
 SCHEMA_RE = re.compile(r"^eyeriss-report/(\d+)$")
 READS = 1  # the newest schema version this viewer reads
@@ -90,11 +92,12 @@ def hardware_entry(hw: Hardware) -> dict[str, Any]:
 def energy_entry(cost: Cost, hw: Hardware) -> dict[str, Any]:
     units_by_type = dict(cost.energy_units_by_type)
     return {
-        "total_pj": round(cost.energy_pj, 3),
+        "total_pj": cost.energy_pj,
         "total_units": cost.energy_total_units,
         "by_level": {"units": dict(cost.energy_units),
-                     "pj": {k: round(v, 3) for k, v in cost.energy_pj_by_level.items()}},
-        "by_type": {"units": units_by_type, "pj": {k: round(v * hw.pj_per_unit, 3) for k, v in units_by_type.items()}},
+                     "pj": dict(cost.energy_pj_by_level)},
+        "by_type": {"units": units_by_type,
+                    "pj": {k: figures.units_pj(v, hw.pj_per_unit) for k, v in units_by_type.items()}},
     }
 
 

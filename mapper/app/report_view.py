@@ -8,11 +8,13 @@ the report's layer shape, mapping and hardware description with the same
 
 from __future__ import annotations
 
+import os
 import string
 from typing import Any, Iterable
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
@@ -44,17 +46,27 @@ def _bar(share: float, width: int = BAR) -> str:
 
 
 def far_from_bound(entry: dict[str, Any]) -> list[str]:
-    """Why a layer is highlighted: latency or DRAM traffic far above its lower bound."""
+    """Why a layer is flagged '!': its latency over FAR_FROM_BOUND times its roofline (MACs/PEs cycles plus
+    the compulsory DRAM words' link time), or its DRAM traffic over FAR_FROM_BOUND times the compulsory words.
+
+    Over 2x the roofline, more than half the layer's time goes neither to MACs on a full array nor to the
+    traffic no mapping avoids, so the mapping or the hardware wastes it; a layer that only waits on its own
+    weights (a batch-1 fully connected layer) is at its bound, however far above MACs/PEs.  A report written
+    before ``roofline_ratio`` falls back to ``cycles_ratio`` (MACs/PEs alone).
+    """
     bound = entry.get("lower_bound") or {}
     reasons = []
-    if bound.get("cycles_ratio", 0) > FAR_FROM_BOUND:
+    roofline = bound.get("roofline_ratio", bound.get("cycles_ratio", 0))
+    if isinstance(roofline, (int, float)) and roofline > FAR_FROM_BOUND:
         limiter = PART_NAMES.get(bound.get("limited_by"), bound.get("limited_by"))
         if bound.get("limited_by") == "streaming" and bound.get("slowest_stream"):
             limiter = f"{bound['slowest_stream']} bus"
-        reasons.append(f"latency {bound['cycles_ratio']:.1f}x MACs/PEs" + (f", mostly {limiter}" if limiter else ""))
-    if bound.get("dram_ratio", 0) > FAR_FROM_BOUND:
+        what = "its roofline" if "roofline_ratio" in bound else "MACs/PEs"
+        reasons.append(printable(f"latency {roofline:.1f}x {what}" + (f", mostly {limiter}" if limiter else "")))
+    dram = bound.get("dram_ratio", 0)
+    if isinstance(dram, (int, float)) and dram > FAR_FROM_BOUND:
         worst = bound.get("dram_limited_by")
-        reasons.append(f"DRAM {bound['dram_ratio']:.1f}x compulsory" + (f", mostly {worst}s" if worst else ""))
+        reasons.append(printable(f"DRAM {dram:.1f}x compulsory" + (f", mostly {worst}s" if worst else "")))
     return reasons
 
 
@@ -84,6 +96,9 @@ def why_lines(entry: dict[str, Any]) -> list[Text]:
         lines.append(text(f"latency {bound['cycles_ratio']:.2f}x its MACs/PEs bound of {bound['cycles']:,} cycles"
                           + (f"; the rest: {parts} of the total" if parts else "")
                           + (f"; limited by {bound['limited_by_what']}" if bound.get("limited_by") else "")))
+        if isinstance(bound.get("roofline_cycles"), int) and isinstance(bound.get("roofline_ratio"), (int, float)):
+            lines.append(text(f"latency {bound['roofline_ratio']:.2f}x its roofline of {bound['roofline_cycles']:,} "
+                              "cycles (the bound with the compulsory DRAM words' link time)"))
     if bound.get("dram_limited_by"):
         extra = bound["dram_extra_words"]
         lines.append(text(f"DRAM {bound['dram_ratio']:.2f}x compulsory; words beyond it: "
@@ -130,31 +145,78 @@ def _mapping_text(mapping: dict[str, int]) -> str:
     return " ".join(str(mapping[k]) for k in PARAMETERS)
 
 
-def shorten_names(names: list[str], width: int) -> tuple[list[str], int]:
-    """Names cut in the middle (``head…tail``) to at most ``width`` so that no two rows read the same.
+# Characters that end a part of a layer name (path-like ONNX names: /features/denseblock3/..., node_Conv_12).
+NAME_SEPARATORS = "/._-:"
+# A common prefix shorter than this is kept (dropping a lone '/' saves a column and costs a line).
+MIN_PREFIX = 2
+ELLIPSIS = "…"
 
-    Returns the shown names and the width they need: more than ``width`` when
-    no cut at that width tells every name apart (the caller then gives each
-    name a line of its own).  A cut keeps at least 2 characters of head and
-    half the width of tail, and its head…tail pattern matches no other name.
+
+def common_prefix(names: list[str]) -> str:
+    """The prefix all names share, up to and including a separator, that leaves every name something.
+
+    ``/features/denseblock1/...`` and ``/features/transition1/...`` share ``/features/``; ``node_conv2d`` and
+    ``node_conv2d_1`` share ``node_`` (``node_conv2d`` would leave the first name empty).  Empty for fewer than
+    two names or a prefix shorter than MIN_PREFIX.
     """
-    longest = max((len(name) for name in names), default=0)
-    for w in range(max(4, width), longest + 1):
-        shown = [name if len(name) <= w else _cut(name, w, names) for name in names]
-        if None not in shown:
-            return shown, max(len(name) for name in shown)  # type: ignore[arg-type]
-    return list(names), longest
+    if len(names) < 2:
+        return ""
+    prefix = os.path.commonprefix(names)
+    while prefix and (prefix[-1] not in NAME_SEPARATORS or any(len(name) == len(prefix) for name in names)):
+        prefix = prefix[:-1]
+    return prefix if len(prefix) >= MIN_PREFIX else ""
 
 
-def _cut(name: str, width: int, names: list[str]) -> str | None:
-    """``name`` as head…tail in ``width`` characters that no other name also matches, or None."""
-    keep = width - 1
-    for h in sorted(range(2, keep - keep // 2 + 1), key=lambda h: abs(h - keep // 3)):
-        head, tail = name[:h], name[len(name) - (keep - h):]
-        if not any(other != name and len(other) >= keep and other.startswith(head) and other.endswith(tail)
-                   for other in names):
-            return f"{head}…{tail}"
-    return None
+def unique_suffix_lengths(names: list[str]) -> list[int]:
+    """For each name, the length of its shortest ending that no other name ends with (its full length when
+    it is itself the ending of another name or a duplicate).  Neighbours in the order of the reversed names
+    share the longest endings, so one sort finds them all."""
+    order = sorted(range(len(names)), key=lambda i: names[i][::-1])
+    lengths = [1] * len(names)
+    for a, b in zip(order, order[1:]):
+        x, y = names[a], names[b]
+        common = len(os.path.commonprefix([x[::-1], y[::-1]]))
+        lengths[a] = max(lengths[a], common + 1)
+        lengths[b] = max(lengths[b], common + 1)
+    return [min(length, len(name)) for length, name in zip(lengths, names)]
+
+
+def shorten_names(names: list[str], width: int, prefix: str = "") -> tuple[list[str], int]:
+    """Names without ``prefix``, those wider than ``width`` cut from the left (``…layer12/conv2/Conv``).
+
+    Every shown name (less a leading ``…``) is an ending of its own name that no other name ends with, so
+    it names one layer (``eyeriss report OUT --layer ENDING``) and no two rows read the same.  Returns the
+    shown names and the width they take (terminal cells): more than ``width`` when a cut at ``width``
+    would keep an ending another name shares (the caller then makes room).
+    """
+    rests = [name[len(prefix):] if prefix and name.startswith(prefix) else name for name in names]
+    unique = unique_suffix_lengths(names)
+    whole = [u >= len(rest) for rest, u in zip(rests, unique)]  # no ending of it is its own: shown whole
+    need = max((cell_len(rest) if keep or cell_len(rest) <= width else cell_len(rest[len(rest) - u:]) + 1
+                for rest, u, keep in zip(rests, unique, whole)), default=0)
+    w = max(width, need)
+    while True:
+        shown = [rest if keep or cell_len(rest) <= w else ELLIPSIS + _tail(rest, w - 1, u)
+                 for rest, u, keep in zip(rests, unique, whole)]
+        # a name that itself holds '…' could read like another's cut: widen until none does
+        if len(set(shown)) == len(set(names)) or w >= max(map(cell_len, rests)):
+            return shown, max(map(cell_len, shown), default=0)
+        w += 1
+
+
+def _tail(name: str, cells: int, unique: int) -> str:
+    """The longest ending of ``name`` in at most ``cells`` terminal cells (wide characters take 2), started
+    after its first separator when that keeps its ``unique`` last characters, half of it and MIN_NAME - 1
+    (``…blocks.0/c1/Conv``, not ``…locks/blocks.0/c1/Conv``)."""
+    start = len(name)
+    while start > 0 and cell_len(name[start - 1:]) <= cells:
+        start -= 1
+    if start > 0 and name[start - 1] not in NAME_SEPARATORS:
+        keep = max(unique, (len(name) - start + 1) // 2, MIN_NAME - 1)
+        after = next((i + 1 for i in range(start, len(name) - keep) if name[i] in NAME_SEPARATORS), None)
+        if after is not None:
+            start = after
+    return name[start:]
 
 
 # The layer table's columns: header, justification, and the legend's words for it (one entry per column,
@@ -173,7 +235,8 @@ COLUMNS = (
                       "mapping keeps them"),
     ("solver", "left", "solver: opt = proven optimal, else the relative gap; = solved once for identical layers; "
                        "pin = the mapping given (--mapping), -N% = what the searched optimum saves over it, = none"),
-    ("!", "left", "! = lat x or DRAM x over 2"),
+    ("!", "left", f"! = far from its bounds: latency over {FAR_FROM_BOUND:g}x its roofline (MACs/PEs cycles plus "
+                  f"the compulsory DRAM words' link time, docs/report.md) or DRAM x over {FAR_FROM_BOUND:g}"),
 )
 LEGEND = Text("; ".join(words for _, _, words in COLUMNS if words) + ".", style="dim")
 
@@ -247,6 +310,15 @@ def spaces_line(entry: dict[str, Any]) -> Text | None:
     return text(f"chip rules (jssc): best {best}; {saves}")
 
 
+# Columns the table leaves out, in this order, when the names would not fit otherwise (the legend still
+# explains them; --csv and --json have every figure).  The row number, name, mapping, energy, latency and
+# the flag always stay.  The order: the chip-rule comparison and the energy share first (research figures,
+# the share follows from the energy column), the proof next (the totals line warns of any unproven layer).
+DROPPABLE = ("gain", "%", "solver", "PEs", "DRAM x", "lat x")
+# The narrowest a cut name may be before a column is dropped for it (assumed: 12 cells keep the last two
+# parts of a path-like name, ``…conv2/Conv``; fewer leave only the op type).
+MIN_NAME = 12
+
 # Rows the terminal table shows (assumed: the largest bundled model has 54 layers; a 40 000-layer report
 # took 54 s to lay out).  The rest are in --json and --csv; the title says how many are left out.
 MAX_TABLE_ROWS = 1000
@@ -256,8 +328,10 @@ class LayerTable:
     """One row per array layer, laid out for the console it is printed on (rich calls ``__rich_console__``).
 
     Every column but the name keeps its full width; the name column takes the
-    rest, and names that do not fit are cut in the middle (``shorten_names``).
-    Rows far from their bound are marked '!' and highlighted.
+    rest, names lose their common prefix and are cut from the left when they do
+    not fit (``shorten_names``), and the least needed columns are left out
+    before a cut would leave names unreadable.  Rows far from their bounds are
+    marked '!' and highlighted.
     """
 
     def __init__(self, report: dict[str, Any], sort: str | None = None) -> None:
@@ -273,10 +347,11 @@ class LayerTable:
         return [_cells(entry, row, total_pj) for row, entry in layers[:MAX_TABLE_ROWS]]
 
     def _table(self, rows: list[tuple[list[str], str | None]], widths: list[int], gap: int,
-               names: list[str] | None) -> Table:
-        """The table; without the layer column when ``names`` is None (each name then gets its own line)."""
+               names: list[str] | None, keep: list[int]) -> Table:
+        """The table of the columns ``keep``; without the layer column when ``names`` is None (each name then
+        gets its own line)."""
         table = Table(box=box.SIMPLE_HEAD, padding=(0, gap - 1, 0, 0), pad_edge=False, show_edge=False)
-        keep = [i for i in range(len(COLUMNS)) if names is not None or i != 1]
+        keep = [i for i in keep if names is not None or i != 1]
         for i in keep:
             header, justify, _ = COLUMNS[i]
             table.add_column(header, justify=justify, no_wrap=True, min_width=widths[i], max_width=widths[i] + gap - 1)
@@ -296,22 +371,47 @@ class LayerTable:
             yield Text(f"... and {hidden} more layers (--json and --csv list every one)")
 
     def _render(self, console, options):
+        """The widest layout that fits: every column and the names whole; else the names without their
+        common prefix, cut from the left no shorter than MIN_NAME and still telling every layer apart; else
+        that with the DROPPABLE columns left out one by one (a dim line names them and the prefix dropped);
+        else each name on its own line above its figures."""
         rows = self.rows()
         width = options.max_width
-        widths = [max([len(header)] + [len(cells[i]) for cells, _ in rows]) for i, (header, _, _) in enumerate(COLUMNS)]
+        widths = [max([len(header)] + [cell_len(cells[i]) for cells, _ in rows])
+                  for i, (header, _, _) in enumerate(COLUMNS)]
+        names = [cells[1] for cells, _ in rows]
+        keep = list(range(len(COLUMNS)))
         others = sum(widths) - widths[1]
-        gap = 2 if others + widths[1] + 2 * (len(COLUMNS) - 1) <= width else 1
-        room = width - others - gap * (len(COLUMNS) - 1)
-        names, need = shorten_names([cells[1] for cells, _ in rows], max(len("layer"), room))
-        if need <= room:
-            widths[1] = max(len("layer"), need)
-            yield self._table(rows, widths, gap, names)
-            return
-        # No cut fits and tells the names apart: each name on its own line (after its row number), above
-        # its figures, which then have the name column's room too.
+        if others + widths[1] + len(COLUMNS) - 1 <= width:  # the names fit whole: nothing to drop
+            prefix, attempts = "", (None,)
+        else:
+            prefix, attempts = common_prefix(names), (None, *DROPPABLE)
+        longest = max([len("layer")] + [cell_len(n) for n in shorten_names(names, 1 << 30, prefix)[0]])
+        for drop in attempts:
+            if drop is not None:
+                keep.remove(next(i for i, column in enumerate(COLUMNS) if column[0] == drop))
+            others = sum(widths[i] for i in keep if i != 1)
+            gaps = len(keep) - 1
+            gap = 2 if others + longest + 2 * gaps <= width else 1
+            room = width - others - gap * gaps
+            shown, need = shorten_names(names, room, prefix)
+            if need <= room and room >= min(longest, max(len("layer"), MIN_NAME)):
+                widths[1] = max(len("layer"), need)
+                yield self._table(rows, widths, gap, shown, keep)
+                left_out = [COLUMNS[i][0] for i in range(len(COLUMNS)) if i not in keep]
+                notes = ([f"names without their common prefix '{prefix}'"] if prefix else []) + \
+                    ([f"left out at {width} columns: {', '.join(left_out)} (--csv and --json have every figure)"]
+                     if left_out else [])
+                if notes:
+                    yield Text("; ".join(notes), style="dim")
+                return
+        # Too narrow even so: each name on its own line (after its row number), above its figures, which
+        # then have the name column's room too.
+        keep = list(range(len(COLUMNS)))
+        others = sum(widths) - widths[1]
         gap = 2 if others + 2 * (len(COLUMNS) - 2) <= width else 1
         blank = [([""] + cells[1:], style) for cells, style in rows]
-        lines = console.render_lines(self._table(blank, widths, gap, None), options, pad=False)
+        lines = console.render_lines(self._table(blank, widths, gap, None, keep), options, pad=False)
         yield from _lines(lines[:2])
         for (cells, style), line in zip(rows, lines[2:]):
             yield Text(f"{cells[0]:>{widths[0]}} {cells[1]}", style=style or "")
@@ -460,7 +560,7 @@ def network_view(report: dict[str, Any], sort: str | None = None) -> RenderableT
     far = [(name, reasons) for name, reasons in far if reasons]
     if far:
         more = f"; and {len(far) - 20} more" if len(far) > 20 else ""
-        parts.append(text("far from their lower bound: " + "; ".join(f"{n} ({', '.join(r)})" for n, r in far[:20])
+        parts.append(text("far from their bounds (!): " + "; ".join(f"{n} ({', '.join(r)})" for n, r in far[:20])
                           + more, style="yellow"))
     for names, reason in failures(report.get("unmapped", [])):
         parts.append(text(f"no mapping for {name_list(names, len(report['layers']))}: {reason}", style="bold red"))
@@ -629,7 +729,7 @@ def layer_view(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     if entry.get("statistics"):
         parts.append(statistics_line(entry["statistics"]))
     if far:
-        parts.append(Text("far from its lower bound: " + ", ".join(far), style="yellow"))
+        parts.append(Text("far from its bounds: " + ", ".join(far), style="yellow"))
     why = why_lines(entry)
     if why:
         parts += [Text("why this mapping", style="bold"), *why]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol
 
+from cost_models import figures
 from cost_models.hardware import Hardware
 
 from mapper.search.result import PINNED
@@ -132,16 +133,17 @@ def network_totals(layers: Iterable[CompiledLayer], hw: Hardware, batch: int,
     total = sum(cost.total_cycles for cost in costs)
     seconds = total / (hw.core_mhz * 1e6)
     by_level: dict[str, float] = {}
-    by_type: dict[str, float] = {}
+    by_type: dict[str, int] = {}
     for cost in costs:
         for key, value in cost.energy_pj_by_level.items():
             by_level[key] = by_level.get(key, 0.0) + value
-        for key, value in cost.energy_units_by_type.items():
-            by_type[key] = by_type.get(key, 0.0) + value * hw.pj_per_unit
+        for key, units in cost.energy_units_by_type.items():
+            by_type[key] = by_type.get(key, 0) + units
     weighted_pes = sum(cost.active_pes * cost.total_cycles for cost in costs)
-    energy = EnergyTotals(round(pj, 3), sum(cost.energy_total_units for cost in costs), round(pj / batch, 3),
-                          {k: round(v, 3) for k, v in by_level.items()}, {k: round(v, 3) for k, v in by_type.items()})
-    latency = LatencyTotals(proc, total, round(proc / (hw.core_mhz * 1e3), 6), round(total / (hw.core_mhz * 1e3), 6))
+    energy = EnergyTotals(figures.pj(pj), sum(cost.energy_total_units for cost in costs), figures.pj(pj / batch),
+                          {k: figures.pj(v) for k, v in by_level.items()},
+                          {k: figures.units_pj(v, hw.pj_per_unit) for k, v in by_type.items()})
+    latency = LatencyTotals(proc, total, figures.ms(proc, hw.core_mhz), figures.ms(total, hw.core_mhz))
     return Totals(
         layers=len(mapped), unmapped=len(layers) - len(mapped),
         missing=tuple(entry.name for entry in layers if not entry.ok), macs=macs, energy=energy, latency=latency,

@@ -158,14 +158,18 @@ class ResultCache:
 
     def map_layer(self, layer: LayerShape, hw: Hardware, objective: str = "energy", *,
                   ratios: DataRatios = DataRatios(), time_limit: float | None = None,
-                  max_cycles: int | None = None, space: str = DEFAULT_SPACE) -> LayerResult:
-        """``mapper.search.cpsat.map_layer`` through the cache (OR-tools is loaded only on a miss)."""
+                  max_cycles: int | None = None, space: str = DEFAULT_SPACE,
+                  known: Mapping | None = None) -> LayerResult:
+        """``mapper.search.cpsat.map_layer`` through the cache (OR-tools is loaded only on a miss).
+
+        ``known`` speeds a search up and changes no proven answer, so it is no part of the key.
+        """
         found = self.get(layer, hw, objective, ratios, max_cycles, space)
         if found is not None:
             return found
         from mapper.search.cpsat import map_layer
         result = map_layer(layer, hw, objective, ratios=ratios, time_limit=time_limit, max_cycles=max_cycles,
-                           space=space)
+                           space=space, known=known)
         self.put(layer, hw, objective, ratios, max_cycles, result, space)
         return result
 

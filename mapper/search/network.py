@@ -17,7 +17,7 @@ from cost_models.rlc import DEFAULT_ZERO_FRACTION
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping as LayerMapping
 from cost_models.rowstationary import DataRatios
-from cost_models.rules import DEFAULT_SPACE, SPACES, check_space
+from cost_models.rules import DEFAULT_SPACE, NESTED, SPACES, check_space
 from cost_models.statistics import FmapStatistic, LayerStatistics
 from frontends.zeros import LayerTensors, layer_tensors, tensor_zeros
 from mapper.search.cache import ResultCache
@@ -74,6 +74,8 @@ class NetworkResult:
     search_s: float
     batch_scan: tuple[tuple[int, float], ...] = field(default=())  # (batch, energy units per inference) tried
     mapping_space: str = DEFAULT_SPACE  # the space every layer was searched in (cost_models.rules)
+    # map_network(compare_spaces=True): each distinct layer's optimum in every space, its own included
+    space_results: Mapping[tuple[Key, str], LayerResult] = field(default_factory=dict)
 
     @property
     def unmapped(self) -> list[MappedLayer]:
@@ -163,7 +165,7 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                 on_layer: Callable[[str, LayerResult], None] | None = None,
                 cache: ResultCache | None = None, mapping_space: str = DEFAULT_SPACE,
                 over_budget: str = "error", pinned: Mapping[str, LayerMapping] | None = None,
-                search_pinned: bool = True) -> NetworkResult:
+                search_pinned: bool = True, compare_spaces: bool = False) -> NetworkResult:
     """Map every array layer of ``graph`` (``frontends.load_onnx``) in ``mapping_space`` (full, jssc: cost_models.rules).
 
     ``statistics`` (``layer_statistics``: measured, given or default zeros and
@@ -175,9 +177,16 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
     limits beforehand: mapper.app.mapping_file), evaluated instead of searched;
     with ``search_pinned`` each pinned layer's optimum is searched too
     (``MappedLayer.optimum``), so the report can say what the search gains.
+    ``compare_spaces``: each distinct layer is searched in every space too
+    (``solve_spaces``: the narrower first, whose answer speeds the wider one),
+    kept in ``NetworkResult.space_results`` for ``space_optima``; not with a
+    network budget, whose searches are coupled.
     """
     pinned = pinned or {}
-    search = partial(cache.map_layer if cache is not None else _map_layer, space=check_space(mapping_space))
+    space_results: dict[tuple[Key, str], LayerResult] = {}  # filled by the searches, one key each
+    check_space(mapping_space)
+    layer_search = cache.map_layer if cache is not None else _map_layer
+    search = partial(layer_search, space=mapping_space)
     start = time.perf_counter()
     if statistics is None:
         statistics = layer_statistics(graph, zero_fraction, given=zero_fractions)
@@ -198,9 +207,16 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
             for name, _ in nodes:
                 on_layer(name, results[name][0])
     else:
-        results = _map_distinct(searched, ratios, lambda layer, layer_ratios: search(
-            layer, hardware, objective, ratios=layer_ratios,
-            time_limit=wall_budget(start, time_limit, total_time_limit), max_cycles=max_layer_cycles), on_layer)
+        spaces = SPACES if compare_spaces else (mapping_space,)
+
+        def solve(layer: LayerShape, layer_ratios: DataRatios) -> LayerResult:
+            found = solve_spaces(layer_search, layer, hardware, objective, spaces, ratios=layer_ratios,
+                                 time_limit=wall_budget(start, time_limit, total_time_limit),
+                                 max_cycles=max_layer_cycles)
+            space_results.update({((layer, layer_ratios), space): result for space, result in found.items()})
+            return found[mapping_space]
+
+        results = _map_distinct(searched, ratios, solve, on_layer)
     layers = tuple(_pinned(name, data, pinned[name], results.get(name), hardware, objective, ratios[name],
                            statistics[name], max_layer_cycles) if name in pinned else
                    MappedLayer(name, data["op"], data["layer"], ratios[name], *results[name], statistics[name])
@@ -208,7 +224,26 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
     host = tuple((n, d["op"]) for n, d in sorted(graph.nodes(data=True), key=lambda item: item[1].get("order", 0))
                  if d.get("kind") == "host")
     return NetworkResult(layers, host, int(graph.graph.get("batch", 1)), objective, hardware,
-                         time.perf_counter() - start, mapping_space=mapping_space)
+                         time.perf_counter() - start, mapping_space=mapping_space, space_results=space_results)
+
+
+def solve_spaces(search: Callable[..., LayerResult], layer: LayerShape, hardware: Hardware, objective: str,
+                 spaces: Iterable[str], known: Mapping[str, LayerResult] | None = None,
+                 **options) -> dict[str, LayerResult]:
+    """``layer``'s optimum in each of ``spaces`` not in ``known``, the narrowest first (cost_models.rules.NESTED).
+
+    Each answer is a valid mapping of every wider space, so it caps the wider
+    search (``map_layer(known=...)``): the same proven optimum, found sooner.
+    ``search`` is ``map_layer`` or a cache's; ``options`` its keywords.
+    """
+    found = dict(known or {})
+    narrower: LayerMapping | None = None
+    for space in NESTED:
+        if space in spaces and space not in found:
+            found[space] = search(layer, hardware, objective, space=space, known=narrower, **options)
+        if space in found and found[space].mapping is not None:
+            narrower = found[space].mapping
+    return {space: found[space] for space in spaces}
 
 
 def _pinned(name: str, data: dict, mapping: LayerMapping, optimum: tuple[LayerResult, str | None] | None,
@@ -261,21 +296,27 @@ def space_optima(network: NetworkResult, max_cycles: int | None = None, cache: R
     Distinct layers are searched once per space, side by side (``solve_each``)
     and through ``cache``, for the network's objective under the layer latency
     bound ``max_cycles``.  ``reuse``: the network's own results are such
-    optima in its space (no network latency budget coupled them), so only the
-    other space is searched.
+    optima in its space (no network latency budget coupled them), as are its
+    ``space_results``, so only what they lack is searched (``solve_spaces``).
     """
     search = cache.map_layer if cache is not None else _map_layer
     firsts: dict[Key, MappedLayer] = {}
     for entry in network.layers:
         firsts.setdefault((entry.layer, entry.ratios), entry)
-    known = {(key, network.mapping_space): entry.searched for key, entry in firsts.items()
-             if reuse and entry.searched is not None}  # a pinned layer's own result is no optimum
-    jobs = [(key, space) for key in firsts for space in SPACES if (key, space) not in known]
-    solved = solve_each(jobs, lambda job: search(job[0][0], network.hardware, network.objective, ratios=job[0][1],
-                                                 time_limit=time_limit, max_cycles=max_cycles, space=job[1]))
-    found = {**known, **solved}
-    return {entry.name: {space: found[((entry.layer, entry.ratios), space)] for space in SPACES}
-            for entry in network.layers}
+    known: dict[Key, dict[str, LayerResult]] = {key: {} for key in firsts}
+    if reuse:
+        for (key, space), result in network.space_results.items():
+            if key in known:
+                known[key][space] = result
+        for key, entry in firsts.items():
+            if entry.searched is not None:  # a pinned layer's own result is no optimum
+                known[key].setdefault(network.mapping_space, entry.searched)
+    missing = [key for key in firsts if any(space not in known[key] for space in SPACES)]
+    solved = solve_each(missing, lambda key: solve_spaces(
+        search, key[0], network.hardware, network.objective, SPACES, known[key], ratios=key[1],
+        time_limit=time_limit, max_cycles=max_cycles))
+    return {entry.name: solved.get(key) or {space: known[key][space] for space in SPACES}
+            for entry in network.layers for key in [(entry.layer, entry.ratios)]}
 
 
 def choose_batch(build_graph: Callable[[int], nx.DiGraph], hardware: Hardware, objective: str,

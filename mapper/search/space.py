@@ -31,3 +31,10 @@ def to_mapping(layer: LayerShape, values: dict[str, int]) -> Mapping:
     m = min(values["m_per_pt"] * values["p"] * values["t"], layer.Mg)
     return Mapping(n=values["n"], e=values["e"], p=values["p"], q=values["q"], r=values["r"],
                    t=values["t"], g=values["g"], m=m)
+
+
+def from_mapping(mapping: Mapping) -> dict[str, int]:
+    """A Mapping -> solver values (``to_mapping``'s inverse: the fewest filters per PE set that give ``m``)."""
+    per_pt = mapping.p * mapping.t
+    return {"n": mapping.n, "e": mapping.e, "p": mapping.p, "q": mapping.q, "r": mapping.r, "t": mapping.t,
+            "g": mapping.g, "m_per_pt": -(-mapping.m // per_pt)}

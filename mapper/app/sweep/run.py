@@ -51,10 +51,35 @@ class Task:
     space: str = "full"  # the mapping space (cost_models.rules)
 
 
-def solve_task(task: Task) -> LayerResult:
-    """What a worker runs (module level, so Dask can pickle it by name)."""
-    return map_layer(task.layer, task.hardware, task.objective, ratios=task.ratios, time_limit=task.time_limit,
-                     space=task.space)
+# Searches per chain: a layer's searches at consecutive design points, one worker task.  Longer chains pass
+# more proofs along; shorter ones balance the workers better (a chain runs on one core).
+CHAIN_LENGTH = 8
+
+
+def solve_chain(chain: tuple[Task, ...]) -> tuple[LayerResult, ...]:
+    """What a worker runs (module level, so Dask can pickle it by name): one layer at neighbouring points.
+
+    Each search starts from the previous point's answer (``map_layer(known=...)``): the neighbour one
+    field away usually still fits, and its cost caps this point's search.  A proven answer is the same
+    as without it; an unproven one is never cached, so the point's compile (stage 2) searches it afresh.
+    """
+    results: list[LayerResult] = []
+    known = None
+    for task in chain:
+        result = map_layer(task.layer, task.hardware, task.objective, ratios=task.ratios,
+                           time_limit=task.time_limit, space=task.space, known=known)
+        results.append(result)
+        known = result.mapping or known
+    return tuple(results)
+
+
+def chains(tasks: list[Task]) -> list[tuple[Task, ...]]:
+    """``tasks`` (in point order) grouped per layer search, each group cut into chains of CHAIN_LENGTH."""
+    groups: dict[tuple, list[Task]] = {}
+    for task in tasks:
+        groups.setdefault((task.layer, task.ratios, task.objective, task.space, task.time_limit), []).append(task)
+    return [tuple(group[i:i + CHAIN_LENGTH]) for group in groups.values()
+            for i in range(0, len(group), CHAIN_LENGTH)]
 
 
 @dataclass
@@ -128,7 +153,7 @@ def _network_row(spec: Spec, point: Point, net, cache: ResultCache) -> dict[str,
     from mapper.app.compiler import compile_model
 
     hw = point.hardware
-    row: dict[str, Any] = {"area_mm2": round(area(hw).core_mm2, 6)}
+    row: dict[str, Any] = {"area_mm2": area(hw).core_mm2}
     try:
         result = compile_model(net.model, batch=net.batch, objective=spec.objective, hardware=hw,
                                time_limit=spec.time_limit, cache=cache, mapping_space=spec.mapping_space,
@@ -224,11 +249,12 @@ def sweep(spec: Spec, outdir: str | Path | None = None, *, executor: Executor | 
     notify(progress)
     own = executor is None
     executor = executor or LocalExecutor()
+    work = chains(tasks)
     try:
-        for index, result in executor.run(solve_task, tasks):
-            task = tasks[index]
-            store.put(task.layer, task.hardware, task.objective, task.ratios, None, result, task.space)
-            progress.tasks_done += 1
+        for index, results in executor.run(solve_chain, work):
+            for task, result in zip(work[index], results):
+                store.put(task.layer, task.hardware, task.objective, task.ratios, None, result, task.space)
+                progress.tasks_done += 1
             notify(progress)
     finally:
         if own:

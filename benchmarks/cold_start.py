@@ -1,0 +1,104 @@
+"""Cold and warm starts of ``eyeriss compile``, whole process, and where a cold start's time goes.
+
+    python benchmarks/cold_start.py [--repeat 5]
+
+Table 1, per network (AlexNet, ResNet-50, batch 1): the median wall and CPU time of a whole-process compile
+(``python -m mapper compile FILE --batch 1``) cold (``--no-cache``) and warm (a second compile on a result cache
+the first filled), against issue 28's targets (idle 2-core machine: AlexNet cold <= 0.5 s, ResNet-50 cold
+<= 1.2 s, ResNet-50 warm <= 0.4 s).  Runs alternate cold / warm, a repetition at a time, so a busy period hits both.
+CPU is the child's user + system time (``os.wait4``).
+
+Table 2: ``python -X importtime`` of a cold AlexNet compile, the packages that take the most import time
+(cumulative, their own submodules included) and the sum of every import: the floor a cold start cannot go below
+without importing less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORKS = {"AlexNet": "alexnet.onnx", "ResNet-50": "resnet50.onnx"}
+TARGETS = {("AlexNet", "cold"): 0.5, ("ResNet-50", "cold"): 1.2, ("ResNet-50", "warm"): 0.4}  # issue 28, seconds
+IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)")
+
+
+def compile_once(model: Path, out: Path, cache: Path | None, importtime: bool = False) -> tuple[float, float, str]:
+    """One whole-process compile: wall seconds, CPU seconds, its stderr."""
+    command = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "mapper", "compile", str(model),
+               "--batch", "1", "-o", str(out), *(["--no-cache"] if cache is None else [])]
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache or out.parent / "unused-cache"))
+    start = time.perf_counter()
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert child.stderr is not None
+    err = child.stderr.read().decode(errors="replace")
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"compile of {model.name} failed (exit {child.returncode}): {err.strip()[-400:]}")
+    return wall, usage.ru_utime + usage.ru_stime, err
+
+
+def import_table(stderr: str, shown: int = 10) -> tuple[list[tuple[str, float]], float]:
+    """The top-level packages by cumulative import time (seconds), and the sum over every top-level import."""
+    top: dict[str, float] = {}
+    for line in stderr.splitlines():
+        match = IMPORT_LINE.match(line)
+        if match and not match.group(3):  # a top-level import: its cumulative time holds its submodules'
+            package = match.group(4).split(".")[0]
+            top[package] = top.get(package, 0.0) + int(match.group(2)) / 1e6
+    ranked = sorted(top.items(), key=lambda item: -item[1])
+    return ranked[:shown], sum(top.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(args.repeat):
+            for name, file in NETWORKS.items():
+                cache = Path(tmp) / f"cache-{name}-{rep}"
+                model = ROOT / "examples" / file
+                times.setdefault((name, "cold"), []).append(compile_once(model, Path(tmp) / "c", None)[:2])
+                compile_once(model, Path(tmp) / "fill", cache)  # fills the cache the warm run reads
+                times.setdefault((name, "warm"), []).append(compile_once(model, Path(tmp) / "w", cache)[:2])
+        stderr = compile_once(ROOT / "examples" / "alexnet.onnx", Path(tmp) / "i", None, importtime=True)[2]
+    console = Console()
+    table = Table(title=f"whole-process compile, batch 1, median of {args.repeat} "
+                        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                        f"load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d')})")
+    for column in ("network", "start", "wall s", "CPU s", "target wall s", "met"):
+        table.add_column(column, justify="right")
+    for (name, start), runs in times.items():
+        wall = statistics.median(w for w, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        target = TARGETS.get((name, start))
+        table.add_row(name, start, f"{wall:.2f}", f"{cpu:.2f}", "" if target is None else f"{target:.1f}",
+                      "" if target is None else "yes" if wall <= target else "no")
+    console.print(table)
+    ranked, total = import_table(stderr)
+    imports = Table(title=f"python -X importtime, cold AlexNet compile: {total:.2f} s of imports in all")
+    imports.add_column("package")
+    imports.add_column("import s (cumulative)", justify="right")
+    for package, seconds in ranked:
+        imports.add_row(package, f"{seconds:.3f}")
+    console.print(imports)
+
+
+if __name__ == "__main__":
+    main()
