@@ -12,7 +12,8 @@ from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping, placement
 from cost_models.accesses import DATA_TYPES, LEVELS, Accesses
-from cost_models.rowstationary import OBJECTIVES, Counts, DataRatios, RowStationary, Usage, Vars, layer_limits
+from cost_models.rowstationary import OBJECTIVES, RATIO_ONE, Counts, DataRatios, RowStationary, Usage, Vars, \
+    layer_limits
 from cost_models.rules import DEFAULT_SPACE, check_space, space_limits
 
 
@@ -30,6 +31,13 @@ def variables(mapping: Mapping) -> Vars:
     m_per_pt = -(-mapping.m // pt) if pt else 0
     return Vars(n=mapping.n, e=mapping.e, p=mapping.p, q=mapping.q, r=mapping.r, t=mapping.t, g=mapping.g,
                 m_per_pt=m_per_pt)
+
+
+def compulsory_dram_words(layer: LayerShape, ratios: DataRatios = DataRatios()) -> dict[str, int]:
+    """DRAM words per data type if every datum crossed the link once: the input pixels the layer reads and its
+    ofmap at their RLC ratios, every weight (the floor no mapping goes below; tests hold any mapping to it)."""
+    return {"ifmap": layer.ifmap_read_size() * ratios.ifmap_dram // RATIO_ONE, "filter": layer.weights(),
+            "psum": layer.ofmap_size() * ratios.ofmap_dram // RATIO_ONE}
 
 
 def check(layer: LayerShape, mapping: Mapping, hw: Hardware, space: str = DEFAULT_SPACE) -> list[str]:

@@ -8,10 +8,13 @@ reference evaluator, turn their outputs into initializers and infer again.
 
 from __future__ import annotations
 
+import shlex
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
+from frontends.input_shapes import describe, suggestion
 from frontends.loading import FrontendError
 
 # Folding only ever evaluates small integer tensors (shape arithmetic).
@@ -108,8 +111,13 @@ def bind_batch(proto: onnx.ModelProto, batch: int, where: str, weights: set[str]
             continue
         tensor_type = value.type.tensor_type
         if not tensor_type.HasField("shape"):
-            raise FrontendError(f"graph input '{value.name}' has no shape; export with static input shapes", where)
-        for index, dim in enumerate(tensor_type.shape.dim):
+            raise FrontendError(f"graph input '{value.name}' has no shape; give it with --input-shape "
+                                f"{shlex.quote(value.name + '=D,D,...')} or export with static input shapes", where)
+        dims = tensor_type.shape.dim
+        symbolic = [index for index, dim in enumerate(dims) if index and not dim.HasField("dim_value")]
+        if symbolic:
+            raise _symbolic_error(value.name, dims, symbolic, batch, where)
+        for index, dim in enumerate(dims):
             if dim.HasField("dim_value"):
                 if dim.dim_value < 1:
                     raise FrontendError(f"graph input '{value.name}' dimension {index} is {dim.dim_value}; "
@@ -120,13 +128,19 @@ def bind_batch(proto: onnx.ModelProto, batch: int, where: str, weights: set[str]
                 dim.Clear()
                 dim.dim_value = batch
                 bound.append(f"{value.name}[0] ({label})")
-                continue
-            label = f"'{dim.dim_param}'" if dim.dim_param else "unnamed"
-            raise FrontendError(
-                f"dimension {index} of graph input '{value.name}' is symbolic ({label}); only the batch "
-                "(dimension 0) may be, and it is set with --batch. Re-export the model with a fixed input size "
-                "(e.g. torch.onnx.export without dynamic_axes for that dimension)", where)
     return bound
+
+
+def _symbolic_error(name: str, dims, symbolic: list[int], batch: int, where: str) -> FrontendError:
+    """The refusal of a symbolic dimension past the batch, with the way out: the input's whole shape given."""
+    labels = [f"'{dims[i].dim_param}'" if dims[i].dim_param else "unnamed" for i in symbolic]
+    first = f"dimension {symbolic[0]} of graph input '{name}' is symbolic ({labels[0]})"
+    others = "".join(f", dimension {i} too ({label})" for i, label in zip(symbolic[1:], labels[1:]))
+    return FrontendError(
+        f"{first}{others}; the input is {describe(dims)}. Only the batch (dimension 0) may be symbolic (--batch): "
+        f"give the input's whole shape with {suggestion(name, dims, batch)} (every dimension an integer), or "
+        "re-export the model with a fixed input size (e.g. torch.onnx.export without dynamic_axes for that "
+        "dimension)", where)
 
 
 def fixed_batch(proto: onnx.ModelProto, weights: set[str] | None = None) -> int | None:

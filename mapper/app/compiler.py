@@ -21,6 +21,7 @@ import networkx as nx
 import onnx
 
 from cost_models import figures
+from cost_models.cost import compulsory_dram_words
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware, default_hardware, load_hardware
 from cost_models.mapping import placement
@@ -29,6 +30,7 @@ from cost_models.rowstationary import OBJECTIVES, RATIO_ONE
 from cost_models.rules import DEFAULT_SPACE, SPACES
 from cost_models.statistics import LayerStatistics
 from frontends import array_layers, load_onnx, missing_weights_warning
+from frontends.input_shapes import InputShapes, input_shape_map
 from frontends.seeded import MODEL_WEIGHTS, describe, parse_weights, seeded_warning
 from mapper.app.explain import bindings, dram_gap, latency_gap
 from mapper.app.atomic import atomic_write_bytes
@@ -92,13 +94,11 @@ class CompiledLayer:
         the roofline: those cycles plus the link time of those words as the latency model charges it
         (filter loads overlap processing, fmap traffic does not: rowstationary.RowStationary.cycles), so a
         layer bound by its compulsory DRAM traffic (a batch-1 fully connected layer) is not called slow."""
-        L = self.layer
-        ifmap = L.ifmap_read_size() * self.ratios.ifmap_dram // RATIO_ONE
-        ofmap = L.ofmap_size() * self.ratios.ofmap_dram // RATIO_ONE
-        cycles = -(-L.macs() // hw.pes)
+        words = compulsory_dram_words(self.layer, self.ratios)
+        cycles = -(-self.layer.macs() // hw.pes)
         num, den = hw.link_words_per_cycle()
-        roofline = max(cycles, -(-L.weights() * den // num)) + -(-(ifmap + ofmap) * den // num)
-        return {"cycles": cycles, "dram_words": L.weights() + ifmap + ofmap, "roofline_cycles": roofline}
+        roofline = max(cycles, -(-words["filter"] * den // num)) + -(-(words["ifmap"] + words["psum"]) * den // num)
+        return {"cycles": cycles, "dram_words": sum(words.values()), "roofline_cycles": roofline}
 
     def report(self, hw: Hardware) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -303,7 +303,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                   objective: str = "energy", hardware: Hardware | str | os.PathLike | None = None,
                   time_limit: float | None = None, total_time_limit: float | None = None,
                   layer_latency_ms: float | None = None, network_latency_ms: float | None = None,
-                  zero_fraction: float | None = None,
+                  zero_fraction: float | None = None, input_shapes: InputShapes | None = None,
                   layer_zero_fractions: dict[str, tuple[float, float | None]] | None = None,
                   calibration: str | os.PathLike | None = None, max_batch: int = DEFAULT_MAX_BATCH,
                   on_layer: Callable[[str, LayerResult], None] | None = None,
@@ -342,28 +342,27 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
     ``over_budget="fastest"``: then every layer gets its fastest mapping and
     ``totals.network_budget.met`` is False.  ``mappings`` (docs/mapping-file.md, a name -> ``Mapping``
     dict or a file) pins those layers; ``search=False`` (``eyeriss evaluate``) searches none.
-    ``weights="seeded[:SEED]"``: every parameter drawn (frontends.seeded), not the model's.
+    ``weights="seeded[:SEED]"``: every parameter drawn (frontends.seeded). ``input_shapes``: ``--input-shape``.
     """
     start, mode = time.perf_counter(), model_mode(mappings, search, batch)
     hw, max_layer, max_network = _checked(objective, zero_fraction, layer_zero_fractions, time_limit, total_time_limit,
                                           hardware, layer_latency_ms, network_latency_ms, mapping_space, over_budget)
     report_options = _report_options(batch, time_limit, total_time_limit, layer_latency_ms, network_latency_ms,
                                      zero_fraction, layer_zero_fractions)
-    seed = parse_weights(weights)
+    seed, shapes = parse_weights(weights), input_shape_map(input_shapes)
     report_options.update(mapping_space=mapping_space, over_budget=over_budget, weights=describe(seed),
-                          mappings=mode.options_entry())
+                          mappings=mode.options_entry(), **_input_shapes_entry(shapes))
     job = _Job(model, hw, objective, {"time_limit": time_limit, "total_time_limit": total_time_limit,
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space, "over_budget": over_budget},
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration, report_options),
-               open_cache(cache), on_layer, on_graph, on_batch, calibration, program, seed, mode)  # one for all
-    network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else \
-        _map_one_batch(job, batch, compare_spaces and search)
-    return _result(job, network, graph, hardware, explain and search, report_options, start, compare_spaces and search)
+               open_cache(cache), on_layer, on_graph, on_batch, calibration, program, seed, mode, shapes, compare_spaces and search)
+    network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
+    return _result(job, network, graph, hardware, explain and search, report_options, start)
 
 
 def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object, explain: bool,
-            report_options: dict[str, Any], start: float, compare_spaces: bool = True) -> CompileResult:
+            report_options: dict[str, Any], start: float) -> CompileResult:
     """Step 3: the mapped network checked, costed, explained and encoded into the result."""
     hw, max_layer, max_network = job.hw, job.options["max_layer_cycles"], job.options["max_network_cycles"]
     if not network.layers:
@@ -372,7 +371,7 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
     _refuse_a_budget_nothing_meets(network)
     _refuse_hardware_that_fits_nothing(network, source, bounded=bool(max_layer or max_network))
     runners = {} if not explain or max_network else runner_up_table(network, hw, max_layer)
-    spaces = space_table(job, network) if compare_spaces else {}
+    spaces = space_table(job, network) if job.compare_spaces else {}
     built = None
     if job.program:
         mapped = [(index, entry.name, entry.result.ok) for index, entry in enumerate(network.layers)]
@@ -423,6 +422,12 @@ def _report_options(batch: int | str | None, time_limit: float | None, total_tim
             "calibration": None}
 
 
+def _input_shapes_entry(shapes: InputShapes) -> dict[str, Any]:
+    """The report's ``options.input_shapes``, only when given: the reports of compiles without it keep their
+    bytes (docs/report.md)."""
+    return {"input_shapes": {name: list(dims) for name, dims in shapes.items()}} if shapes else {}
+
+
 @dataclass(frozen=True)
 class _Job:
     """What mapping a model needs once its options are checked."""
@@ -440,9 +445,11 @@ class _Job:
     program: bool = True  # build the runnable program (formats, weights, host graph) where the model allows
     weights_seed: int | None = None  # --weights seeded: the seed every parameter is drawn from
     mode: ModelMode = ModelMode()  # the layers' pinned mappings, if any (mapper.app.mapping_file)
+    input_shapes: InputShapes | None = None  # --input-shape: graph input shapes fixed before shape inference
+    compare_spaces: bool = False  # also every layer's optimum in the other mapping space (the report's)
 
     def load(self, batch: int | None) -> nx.DiGraph:
-        return load_onnx(self.model, batch=batch, weights_seed=self.weights_seed)
+        return load_onnx(self.model, batch=batch, weights_seed=self.weights_seed, input_shapes=self.input_shapes)
 
 
 def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGraph]:
@@ -470,9 +477,9 @@ def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGrap
     return network, first if network.batch == first.graph["batch"] else job.load(network.batch)
 
 
-def _map_one_batch(job: _Job, batch: int | None, compare_spaces: bool = False) -> tuple[NetworkResult, nx.DiGraph]:
-    """Step 2, a fixed batch (None: the model's own); ``compare_spaces``: every space searched at once (the
-    report's ``mapping_spaces``), the narrower first, which speeds the wider search (map_network)."""
+def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGraph]:
+    """Step 2, a fixed batch (None: the model's own); with ``job.compare_spaces`` every space searched at once
+    (the report's ``mapping_spaces``), the narrower first, which speeds the wider search (map_network)."""
     from mapper.search.network import map_network
 
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
@@ -486,7 +493,7 @@ def _map_one_batch(job: _Job, batch: int | None, compare_spaces: bool = False) -
     options["cache"] = open_cache(job.cache)
     return map_network(graph, job.hw, job.objective, on_layer=job.on_layer, pinned=job.mode.pins,
                        search_pinned=job.mode.search,
-                       compare_spaces=compare_spaces and options["max_network_cycles"] is None, **options), graph
+                       compare_spaces=job.compare_spaces and options["max_network_cycles"] is None, **options), graph
 
 
 def _check_zero_fractions(zero_fraction: float | None,

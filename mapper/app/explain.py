@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from cost_models.cost import Cost, binding_limits
+from cost_models.cost import Cost, binding_limits, compulsory_dram_words
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from cost_models.rowstationary import CYCLE_PARTS, RATIO_ONE, DataRatios
+from cost_models.rowstationary import CYCLE_PARTS, DataRatios
 
 # What a gap between the latency and its MACs/PEs bound is called when it is the compute part's own
 # excess: the busiest PE does more than MACs/PEs because PEs idle (set shapes, blocks that do not divide).
@@ -58,8 +58,6 @@ def describe(part: str, bus: str | None) -> str:
 
 def dram_gap(cost: Cost, layer: LayerShape, ratios: DataRatios) -> dict[str, Any]:
     """DRAM words beyond each data type's compulsory traffic, and the type with the most."""
-    compulsory = {"ifmap": layer.ifmap_read_size() * ratios.ifmap_dram // RATIO_ONE, "filter": layer.weights(),
-                  "psum": layer.ofmap_size() * ratios.ofmap_dram // RATIO_ONE}
-    extra = {dt: int(cost.accesses.dram.of(dt)) - words for dt, words in compulsory.items()}
+    extra = {dt: int(cost.accesses.dram.of(dt)) - words for dt, words in compulsory_dram_words(layer, ratios).items()}
     worst = max(extra, key=lambda dt: extra[dt])
     return {"dram_extra_words": extra, "dram_limited_by": worst if extra[worst] > 0 else None}

@@ -1,7 +1,8 @@
 """A persistent cache of layer search results, shared by compiles, sweeps and their workers.
 
 An entry is addressed by the sha256 of a canonical JSON of everything that
-decides a search's answer: the layer shape, the hardware fields the cost model
+decides a search's answer: the layer shape (so whatever fixes it, ``--batch`` or a graph input's
+``--input-shape``, is in the key through it: the option needs no entry of its own), the hardware fields the cost model
 reads (not its name, nor the pJ scale or ID widths the search never sees), the
 objective, the layer latency bound, the data ratios, the mapping space
 (``full`` or ``jssc``, cost_models.rules: the two spaces' answers never mix) and

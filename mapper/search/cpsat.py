@@ -283,22 +283,8 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
                            reason="; ".join(problems))
     deadline = None if time_limit is None else start + time_limit
     built = build_model(layer, hardware, objective, ratios, max_cycles, space)
-    tracer, v = built.tracer, built.v
-    start_from = _Known.of(known, layer, hardware, objective, ratios, max_cycles, space)
-    if start_from is not None and objective in CAPPED:
-        tracer.model.add(built.goal.expr <= start_from.value)
-    if workers is not None:
-        found = _run(tracer.model, v, _solver(workers, None, None, deadline))
-    else:
-        found = _staged(tracer, v, objective, deadline)
-    if start_from is not None and found.status == cp.INFEASIBLE:  # the known mapping keeps every limit
-        raise RuntimeError(f"CP-SAT found no mapping at most as costly as a valid one ({start_from.values}): "
-                           "the model and the cost model disagree")
-    if found.values is None and start_from is not None:  # the known mapping is valid: no search for one
-        found = _Found(cp.FEASIBLE, start_from.values, start_from.value, found.bound)
-    if found.values is None and found.status != cp.INFEASIBLE:
-        first = _any_mapping(tracer, v)
-        found = _Found(first.status, first.values, None, found.bound) if first.values is not None else found
+    found = _search(built, objective, deadline, workers,
+                    _Known.of(known, layer, hardware, objective, ratios, max_cycles, space))
     if found.values is None:
         reason = _no_mapping_reason(found.status, hardware, max_cycles, time_limit, space)
         return LayerResult(None, None, found.status.name,
@@ -313,6 +299,27 @@ def map_layer(layer: LayerShape, hardware: Hardware, objective: str = "energy", 
     bound = value if optimal else min(value, found.bound) if found.bound is not None else None
     return LayerResult(mapping, cost, "OPTIMAL" if optimal else "FEASIBLE", objective, value, bound,
                        time.perf_counter() - start)
+
+
+def _search(built: LayerModel, objective: str, deadline: float | None, workers: int | None,
+            start_from: _Known | None) -> _Found:
+    """The staged search (or ``workers``' portfolio), capped by ``start_from``; then any valid mapping at all."""
+    tracer, v = built.tracer, built.v
+    if start_from is not None and objective in CAPPED:
+        tracer.model.add(built.goal.expr <= start_from.value)
+    if workers is not None:
+        found = _run(tracer.model, v, _solver(workers, None, None, deadline))
+    else:
+        found = _staged(tracer, v, objective, deadline)
+    if start_from is not None and found.status == cp.INFEASIBLE:  # the known mapping keeps every limit
+        raise RuntimeError(f"CP-SAT found no mapping at most as costly as a valid one ({start_from.values}): "
+                           "the model and the cost model disagree")
+    if found.values is None and start_from is not None:  # the known mapping is valid: no search for one
+        return _Found(cp.FEASIBLE, start_from.values, start_from.value, found.bound)
+    if found.values is None and found.status != cp.INFEASIBLE:
+        first = _any_mapping(tracer, v)
+        return _Found(first.status, first.values, None, found.bound) if first.values is not None else found
+    return found
 
 
 @dataclass(frozen=True)

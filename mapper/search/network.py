@@ -196,16 +196,8 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
     searched = [(name, data) for name, data in nodes if name not in pinned] + \
         [(name, data) for name, data in nodes if search_pinned and name in pinned]
     if max_network_cycles is not None:
-        if pinned:
-            raise InputError("a network latency budget couples every layer's mapping; it cannot be kept with "
-                             "pinned mappings (--mapping): give --layer-latency-ms instead")
-        from mapper.search.budget import map_with_network_budget  # OR-tools: loaded when a search runs
-        results = map_with_network_budget(nodes, ratios, hardware, max_network_cycles,
-                                          (time_limit, total_time_limit), search,  # ``search`` keeps the space
-                                          over_budget)
-        if on_layer is not None:
-            for name, _ in nodes:
-                on_layer(name, results[name][0])
+        results = _map_budgeted(nodes, ratios, hardware, max_network_cycles, (time_limit, total_time_limit),
+                                search, over_budget, bool(pinned), on_layer)
     else:
         spaces = SPACES if compare_spaces else (mapping_space,)
 
@@ -225,6 +217,22 @@ def map_network(graph: nx.DiGraph, hardware: Hardware, objective: str = "energy"
                  if d.get("kind") == "host")
     return NetworkResult(layers, host, int(graph.graph.get("batch", 1)), objective, hardware,
                          time.perf_counter() - start, mapping_space=mapping_space, space_results=space_results)
+
+
+def _map_budgeted(nodes: list[tuple[str, dict]], ratios: Mapping[str, DataRatios], hardware: Hardware,
+                  max_network_cycles: int, limits: tuple[float | None, float | None],
+                  search: Callable[..., LayerResult], over_budget: str, pinned: bool,
+                  on_layer: Callable[[str, LayerResult], None] | None) -> dict[str, tuple[LayerResult, str | None]]:
+    """map_network under a network latency budget (mapper.search.budget); ``search`` keeps the space."""
+    if pinned:
+        raise InputError("a network latency budget couples every layer's mapping; it cannot be kept with "
+                         "pinned mappings (--mapping): give --layer-latency-ms instead")
+    from mapper.search.budget import map_with_network_budget  # OR-tools: loaded when a search runs
+    results = map_with_network_budget(nodes, ratios, hardware, max_network_cycles, limits, search, over_budget)
+    if on_layer is not None:
+        for name, _ in nodes:
+            on_layer(name, results[name][0])
+    return results
 
 
 def solve_spaces(search: Callable[..., LayerResult], layer: LayerShape, hardware: Hardware, objective: str,

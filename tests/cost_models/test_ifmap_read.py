@@ -80,7 +80,8 @@ def mapped_layers(draw) -> tuple[LayerShape, Mapping, DataRatios]:
 def test_dram_traffic_is_at_least_the_compulsory_words_of_every_data_type(case):
     """`DRAM x` >= 1 always: any valid mapping moves each datum over the DRAM link at least once.
 
-    The compulsory words are the report's (mapper.app.explain.dram_gap): a negative extra for any data
+    The compulsory words are the report's (cost_models.cost.compulsory_dram_words, through
+    mapper.app.explain.dram_gap): a negative extra for any data
     type means the bound counts words the layer never needs.
     """
     layer, mapping, ratios = case

@@ -61,6 +61,26 @@ def _zero_fraction(text: str) -> tuple[str | None, float, float | None]:
     return (name if sep else None, values[0], values[1] if len(values) > 1 else None)
 
 
+def _input_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """``NAME=D,D,...`` (frontends.input_shapes: split on the last ``=``), as argparse reports a bad value:
+    one usage line, exit 2, the text escaped (argparse prints the message as it is)."""
+    from frontends.input_shapes import InputShapeError, parse_input_shape
+
+    try:
+        return parse_input_shape(text)
+    except InputShapeError as error:
+        raise argparse.ArgumentTypeError(printable(error.message.removeprefix("--input-shape "))) from None
+
+
+def add_input_shape_argument(parser: argparse.ArgumentParser) -> argparse.Action:
+    """``--input-shape NAME=D,D,...``, repeatable: every command that loads a model has it."""
+    return parser.add_argument(
+        "--input-shape", dest="input_shape", type=_input_shape, action="append", default=[], metavar="NAME=D,D,...",
+        help="the whole shape of graph input NAME, for a model exported with dynamic dimensions (height, width, "
+        "sequence length); one per input, repeatable; split on the last '=', so a name may hold '=' or ','; "
+        "a leading dimension given to a symbolic batch is the batch (--batch must agree)")
+
+
 def scan_line(started: dict[int, int], done: list[int]) -> str:
     """``--batch auto`` progress: the sizes done (in order) and those being solved."""
     running = sorted(set(started) - set(done))
@@ -93,6 +113,7 @@ def add_compile_options(parser: argparse.ArgumentParser, explain: bool = True) -
     add("--mapping-space", default=DEFAULT_SPACE, choices=SPACES,
         help="full: every mapping the hardware allows (default); jssc: only mappings shaped like "
         "the chip's published ones (the chip team's rules, docs/cost_model.md)")
+    actions.append(add_input_shape_argument(parser))
     add("--hardware", metavar="FILE.yaml", help="hardware description (default: the bundled Eyeriss)")
     add("--mapping", metavar="FILE.yaml", help="pin the mappings of the layers the file names (docs/mapping-file.md; "
         "`eyeriss report OUTDIR --mappings-out FILE.yaml` writes one): those layers keep them, the rest are "
@@ -148,7 +169,14 @@ def compile_options(args: argparse.Namespace) -> dict:
                 network_latency_ms=args.network_latency_ms, zero_fraction=overall, layer_zero_fractions=per_layer,
                 calibration=args.calibration, max_batch=args.max_batch, cache=cache_choice(args),
                 mapping_space=args.mapping_space, over_budget=args.over_budget,
-                weights=args.weights, mappings=args.mapping)
+                weights=args.weights, mappings=args.mapping, input_shapes=input_shapes(args))
+
+
+def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
+    """The ``--input-shape`` options as name -> dims (an input given twice is an InputShapeError: exit 2)."""
+    from frontends.input_shapes import input_shape_map
+
+    return input_shape_map(args.input_shape)
 
 
 def run(args: argparse.Namespace, search: bool = True) -> int:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from frontends import array_layers, host_ops, load_onnx, missing_weights_warning
+from mapper.app.commands.compile import add_input_shape_argument, input_shapes
 from mapper.app.report_view import MAX_TABLE_ROWS
 from mapper.app.untrusted import printable, text
 
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("inspect", help="show the layer graph of an ONNX model")
     parser.add_argument("model", help="ONNX file")
     parser.add_argument("--batch", type=int, help="value of a symbolic batch dimension (default 1)")
+    add_input_shape_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
 
@@ -74,7 +76,7 @@ def short_op(entry: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    graph = load_onnx(args.model, batch=args.batch)
+    graph = load_onnx(args.model, batch=args.batch, input_shapes=input_shapes(args))
     warning = missing_weights_warning(graph)
     if warning:
         print(printable(f"warning: {warning}"), file=sys.stderr)

@@ -81,14 +81,17 @@ def _compile_and_read(args: argparse.Namespace) -> tuple[ShippedFolder, object]:
 
     from mapper.app.compiler import compile_model
 
-    graph = load_onnx(args.model, batch=args.batch if isinstance(args.batch, int) else None)
+    options = compile_options(args)
+    graph = load_onnx(args.model, batch=args.batch if isinstance(args.batch, int) else None,
+                      input_shapes=options["input_shapes"])
     require_weights(graph, args.model)  # simulating needs them; refuse before the search, not after
-    result = compile_model(args.model, **compile_options(args))
+    result = compile_model(args.model, **options)
     for warning in result.warnings:
         print(printable(f"warning: {warning}"), file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="eyeriss-simulate-") as scratch:
         folder = read_folder(result.save(Path(scratch) / "compiled"))
-    return folder, graph if args.batch != "auto" else load_onnx(args.model, batch=result.batch)
+    return folder, graph if args.batch != "auto" else load_onnx(args.model, batch=result.batch,
+                                                                 input_shapes=options["input_shapes"])
 
 
 def _groups(folder: ShippedFolder, wanted: list[str] | None, where: str) -> list[list[ShippedLayer]]:

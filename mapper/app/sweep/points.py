@@ -34,7 +34,9 @@ class Point:
         doc = {"version": version, "values": list(self.values), "objective": spec.objective,
                "hardware": hardware_key(self.hardware) if self.hardware else None,
                "pj_per_unit": self.hardware.pj_per_unit if self.hardware else None,
-               "networks": [[str(n.model), n.batch] for n in spec.networks],
+               # a network's input_shapes only when given: sweeps without them keep their keys
+               "networks": [[str(n.model), n.batch] + ([[[k, list(v)] for k, v in n.input_shapes]]
+                                                       if n.input_shapes else []) for n in spec.networks],
                "constraints": [spec.max_area_mm2, list(map(list, spec.max_latency_ms)), spec.max_power_mw],
                "time_limit": spec.time_limit}
         if spec.mapping_space != "full":  # a full-space sweep keeps the keys it had before mapping spaces

@@ -110,9 +110,9 @@ def _graphs(spec: Spec):
     from frontends import load_onnx
 
     for net in spec.networks:
-        graph = load_onnx(net.model, batch=None if net.batch == "auto" else net.batch)
+        graph = load_onnx(net.model, batch=None if net.batch == "auto" else net.batch, input_shapes=net.shapes)
         if net.batch == "auto" and graph.graph["batch_symbolic"]:
-            yield from (load_onnx(net.model, batch=b) for b in AUTO_BATCHES)
+            yield from (load_onnx(net.model, batch=b, input_shapes=net.shapes) for b in AUTO_BATCHES)
         else:
             yield graph
 
@@ -157,7 +157,7 @@ def _network_row(spec: Spec, point: Point, net, cache: ResultCache) -> dict[str,
     try:
         result = compile_model(net.model, batch=net.batch, objective=spec.objective, hardware=hw,
                                time_limit=spec.time_limit, cache=cache, mapping_space=spec.mapping_space,
-                               compare_spaces=False)
+                               compare_spaces=False, input_shapes=net.shapes)
     except InputError as error:
         return row | {"feasible": False, "reason": str(error), "layers": 0, "unmapped": 0}
     report = result.report()

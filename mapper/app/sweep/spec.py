@@ -6,6 +6,7 @@
       glb.banks: {from: 16, to: 64, step: 16}
     networks:
       - {model: ../examples/alexnet.onnx, batch: 4}    # batch: an integer or auto
+      - {model: dynamic.onnx, input_shapes: {x: [1, 3, 64, 64]}}  # --input-shape, per graph input (optional)
     objective: energy               # energy | latency | edp
     mapping_space: full             # full | jssc (the chip team's mapping rules, cost_models.rules; optional)
     constraints:                    # optional; a point breaking one is infeasible, with the reason
@@ -42,7 +43,13 @@ class SpecError(InputError):
 @dataclass(frozen=True)
 class Network:
     model: Path
-    batch: int | str    # an int, or "auto"
+    batch: int | str | None    # an int, or "auto"; None: the model's (only with input_shapes)
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()  # compile's --input-shape (frontends.input_shapes)
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]] | None:
+        """``input_shapes`` as load_onnx and compile_model take it (None: the model's own)."""
+        return dict(self.input_shapes) or None
 
     @property
     def name(self) -> str:
@@ -136,23 +143,42 @@ def _networks(node: Any, folder: Path, where: str) -> tuple[Network, ...]:
         at = f"{where}[{i}]"
         if isinstance(item, str):
             item = {"model": item}
-        if not isinstance(item, dict) or "model" not in item or set(map(str, item)) - {"model", "batch"}:
-            raise SpecError("must be {model: FILE.onnx, batch: N or auto}", at)
+        if not isinstance(item, dict) or "model" not in item or set(map(str, item)) - {"model", "batch",
+                                                                                      "input_shapes"}:
+            raise SpecError("must be {model: FILE.onnx, batch: N or auto, input_shapes: {NAME: [D, ...]}}", at)
         if not isinstance(item["model"], str) or not item["model"]:
             raise SpecError("must be a file name", f"{at}.model")
         path = (folder / checked_path_text(item["model"], "model file", f"{at}.model")).resolve()
         if not path.is_file():
             raise SpecError("no such file", f"{at}.model")
-        batch = item.get("batch", 1)
-        if batch != "auto":
+        shapes = _input_shapes(item.get("input_shapes"), f"{at}.input_shapes")
+        # Without a batch, one the input shapes give a symbolic batch is the batch (load_onnx); else 1.
+        batch = item.get("batch", None if shapes else 1)
+        if batch is not None and batch != "auto":
             batch = _int(batch, f"{at}.batch")
             if not 1 <= batch <= MAX_BATCH:
                 raise SpecError(f"must be between 1 and {MAX_BATCH} or auto", f"{at}.batch")
-        out.append(Network(path, batch))
+        out.append(Network(path, batch, shapes))
     names = [n.name for n in out]
     if len(set(names)) != len(names):
         raise SpecError("two networks share a file name; results are keyed by it", where)
     return tuple(out)
+
+
+def _input_shapes(node: Any, where: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """A network's ``input_shapes``: graph input name -> its whole shape, as compile's --input-shape."""
+    from frontends.input_shapes import InputShapeError, input_shape_map
+
+    if node is None:
+        return ()
+    if not isinstance(node, dict) or not node:
+        raise SpecError("must map graph input names to their shapes, e.g. {x: [1, 3, 64, 64]}", where)
+    if any(not isinstance(dims, list) for dims in node.values()):
+        raise SpecError("each shape must be a list of integers, e.g. [1, 3, 64, 64]", where)
+    try:
+        return tuple(input_shape_map({str(name): dims for name, dims in node.items()}).items())
+    except InputShapeError as error:
+        raise SpecError(error.message, where) from None
 
 
 def _positive(node: Any, where: str) -> float:
