@@ -248,21 +248,51 @@ def _yaml_loader():
 
 
 def _check_yaml_shape(text: str, where: str) -> None:
-    """Refuse deep nesting or a flood of events from the event stream (iterative: no recursion to blow)."""
+    """Refuse deep nesting or a flood of nodes from the event stream (iterative: no recursion to blow).
+
+    Both are counted as the document reads once its aliases are expanded: ``*a`` stands for every node
+    of ``&a``.  Nine aliases of nine aliases, nine deep, are 9^9 nodes in a hundred bytes (a "billion
+    laughs"); PyYAML shares them, but whatever walks the value (a ``repr`` in an error, a copy) does not.
+    """
     import yaml
 
-    depth = events = 0
+    size: dict[str, int] = {}    # anchor -> nodes of its value, aliases expanded
+    height: dict[str, int] = {}  # anchor -> levels of nesting its value adds
+    open_: list[list] = []       # per open collection: [anchor, nodes so far, start depth, deepest level inside]
+    depth = nodes = 0
+
+    def add(count: int, levels: int, mark) -> None:
+        nonlocal nodes
+        nodes += count
+        if open_:
+            open_[-1][1] += count
+            open_[-1][3] = max(open_[-1][3], depth + levels)
+        if nodes > MAX_YAML_EVENTS:
+            raise HardwareError(f"more than {MAX_YAML_EVENTS} YAML nodes (aliases expanded, line {mark.line + 1}); "
+                                "not a hardware description", where)
+        if depth + levels > MAX_YAML_DEPTH:
+            raise HardwareError(f"nested more than {MAX_YAML_DEPTH} levels deep (aliases expanded, line "
+                                f"{mark.line + 1}); not a hardware description", where)
+
     for event in yaml.parse(text, Loader=_base_loader(yaml)):
-        events += 1
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            add(1, 1, event.start_mark)
             depth += 1
-            if depth > MAX_YAML_DEPTH:
-                raise HardwareError(f"nested more than {MAX_YAML_DEPTH} levels deep (line {event.start_mark.line + 1}); "
-                                    "not a hardware description", where)
+            open_.append([event.anchor, 0, depth, depth])
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, count, start, deepest = open_.pop()
             depth -= 1
-        if events > MAX_YAML_EVENTS:
-            raise HardwareError(f"more than {MAX_YAML_EVENTS} YAML nodes; not a hardware description", where)
+            if anchor is not None:
+                size[anchor], height[anchor] = count + 1, deepest - start + 1
+            if open_:
+                open_[-1][1] += count
+                open_[-1][3] = max(open_[-1][3], deepest)
+        elif isinstance(event, yaml.ScalarEvent):
+            add(1, 0, event.start_mark)
+            if event.anchor is not None:
+                size[event.anchor], height[event.anchor] = 1, 0
+        elif isinstance(event, yaml.AliasEvent):  # an unknown anchor: the composer reports it
+            add(size.get(event.anchor, 1), height.get(event.anchor, 0), event.start_mark)
 
 
 def parse_yaml(text: str, where: str) -> Any:

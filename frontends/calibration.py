@@ -32,6 +32,7 @@ from cost_models.files import checked_size
 from cost_models.rlc import compressed_words
 from cost_models.rowstationary import RATIO_ONE
 from cost_models.statistics import FmapStatistic
+from frontends.arrays import read_arrays
 from frontends.loading import read_model
 from frontends.seeded import with_seeded_weights
 from frontends.shapes import weight_inputs
@@ -75,22 +76,18 @@ def load_samples(path: str | os.PathLike, inputs: list[onnx.ValueInfoProto]) -> 
     where = str(path)
     checked_size(path, MAX_CALIBRATION_BYTES, "calibration (.npy/.npz)")
     names = [value.name for value in inputs]
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise InputError(f"not a .npy/.npz array file: {error}", where) from None
+    loaded = read_arrays(path, MAX_CALIBRATION_BYTES, "calibration (.npy/.npz)")  # never unpickled
     if isinstance(loaded, np.ndarray):
         if len(names) != 1:
             raise InputError(f"the model has {len(names)} inputs ({', '.join(names)}); give an .npz with one "
                              "array per input name", where)
         arrays = {names[0]: loaded}
     else:
-        with loaded:
-            missing = [name for name in names if name not in loaded.files]
-            if missing:
-                raise InputError(f"no array for model input(s) {', '.join(missing)} (the file holds "
-                                 f"{', '.join(loaded.files) or 'nothing'})", where)
-            arrays = {name: loaded[name] for name in names}
+        missing = [name for name in names if name not in loaded]
+        if missing:
+            raise InputError(f"no array for model input(s) {', '.join(missing)} (the file holds "
+                             f"{', '.join(loaded) or 'nothing'})", where)
+        arrays = {name: loaded[name] for name in names}
     counts = {name: array.shape[0] if array.ndim else 0 for name, array in arrays.items()}
     if min(counts.values()) < 1 or len(set(counts.values())) != 1:
         raise InputError(f"every input needs the same number (>= 1) of samples along the first axis, got {counts}",
@@ -101,7 +98,13 @@ def load_samples(path: str | os.PathLike, inputs: list[onnx.ValueInfoProto]) -> 
         array = arrays[value.name]
         if array.dtype.kind not in "biuf":
             raise InputError(f"input '{value.name}': samples of dtype {array.dtype} are not numbers", where)
-        out[value.name] = array.astype(onnx.helper.tensor_dtype_to_np_dtype(elem)) if elem else array
+        if elem:
+            with np.errstate(over="ignore", invalid="ignore"):  # 1e300 is inf in float32: refused below, not warned
+                array = array.astype(onnx.helper.tensor_dtype_to_np_dtype(elem))
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise InputError(f"calibration input '{value.name}' holds NaN or Inf values (as the model's "
+                             f"{array.dtype})", where)
+        out[value.name] = array
     return out
 
 

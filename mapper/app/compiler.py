@@ -42,6 +42,7 @@ from mapper.app.totals import NetworkBudget, Totals, network_totals
 from mapper.app.program import LayerFormats
 from mapper.app.quantize import Built, build_program, file_stem
 from mapper.chip.bitstream import config_for, encode, total_bits
+from mapper.search.cache import open_cache  # numpy and cost_models only: no OR-tools
 from mapper.search.result import OVER_BUDGET, NetworkBudgetError
 
 if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is known good
@@ -355,7 +356,7 @@ def compile_model(model: str | os.PathLike | onnx.ModelProto, *, batch: int | st
                                       "max_layer_cycles": max_layer, "max_network_cycles": max_network,
                                       "mapping_space": mapping_space, "over_budget": over_budget},
                lambda graph: _statistics(model, graph, zero_fraction, layer_zero_fractions, calibration, report_options),
-               cache, on_layer, on_graph, on_batch, calibration, program, seed, mode, shapes, compare_spaces and search)
+               open_cache(cache), on_layer, on_graph, on_batch, calibration, program, seed, mode, shapes, compare_spaces and search)
     network, graph = _map_batch_scan(job, max_batch) if batch == "auto" else _map_one_batch(job, batch)
     return _result(job, network, graph, hardware, explain and search, report_options, start)
 
@@ -384,7 +385,8 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
         objective=job.objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
         compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
         host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops), program=built,
-        warnings=tuple(w for w in (missing_weights_warning(graph), seeded_warning(job.weights_seed)) if w))
+        warnings=tuple(w for w in (missing_weights_warning(graph), seeded_warning(job.weights_seed),
+                                   job.cache.warning() if job.cache is not None else None) if w))
 
 
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,
@@ -435,7 +437,7 @@ class _Job:
     objective: str
     options: dict[str, Any]  # map_network's keyword arguments (statistics and cache are added per graph)
     statistics: Callable[[nx.DiGraph], Any]  # a loaded graph's data statistics per layer
-    cache: Any
+    cache: Any  # one ResultCache (or None) for every search of the compile: a write failure is warned once
     on_layer: Callable[[str, LayerResult], None] | None
     on_graph: Callable[[int, int], None] | None
     on_batch: Callable[[int, NetworkResult], None] | None
@@ -452,7 +454,6 @@ class _Job:
 
 def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGraph]:
     """Step 2, ``batch="auto"``: every batch 1..max_batch mapped, the least energy per inference kept."""
-    from mapper.search.cache import open_cache
     from mapper.search.network import choose_batch
 
     if not isinstance(max_batch, int) or isinstance(max_batch, bool) or not 1 <= max_batch <= MAX_BATCH_SCAN:
@@ -479,7 +480,6 @@ def _map_batch_scan(job: _Job, max_batch: int) -> tuple[NetworkResult, nx.DiGrap
 def _map_one_batch(job: _Job, batch: int | None) -> tuple[NetworkResult, nx.DiGraph]:
     """Step 2, a fixed batch (None: the model's own); with ``job.compare_spaces`` every space searched at once
     (the report's ``mapping_spaces``), the narrower first, which speeds the wider search (map_network)."""
-    from mapper.search.cache import open_cache
     from mapper.search.network import map_network
 
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
@@ -564,7 +564,6 @@ def runner_up_table(network: NetworkResult, hw: Hardware, max_cycles: int | None
 
 def space_table(job: _Job, network: NetworkResult) -> dict[str, dict[str, LayerResult]]:
     """Every layer's optimum in both mapping spaces, the report's ``mapping_spaces`` (the other space re-solved)."""
-    from mapper.search.cache import open_cache
     from mapper.search.network import space_optima
 
     options = job.options

@@ -170,6 +170,9 @@ def report_from_text(text: str, where: str) -> dict[str, Any]:
         shown = repr(schema)[:60] + ("..." if len(repr(schema)) > 60 else "")
         raise InputError(f"not an eyeriss report (schema is {shown}, expected 'eyeriss-report/1')", where=where)
     version = match.group(1)  # compared as digits: a 5000-digit version is newer, not an int() overflow
+    if version.startswith("0"):  # eyeriss-report/0 or /01: no eyeriss ever wrote it (the first schema is 1)
+        raise InputError(f"report schema eyeriss-report/{version[:12]} is no schema eyeriss writes (it reads "
+                         f"eyeriss-report/{READS})", where=where)
     if len(version.lstrip("0")) > len(str(READS)) or int(version) > READS:
         shown = version if len(version) <= 12 else f"{version[:12]}... ({len(version)} digits)"
         raise InputError(f"report schema eyeriss-report/{shown} is newer than this eyeriss reads "

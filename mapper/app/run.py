@@ -11,7 +11,6 @@ docs/run.md describes the folder, the numeric rules and the command.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 import time
@@ -25,6 +24,7 @@ import onnx
 from cost_models.errors import InputError, foreign_message
 from cost_models.files import checked_size, read_bounded
 from cost_models.hardware import hardware_from_dict, parse_yaml
+from frontends.arrays import read_arrays
 from mapper.app.execute import BACKENDS, ProgramData, execute
 from mapper.app.host import HostRunner
 from mapper.app.outdir import read_unverified, read_verified
@@ -158,19 +158,13 @@ def load_inputs(source: str | os.PathLike | dict[str, np.ndarray], program: Prog
 
 def _read_arrays(path: str | os.PathLike, program: Program, where: str) -> dict[str, np.ndarray]:
     checked_size(path, MAX_INPUT_BYTES, "inputs (.npy/.npz)")
-    data = read_bounded(path, MAX_INPUT_BYTES, "inputs (.npy/.npz)")
-    try:
-        loaded = np.load(io.BytesIO(data), allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            if len(program.inputs) != 1:
-                raise InputError(f"the network has {len(program.inputs)} inputs: give an .npz with one array per "
-                                 "input name", where)
-            return {program.inputs[0].name: loaded}
-        with loaded:
-            return {name: loaded[name] for name in loaded.files}
-    except (ValueError, OSError, EOFError) as error:  # object arrays (pickles) land here, never unpickled
-        raise InputError(f"not a .npy/.npz file of numeric arrays: {foreign_message(error, 200)}",
-                         where) from None
+    loaded = read_arrays(path, MAX_INPUT_BYTES, "inputs (.npy/.npz)")  # object arrays refused, never unpickled
+    if isinstance(loaded, np.ndarray):
+        if len(program.inputs) != 1:
+            raise InputError(f"the network has {len(program.inputs)} inputs: give an .npz with one array per "
+                             "input name", where)
+        return {program.inputs[0].name: loaded}
+    return loaded
 
 
 def _checked_input(array: np.ndarray, spec, batch: int, where: str) -> np.ndarray:
@@ -183,9 +177,11 @@ def _checked_input(array: np.ndarray, spec, batch: int, where: str) -> np.ndarra
     if array.shape[0] < 1 or array.shape[0] % batch:
         raise InputError(f"input '{spec.name}': {array.shape[0]} samples; give a positive multiple of the compiled "
                          f"batch {batch}", where)
+    with np.errstate(over="ignore", invalid="ignore"):  # a float64 of 1e300 is inf in float32: refused below
+        array = array.astype(np.float32)
     if not np.isfinite(array).all():
-        raise InputError(f"input '{spec.name}' holds NaN or Inf values", where)
-    return array.astype(np.float32)
+        raise InputError(f"input '{spec.name}' holds NaN or Inf values (as float32, what the network reads)", where)
+    return array
 
 
 # ---------------------------------------------------------------- the run and the comparison

@@ -11,8 +11,15 @@ Only answers that a rerun would repeat are stored: proofs (OPTIMAL,
 INFEASIBLE, UNMAPPABLE), never a mapping a time limit cut short.  Nothing read
 back is trusted: the stored mapping is checked against the hardware limits and
 re-costed with ``evaluate``; an entry that fails, is corrupt or comes from
-another version is ignored and the layer searched again.  Writes go through a
-temporary file and ``os.replace``, so processes and workers may share a folder.
+another version is ignored and the layer searched again.  Each entry carries the
+sha256 of its own content: a hand edit, a flipped bit or a half-written file
+reads as no entry (an edited "INFEASIBLE" must not unmap a layer; an
+UNMAPPABLE answer is re-derived from the hardware limits as well).  The
+digest guards against damage, not a forger who recomputes it: the cache
+folder is trusted as far as the user's own files are.  Writes go through a
+temporary file and ``os.replace``, so processes and workers may share a
+folder.  A folder that cannot be written (read-only, a file, a full disk)
+costs searches, never the compile: ``failure`` says why, once.
 """
 
 from __future__ import annotations
@@ -34,11 +41,11 @@ from cost_models.files import read_bounded
 from cost_models.hardware import Hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
-from cost_models.rowstationary import DataRatios
+from cost_models.rowstationary import DataRatios, layer_limits
 from cost_models.rules import DEFAULT_SPACE
 from mapper.search.result import LayerResult
 
-FORMAT = "eyeriss-cache/1"
+FORMAT = "eyeriss-cache/2"  # 2: entries carry their own digest
 # Hardware fields the search's answer depends on (cost_models.rowstationary, cost.check, search.space).
 SEARCH_FIELDS = (
     "word_bits", "rows", "cols", "filter_spad", "ifmap_spad", "psum_spad", "glb_banks", "bank_words",
@@ -99,6 +106,7 @@ class ResultCache:
     version: str = field(default_factory=package_version)
     hits: int = 0
     misses: int = 0
+    failure: str | None = None  # why a write failed, the first time (the compile then warns once)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -132,11 +140,22 @@ class ResultCache:
                  "objective": result.objective, "objective_value": result.objective_value, "bound": result.bound,
                  "mapping": result.mapping.as_dict() if result.mapping is not None else None,
                  "reason": result.reason}
+        entry["digest"] = _digest(entry)
         try:
             _write_atomic(self.path(key), json.dumps(entry, sort_keys=True).encode())
-        except OSError:  # a read-only or full cache folder costs a search, never the compile
+        except OSError as error:  # a read-only or full cache folder costs a search, never the compile
+            with self._lock:
+                if self.failure is None:
+                    self.failure = error.strerror or str(error) or type(error).__name__
             return False
         return True
+
+    def warning(self) -> str | None:
+        """The one line to tell the user when writes failed (None when every answer was stored)."""
+        if self.failure is None:
+            return None
+        return (f"without the result cache: {self.root} cannot be written ({self.failure}); answers were searched "
+                "and not stored")
 
     def map_layer(self, layer: LayerShape, hw: Hardware, objective: str = "energy", *,
                   ratios: DataRatios = DataRatios(), time_limit: float | None = None,
@@ -182,6 +201,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _digest(entry: dict[str, Any]) -> str:
+    """The sha256 of an entry's canonical JSON, its own digest left out."""
+    body = {k: v for k, v in entry.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def _load(path: Path) -> dict[str, Any] | None:
     try:
         entry = json.loads(read_bounded(path, MAX_ENTRY_BYTES, "cache entry"))  # a FIFO or device: refused
@@ -197,6 +222,11 @@ def _read(path: Path, key: str, task: tuple[LayerShape, Hardware, str, DataRatio
     entry = _load(path)
     if entry is None or entry.get("format") != FORMAT or entry.get("version") != version or entry.get("key") != key:
         return None
+    try:
+        if entry.get("digest") != _digest(entry):  # edited, damaged or half written
+            return None
+    except (TypeError, ValueError, RecursionError):  # a value json cannot write back (NaN is allowed, a huge nesting is not)
+        return None
     status, reason = entry.get("status"), entry.get("reason")
     if status not in CACHEABLE or entry.get("objective") != objective:
         return None
@@ -204,6 +234,10 @@ def _read(path: Path, key: str, task: tuple[LayerShape, Hardware, str, DataRatio
     if stored is None:
         if status == "OPTIMAL" or not isinstance(reason, str):
             return None
+        limits = layer_limits(layer, hw)  # UNMAPPABLE is these limits (search.cpsat): re-derived, not believed
+        if (status == "UNMAPPABLE") != bool(limits):
+            return None
+        reason = "; ".join(limits) if limits else reason
         return LayerResult(None, None, status, objective, None, None, 0.0, reason=reason)
     mapping = _mapping(stored)
     if status != "OPTIMAL" or mapping is None or check(layer, mapping, hw, space):

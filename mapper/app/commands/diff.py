@@ -17,6 +17,7 @@ from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
+from cost_models.errors import InputError
 from mapper.app.report import flatten, load_report
 from mapper.app.report_view import MAX_TABLE_ROWS, energy_j, name_list
 from mapper.app.untrusted import printable, text
@@ -189,8 +190,43 @@ def view(diff: dict[str, Any], a: str, b: str) -> RenderableType:
     return Group(*parts)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_compared(report: dict[str, Any], where: str) -> None:
+    """Every figure the diff computes with has its type: a damaged report is one error naming the key and
+    the file (load_report checks the keys every reader needs, not the figures only the diff reads)."""
+    def need(ok: bool, key: str, wanted: str, value: Any, at: str) -> None:
+        if not ok:
+            raise InputError(f"key '{key}' should be {wanted}, got {type(value).__name__}", where=at)
+
+    for path in (("totals", "energy", "total_pj"), ("totals", "latency", "total_ms")):
+        value = _pick(report, path)
+        need(_is_number(value), ".".join(path), "a number", value, where)
+    for index, entry in enumerate(report["layers"]):
+        at = f"{where}: layers[{index}]"
+        need(isinstance(entry["solver"].get("status"), str), "solver.status", "a string", entry["solver"].get("status"), at)
+        if not entry.get("mapping"):
+            continue
+        mapping = entry["mapping"]
+        need(isinstance(mapping, dict), "mapping", "an object", mapping, at)
+        for key in PARAMS:
+            need(isinstance(mapping.get(key), int) and not isinstance(mapping.get(key), bool), f"mapping.{key}",
+                 "an integer", mapping.get(key), at)
+        for path in (("energy", "total_pj"), ("latency", "total_ms"), ("active_pes",)):
+            value = _pick(entry, path)
+            need(_is_number(value), ".".join(path), "a number", value, at)
+        levels = _pick(entry, ("energy", "by_level", "pj"))
+        need(isinstance(levels, dict), "energy.by_level.pj", "an object", levels, at)
+        for level, value in levels.items():
+            need(_is_number(value), f"energy.by_level.pj.{level}", "a number", value, at)
+
+
 def run(args: argparse.Namespace) -> int:
     ra, rb = load_report(args.a), load_report(args.b)
+    for report, path in ((ra, args.a), (rb, args.b)):
+        check_compared(report, str(path))
     diff = diff_reports(ra, rb)
     if args.json:
         print(json.dumps({"a": printable(args.a), "b": printable(args.b), **diff}, indent=1))

@@ -12,7 +12,7 @@ from rich.text import Text
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from mapper.app.commands.compile import add_cache_arguments, cache_choice
-from mapper.app.untrusted import text
+from mapper.app.untrusted import printable, text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,11 +33,13 @@ def run(args: argparse.Namespace) -> int:
     from mapper.app.sweep.run import points_csv, points_json, sweep
     from mapper.app.sweep.spec import load_spec
     from mapper.app.sweep.tables import counts_lines, front_table, infeasible_lines, names_line
+    from mapper.search.cache import open_cache
 
     spec = load_spec(args.spec)
     out = Path(args.output) if args.output else Path.cwd() / Path(args.spec).stem
     executor = make_executor(args.executor, args.address)   # refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
+    cache = open_cache(cache_choice(args))  # one object: its write failure is warned once, after the sweep
     err = Console(stderr=True)
     bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
                    TextColumn("{task.fields[info]}", markup=False), TimeRemainingColumn(), console=err,
@@ -55,9 +57,11 @@ def run(args: argparse.Namespace) -> int:
                            info=f"{p.cache_hits} cache hits, {p.points_resumed} resumed")
 
         try:
-            result = sweep(spec, out, executor=executor, cache=cache_choice(args), on_progress=on_progress)
+            result = sweep(spec, out, executor=executor, cache=cache, on_progress=on_progress)
         finally:
             executor.close()
+    if cache is not None and cache.warning():
+        print(printable(f"warning: {cache.warning()}"), file=sys.stderr)
     atomic_write_bytes(out / "points.json", points_json(result, spec))
     atomic_write_bytes(out / "points.csv", points_csv(result))
     written = write_plots(result.rows, [n.name for n in spec.networks], out, [f for f, _ in spec.vary])

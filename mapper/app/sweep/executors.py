@@ -13,7 +13,7 @@ from __future__ import annotations
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterator, Protocol, TypeVar
 
-from cost_models.errors import InputError
+from cost_models.errors import InputError, foreign_message
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -71,10 +71,7 @@ class DaskExecutor:
         else:
             if not address:
                 raise InputError("--executor dask needs --address of a running Dask scheduler")
-            try:
-                self.client, self._own = Client(address, timeout="20s"), True
-            except (OSError, TimeoutError) as error:
-                raise InputError(f"cannot reach the Dask scheduler: {error}", where=str(address)) from None
+            self.client, self._own = _connect(address), True
         self.retries = retries
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
@@ -96,6 +93,60 @@ class DaskExecutor:
     def close(self) -> None:
         if self._own:
             self.client.close()
+
+
+CONNECT_SECONDS = 10  # assumed: a scheduler answers its handshake in well under a second, a far or busy one in a few
+
+
+def _connect(address: str) -> Any:
+    """A client of the scheduler at ``address``, or one error line saying why not, within CONNECT_SECONDS.
+
+    The address is checked first (a known scheme; for tcp and tls a host and a port); a tcp or tls port
+    where nothing listens is refused at once, not after distributed's connect retries; and a peer that
+    accepts but speaks another protocol (an HTTP server, a proxy) is an error too, whatever the client
+    raises on its bytes (a bogus frame length is a MemoryError).
+    """
+    import socket
+    import threading
+
+    from distributed import Client
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    where = str(address)
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        host, port = parse_host_port(location) if scheme in ("tcp", "tls") else (None, None)
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"port {port} is not between 1 and 65535")
+    except (ValueError, TypeError) as error:
+        raise InputError(f"not a Dask scheduler address: {foreign_message(error)}", where=where) from None
+    if host is not None:
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+        except OSError as error:
+            reason = "nothing listens there (connection refused)" if isinstance(error, ConnectionRefusedError) \
+                else foreign_message(error)
+            raise InputError(f"cannot reach the Dask scheduler: {reason}", where=where) from None
+    # The client's own timeout does not bound its handshake: a peer that accepts and stays silent held it
+    # for minutes (distributed 2026.8).  So it connects in a thread of its own, waited for CONNECT_SECONDS
+    # and a margin; one that never returns is left behind (a daemon thread: it ends with the process).
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = Client(address, timeout=f"{CONNECT_SECONDS}s")
+        except BaseException as error:  # noqa: BLE001 - whatever a peer that is no scheduler makes it raise
+            made["error"] = error
+
+    thread = threading.Thread(target=make, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_SECONDS + 5)
+    if "client" in made:
+        return made["client"]
+    reason = f": {foreign_message(made['error'])}" if "error" in made else " (it accepted the connection, then said nothing)"
+    raise InputError(f"no Dask scheduler answered within {CONNECT_SECONDS} s{reason}", where=where)
 
 
 def make_executor(kind: str, address: Any = None, workers: int | None = None) -> Executor:

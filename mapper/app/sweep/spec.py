@@ -109,8 +109,9 @@ def _values(field: str, node: Any, where: str) -> tuple[int, ...]:
         step = _int(node.get("step", 1), f"{where}.step")
         if step < 1 or stop < start:
             raise SpecError(f"empty range from {start} to {stop} step {step}", where)
-        if (stop - start) // step + 1 > MAX_POINTS:
-            raise SpecError(f"more than {MAX_POINTS} values", where)
+        count = (stop - start) // step + 1  # counted, never listed: a range of 10^9 is refused before any work
+        if count > MAX_POINTS:
+            raise SpecError(f"{count} values; at most {MAX_POINTS}", where)
         values = tuple(range(start, stop + 1, step))
     else:
         values = (_int(node, where),)
