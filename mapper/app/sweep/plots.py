@@ -12,6 +12,7 @@ same PNG and SVG bytes.
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -90,9 +91,10 @@ def _panel(ax, fig, rows: Sequence[dict[str, Any]], network: str, varied: Sequen
                         textcoords="offset points", fontsize=7, color=FRONT, zorder=5)
     missing = len(mine) - len(drawn)
     if missing:
-        ax.text(0.0, -0.2, f"not drawn: {missing} infeasible row(s) without whole-network figures (no chip, "
-                f"or a layer with no mapping; points.csv: reason)", transform=ax.transAxes, fontsize=7,
-                color=INFEASIBLE, va="top")
+        # Wrapped to the panel's width: one long line made the layout collapse the axes to nothing.
+        ax.text(0.0, -0.2, textwrap.fill(f"not drawn: {missing} infeasible row(s) without whole-network figures "
+                                         "(no chip, or a layer with no mapping; points.csv: reason)", 70),
+                transform=ax.transAxes, fontsize=7, color=INFEASIBLE, va="top")
     if not drawn:
         ax.text(0.5, 0.5, "no point has figures", transform=ax.transAxes, ha="center", color=INFEASIBLE)
     ax.margins(0.15)
