@@ -22,7 +22,7 @@ MAX_FOLD_ELEMENTS = 4096
 FOLDABLE = {"Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast", "Mul", "Add", "Sub", "Div",
             "Floor", "Ceil", "ReduceProd", "Range", "Equal", "Where", "ConstantOfShape", "Expand", "Identity",
             "Constant", "Size", "Sqrt", "Max", "Min", "Neg", "Reshape", "Flatten", "Transpose", "Not", "Less",
-            "Greater", "Abs", "Round"}
+            "Greater", "Abs", "Round", "ReduceMax", "ReduceMin"}
 
 WEIGHT_PREP = {"DequantizeLinear", "QuantizeLinear", "Transpose", "Cast", "Identity", "Reshape", "Unsqueeze",
                "Squeeze", "Flatten"}
@@ -192,6 +192,22 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str,
     MAX_FOLD_EVALUATIONS nodes go through onnx's evaluator, and none whose output could exceed
     MAX_FOLD_ELEMENTS (it would be dropped anyway, after allocating it).
     """
+    evaluations = [0]
+    folded: list[str] = []
+    # A fold can give a later tensor its static shape (a Pad whose pads came from the input size), which makes
+    # the Shape nodes that read it foldable in turn: repeat until a pass folds nothing (each pass folds at least
+    # one node, and MAX_FOLD_EVALUATIONS bounds the evaluations of all of them).
+    while True:
+        proto, more = _fold_pass(proto, opset, where, shapes, evaluations)
+        if not more:
+            return proto, folded
+        folded += more
+        shapes = None
+
+
+def _fold_pass(proto: onnx.ModelProto, opset: int, where: str, shapes: dict[str, tuple[int, ...] | None] | None,
+               evaluations: list[int]) -> tuple[onnx.ModelProto, list[str]]:
+    """One pass of fold_shape_subgraphs over the nodes in order: the model, re-inferred, and what it folded."""
     shapes = static_shapes(proto) if shapes is None else shapes
     known: dict[str, np.ndarray] = {}
     for tensor in proto.graph.initializer:
@@ -199,7 +215,6 @@ def fold_shape_subgraphs(proto: onnx.ModelProto, opset: int, where: str,
             known[tensor.name] = numpy_helper.to_array(tensor)
     folded: list[str] = []
     new_constants: list[onnx.TensorProto] = []
-    evaluations = [0]
     for node in proto.graph.node:
         if node.domain not in ("", "ai.onnx") or node.op_type not in FOLDABLE:
             continue
