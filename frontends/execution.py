@@ -96,8 +96,9 @@ def layer_operands(graph: nx.DiGraph, name: str, shapes: dict[str, tuple[int, ..
             raise FrontendError(f"the bias '{main.input[2]}' of layer '{name}' is not a constant of the model")
         scale = _attribute(main, "beta", 1.0) if data["onnx_op"] == "Gemm" else 1.0
         bias = np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1), (layer.M,)) * scale
-    if data["onnx_op"] == "Gemm":
-        weights = weights * _attribute(main, "alpha", 1.0)
+    alpha = _attribute(main, "alpha", 1.0) if data["onnx_op"] == "Gemm" else 1.0
+    if alpha != 1.0:
+        weights = weights * alpha
     upper = None
     for proto in data["protos"][1:]:
         if proto.op_type == "BatchNormalization":

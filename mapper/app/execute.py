@@ -49,11 +49,12 @@ class Execution:
 def accumulate(step: ArrayStep, weights: np.ndarray, words: np.ndarray, config: Config | None = None,
                hw: Hardware | None = None) -> np.ndarray:
     """The layer's int64 accumulator [N, M, E, F] from its ifmap words (any layout of N*C*H*W values):
-    on the simulated array configured by ``config`` (decoded from the bitstream), else by plain numpy."""
+    on the simulated array configured by ``config`` (decoded from the bitstream), else by plain numpy
+    (which also takes several batches' words at once: [k * N, M, E, F])."""
     layer = step.layer
-    ifmap = words.reshape(layer.N, layer.C, layer.H, layer.W)
     if config is None:
-        return reference(layer, weights, ifmap)
+        return reference(layer, weights, words.reshape(-1, layer.C, layer.H, layer.W))
+    ifmap = words.reshape(layer.N, layer.C, layer.H, layer.W)
     assert hw is not None
     result = simulate(config, hw, weights, ifmap)
     if result.faults:

@@ -133,13 +133,15 @@ def _samples(graph: nx.DiGraph, calibration: str | os.PathLike | None, batch: in
 def _layer_formats(step: ArrayStep, op: LayerOperands, fx: int, chunks: list[dict], headroom: int):
     """The finest filter and ofmap formats whose write-back holds every sample; the quantized weights and bias."""
     weights = op.weights
-    fw = frac_for(float(np.abs(weights).max()) if weights.size else 0.0)
+    fw = frac_for(max(abs(float(weights.min())), abs(float(weights.max()))) if weights.size else 0.0)
+    words = np.concatenate([chunk[step.input] for chunk in chunks])  # every sample in one convolution
     while True:
         w, _ = quantize(weights, fw)
         bias = np.rint(np.ldexp(op.bias, fx + fw)).astype(np.int64)
-        accs = [accumulate(step, w, chunk[step.input]) for chunk in chunks]
-        wide_low = min(int((a + bias.reshape(1, -1, 1, 1)).min()) for a in accs)
-        wide_high = max(int((a + bias.reshape(1, -1, 1, 1)).max()) for a in accs)
+        acc = accumulate(step, w, words)
+        wide = acc + bias.reshape(1, -1, 1, 1)
+        wide_low, wide_high = int(wide.min()), int(wide.max())
+        del wide
         if op.relu:
             wide_low = max(wide_low, 0)
         if op.upper is not None:
@@ -149,7 +151,7 @@ def _layer_formats(step: ArrayStep, op: LayerOperands, fx: int, chunks: list[dic
             break
         fw -= shift - MAX_SHIFT  # the 5-bit shift field cannot reach: coarser weights
     formats = LayerFormats(fx, fw, max(MIN_FRAC, fx + fw - min(shift, MAX_SHIFT)))
-    return formats, w, bias, accs
+    return formats, w, bias, np.split(acc, len(chunks))
 
 
 def _upper_words(upper: float | None, frac: int) -> int | None:

@@ -51,9 +51,10 @@ def frac_for(peak: float, headroom_bits: int = 0) -> int:
 
 def quantize(values: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
     """Real values to words (round half to even, saturate); also how many saturated."""
-    scaled = np.rint(np.ldexp(np.asarray(values, dtype=np.float64), frac))
-    saturated = int(np.count_nonzero((scaled > WORD_MAX) | (scaled < WORD_MIN)))
-    return np.clip(scaled, WORD_MIN, WORD_MAX).astype(np.int16), saturated
+    scaled = np.ldexp(np.asarray(values, dtype=np.float64), frac)
+    np.rint(scaled, out=scaled)  # in place: VGG-16's fc6 holds 103 M weights
+    saturated = int(np.count_nonzero(scaled > WORD_MAX)) + int(np.count_nonzero(scaled < WORD_MIN))
+    return np.clip(scaled, WORD_MIN, WORD_MAX, out=scaled).astype(np.int16), saturated
 
 
 def dequantize(words: np.ndarray, frac: int) -> np.ndarray:

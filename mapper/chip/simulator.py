@@ -65,30 +65,47 @@ def saturate(acc: np.ndarray, shift: int) -> np.ndarray:
     return np.clip(acc >> shift, -32768, 32767).astype(np.int16)
 
 
-def padded_ifmap(layer: LayerShape, ifmap: np.ndarray) -> np.ndarray:
+def padded_ifmap(layer: LayerShape, ifmap: np.ndarray, dtype: type = np.int64) -> np.ndarray:
+    """The ifmap with its zero pads, as integers (non-integer input is truncated) held in ``dtype``."""
     top, left, bottom, right = layer.pads
-    return np.pad(ifmap.astype(np.int64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    values = ifmap if ifmap.dtype.kind in "iu" else ifmap.astype(np.int64)
+    return np.pad(values.astype(dtype), ((0, 0), (0, 0), (top, bottom), (left, right)))
+
+
+def _peak(values: np.ndarray) -> int:
+    """The largest magnitude of integer(-truncated) values, as a Python int (no int64 overflow)."""
+    if not values.size:
+        return 0
+    if values.dtype.kind not in "iu":
+        values = values.astype(np.int64)
+    return max(abs(int(values.min())), abs(int(values.max())))
 
 
 def reference(layer: LayerShape, weights: np.ndarray, ifmap: np.ndarray) -> np.ndarray:
-    """Plain integer convolution (int64 accumulator) [N, M, E, F]: what the array must reproduce."""
+    """Plain integer convolution (int64 accumulator) [N, M, E, F]: what the array must reproduce.
+
+    ``ifmap`` may hold any number of images (its first axis), so calibration samples go through at once.
+    One matrix product per filter tap (r, s) over every group: each reads a strided view of the padded
+    ifmap, so nothing R * S times the ifmap's size is ever built.  Exact in float64 whenever the largest
+    possible sum is below 2**53 (every partial sum is then an integer float64 holds), else in int64.
+    """
     L = layer
-    x = padded_ifmap(L, ifmap)
-    rr = np.arange(L.R)[:, None, None, None] * L.dilation[0] + np.arange(L.E)[None, None, :, None] * L.stride[0]
-    ss = np.arange(L.S)[None, :, None, None] * L.dilation[1] + np.arange(L.F)[None, None, None, :] * L.stride[1]
-    exact_float = L.Cg * L.R * L.S < 2**22  # |sum| < 2**52: float64 matmul is exact
-    out = np.empty((L.N, L.M, L.E, L.F), dtype=np.int64)
-    for gi in range(L.groups):
-        xs = x[:, gi * L.Cg:(gi + 1) * L.Cg]  # [N, Cg, Hp, Wp]
-        cols = xs[:, :, rr, ss]  # [N, Cg, R, S, E, F]
-        cols = cols.reshape(L.N, L.Cg * L.R * L.S, L.E * L.F)
-        w = weights[gi * L.Mg:(gi + 1) * L.Mg].reshape(L.Mg, -1).astype(np.int64)
-        if exact_float:
-            res = np.rint(np.matmul(w.astype(np.float64), cols.astype(np.float64))).astype(np.int64)
-        else:
-            res = np.matmul(w, cols)
-        out[:, gi * L.Mg:(gi + 1) * L.Mg] = res.reshape(L.N, L.Mg, L.E, L.F)
-    return out
+    N, (U, V), (DH, DW) = ifmap.shape[0], L.stride, L.dilation
+    G, Mg, Cg, E, F = L.groups, L.Mg, L.Cg, L.E, L.F
+    exact_float = L.Cg * L.R * L.S * _peak(weights) * _peak(ifmap) < 2**53
+    kind = np.float64 if exact_float else np.int64
+    x = padded_ifmap(L, ifmap, kind).reshape(N, G, Cg, L.Hp, L.Wp)
+    w = (weights if weights.dtype.kind in "iu" else weights.astype(np.int64)).reshape(G, Mg, Cg, L.R, L.S)
+    out = np.zeros((N, G, Mg, E * F), dtype=kind)
+    for r in range(L.R):
+        for s in range(L.S):
+            tap = x[:, :, :, r * DH:r * DH + (E - 1) * U + 1:U, s * DW:s * DW + (F - 1) * V + 1:V]
+            if Cg == 1:  # depthwise: an elementwise product per group, not G matrix products of one column
+                out += w[None, :, :, 0, r, s, None].astype(kind) * tap.reshape(N, G, 1, E * F)
+            else:
+                out += np.matmul(w[:, :, :, r, s].astype(kind), tap.reshape(N, G, Cg, E * F))
+    out = out.reshape(N, L.M, E, F)
+    return np.rint(out).astype(np.int64) if exact_float else out
 
 
 def _last_match(match: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -273,3 +273,50 @@ def test_simulate_cli_fails_when_phases_recombine_wrong(tmp_path, capsys, monkey
     monkeypatch.setattr(Phase, "place", lambda self, y, out: place(self, y, out) if self.index != (1, 0) else None)
     assert main(["simulate", str(path), "--time-limit", "5"]) == 1
     assert "recombined output differs" in capsys.readouterr().out
+
+
+def _naive_convolution(layer: LayerShape, weights: np.ndarray, ifmap: np.ndarray) -> np.ndarray:
+    """The convolution's definition, one output value at a time in Python integers."""
+    L = layer
+    top, left = L.pads[0], L.pads[1]
+    out = np.zeros((ifmap.shape[0], L.M, L.E, L.F), dtype=object)
+    for n, m, e, f in np.ndindex(*out.shape):
+        gi = m // L.Mg
+        total = 0
+        for c, r, s in np.ndindex(L.Cg, L.R, L.S):
+            h = e * L.stride[0] + r * L.dilation[0] - top
+            w = f * L.stride[1] + s * L.dilation[1] - left
+            if 0 <= h < L.H and 0 <= w < L.W:
+                total += int(weights[m, c, r, s]) * int(ifmap[n, gi * L.Cg + c, h, w])
+        out[n, m, e, f] = total
+    return out
+
+
+@st.composite
+def _small_layers(draw) -> LayerShape:
+    groups, R, S = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    extent = ((R - 1) * dilation[0] + 1, (S - 1) * dilation[1] + 1)
+    pads = (draw(st.integers(0, extent[0] - 1)), draw(st.integers(0, extent[1] - 1)),
+            draw(st.integers(0, extent[0] - 1)), draw(st.integers(0, extent[1] - 1)))
+    H = draw(st.integers(max(1, extent[0] - pads[0] - pads[2]), 7))
+    W = draw(st.integers(max(1, extent[1] - pads[1] - pads[3]), 7))
+    return LayerShape(N=draw(st.integers(1, 2)), C=groups * draw(st.integers(1, 3)), H=H, W=W,
+                      M=groups * draw(st.integers(1, 3)), R=R, S=S, groups=groups,
+                      stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))), pads=pads, dilation=dilation)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_small_layers(), st.integers(0, 2**16), st.sampled_from((4, 16, 28)), st.integers(1, 3))
+def test_the_reference_convolution_is_the_definition(layer: LayerShape, seed: int, bits: int, images: int) -> None:
+    """Every kind of convolution, 16-bit operands (the float64 path) and 28-bit ones (the int64 path: sums may
+    pass 2**53, never 2**63), and an ifmap of another number of images than the layer's N (calibration samples go through at once)."""
+    rng = np.random.default_rng(seed)
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1)
+    weights = rng.integers(lo, hi, (layer.M, layer.Cg, layer.R, layer.S), dtype=np.int64)
+    ifmap = rng.integers(lo, hi, (images, layer.C, layer.H, layer.W), dtype=np.int64)
+    if bits == 16:
+        weights, ifmap = weights.astype(np.int16), ifmap.astype(np.int16)
+    got = reference(layer, weights, ifmap)
+    assert got.dtype == np.int64 and got.shape == (images, layer.M, layer.E, layer.F)
+    assert np.array_equal(got.astype(object), _naive_convolution(layer, weights, ifmap))
