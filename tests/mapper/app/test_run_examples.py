@@ -3,7 +3,9 @@
 The chip backend drives the functional simulator from each decoded bitstream; the numpy backend is a plain
 integer convolution with the same formats, write-back and host rule.  Every array layer's ofmap and the
 network's outputs must agree bit for bit, and each layer must see non-trivial data (a test that compared
-two all-zero tensors would prove nothing).
+two all-zero tensors would prove nothing).  The shape-only examples run on their ``--weights seeded:SEED``
+draw, the weighted example files' very weights (tests/mapper/app/test_seeded_weights.py), without writing
+VGG-16's 553 MB of them to disk first.
 """
 
 from __future__ import annotations
@@ -31,16 +33,20 @@ def _make_examples():
     return module
 
 
-def _model(name: str, tmp_path: Path) -> Path:
+def _model(name: str) -> tuple[Path, str]:
+    """The example and the weights it runs on: its own (the trained digits network, LeNet-5's), else seeded."""
     if name == "digits":
-        return EXAMPLES / "digits" / "digits_cnn.onnx"
-    return _make_examples().write_weighted(name, tmp_path)
+        return EXAMPLES / "digits" / "digits_cnn.onnx", "model"
+    if name == "lenet5":
+        return EXAMPLES / "lenet5.onnx", "model"
+    return EXAMPLES / f"{name}.onnx", f"seeded:{_make_examples().SEEDS[name]}"
 
 
 @pytest.mark.parametrize("name", ["lenet5", "digits", "alexnet", "resnet18", "mobilenet_v2", "resnet50", "vgg16"])
 def test_every_bundled_example_runs_bit_exact_on_the_chip(name, tmp_path):
     out = tmp_path / "out"
-    compile_model(_model(name, tmp_path), cache=False, compare_spaces=False).save(out)
+    model, weights = _model(name)
+    compile_model(model, cache=False, compare_spaces=False, weights=weights).save(out)
     data = load_program(out)
     program = data.program
     steps = [step for step in program.steps if isinstance(step, ArrayStep)]
