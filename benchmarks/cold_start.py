@@ -6,7 +6,8 @@ Table 1, per network (AlexNet, ResNet-50, batch 1): the median wall and CPU time
 (``python -m mapper compile FILE --batch 1``) cold (``--no-cache``) and warm (a second compile on a result cache
 the first filled), against issue 28's targets (idle 2-core machine: AlexNet cold <= 0.5 s, ResNet-50 cold
 <= 1.2 s, ResNet-50 warm <= 0.4 s).  Runs alternate cold / warm, a repetition at a time, so a busy period hits both.
-CPU is the child's user + system time (``os.wait4``).
+CPU is the child's user + system time (``os.wait4``).  Every child reads Python's bytecode cache, which an unmeasured
+first run writes (a user's machine has it: pip byte-compiles a wheel), even where PYTHONDONTWRITEBYTECODE is set.
 
 Table 2: ``python -X importtime`` of a cold AlexNet compile, the packages that take the most import time
 (each with what it pulls in; a package counts where another imports it, so the rows overlap) and the sum of every
@@ -39,7 +40,11 @@ def compile_once(model: Path, out: Path, cache: Path | None, importtime: bool = 
     """One whole-process compile: wall seconds, CPU seconds, its stderr."""
     command = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "mapper", "compile", str(model),
                "--batch", "1", "-o", str(out), *(["--no-cache"] if cache is None else [])]
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache or out.parent / "unused-cache"))
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache or out.parent / "unused-cache"), PYTHONPYCACHEPREFIX=str(
+        out.parent / "pycache"))
+    # Python's own bytecode cache as on a user's machine (a wheel install byte-compiles; an editable one writes it
+    # on its first run): some sandboxes set PYTHONDONTWRITEBYTECODE, which recompiles every module at every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert child.stderr is not None
@@ -78,6 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        compile_once(ROOT / "examples" / NETWORKS["AlexNet"], Path(tmp) / "warm-up", None)  # writes the bytecode
         for rep in range(args.repeat):
             for name, file in NETWORKS.items():
                 cache = Path(tmp) / f"cache-{name}-{rep}"

@@ -131,7 +131,8 @@ def test_a_dask_address_that_does_not_answer_is_one_error_not_a_hang(tmp_path, k
     started = time.monotonic()
     try:
         done = subprocess.run([sys.executable, "-m", "mapper.app.cli", "sweep", str(spec), "-o", str(tmp_path / "out"),
-                               "--no-cache", "--executor", "dask", "--address", f"tcp://127.0.0.1:{port}"],
+                               "--no-cache", "--executor", "dask", "--address", f"tcp://127.0.0.1:{port}",
+                               "--connect-timeout", "2"],
                               capture_output=True, text=True, timeout=HANG_GUARD_SECONDS, cwd=tmp_path,
                               env=dict(os.environ, NO_COLOR="1"))
     except subprocess.TimeoutExpired:
@@ -144,6 +145,18 @@ def test_a_dask_address_that_does_not_answer_is_one_error_not_a_hang(tmp_path, k
     assert f"127.0.0.1:{port}" in lines[0] and "Dask scheduler" in lines[0], lines[0]
     assert not (tmp_path / "out").exists(), f"wrote {sorted(p.name for p in (tmp_path / 'out').iterdir())}"
     assert time.monotonic() - started < HANG_GUARD_SECONDS
+    if kind == "silent":  # the wait asked for, not CONNECT_SECONDS
+        assert "within 2 s" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "601", "ten", "\x1b[2J"])
+def test_a_connect_timeout_that_is_no_wait_is_a_usage_error(tmp_path, value):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"vary: {{array.rows: [6]}}\nnetworks: [{LENET}]\n")
+    run = run_cli(["sweep", str(spec), "-o", str(tmp_path / "out"), "--executor", "dask", "--address",
+                   "tcp://127.0.0.1:1", "--connect-timeout", value], tmp_path)
+    assert run.code == 2 and "--connect-timeout" in run.stderr and "\x1b[" not in run.stderr, run.stderr
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------- the result cache

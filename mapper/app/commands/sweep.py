@@ -22,8 +22,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--executor", choices=("local", "dask"), default="local",
                         help="where the layer searches run: the local cores, or a Dask cluster (--address)")
     parser.add_argument("--address", metavar="ADDR", help="a running Dask scheduler, e.g. tcp://host:8786")
+    parser.add_argument("--connect-timeout", metavar="SECONDS", type=_seconds, default=None,
+                        help="how long the Dask scheduler may take to answer (default 10)")
     add_cache_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print points.json instead of tables")
+
+
+def _seconds(value: str) -> float:
+    """A finite wait in (0, MAX_CONNECT_SECONDS] seconds, else a usage error naming the value."""
+    from mapper.app.sweep.executors import MAX_CONNECT_SECONDS
+
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_CONNECT_SECONDS:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{printable(value[:40])!s} is not a number of seconds in (0, "
+                                         f"{MAX_CONNECT_SECONDS}]")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     out = Path(args.output) if args.output else Path.cwd() / Path(args.spec).stem
-    executor = make_executor(args.executor, args.address)   # refused before anything is written
+    executor = make_executor(args.executor, args.address, connect_seconds=args.connect_timeout)  # before any write
     out.mkdir(parents=True, exist_ok=True)
     cache = open_cache(cache_choice(args))  # one object: its write failure is warned once, after the sweep
     err = Console(stderr=True)

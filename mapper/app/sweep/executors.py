@@ -61,7 +61,7 @@ class LocalExecutor:
 class DaskExecutor:
     """A running Dask scheduler at ``address`` (``tcp://host:8786``), or a ``distributed.Client``."""
 
-    def __init__(self, address: Any, retries: int = 2) -> None:
+    def __init__(self, address: Any, retries: int = 2, connect_seconds: float | None = None) -> None:
         try:
             from distributed import Client
         except ImportError:
@@ -71,7 +71,7 @@ class DaskExecutor:
         else:
             if not address:
                 raise InputError("--executor dask needs --address of a running Dask scheduler")
-            self.client, self._own = _connect(address), True
+            self.client, self._own = _connect(address, connect_seconds or CONNECT_SECONDS), True
         self.retries = retries
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
@@ -96,10 +96,11 @@ class DaskExecutor:
 
 
 CONNECT_SECONDS = 10  # assumed: a scheduler answers its handshake in well under a second, a far or busy one in a few
+MAX_CONNECT_SECONDS = 600  # assumed: longer than any handshake; a longer wait is a hang, whatever the user asked
 
 
-def _connect(address: str) -> Any:
-    """A client of the scheduler at ``address``, or one error line saying why not, within CONNECT_SECONDS.
+def _connect(address: str, seconds: float = CONNECT_SECONDS) -> Any:
+    """A client of the scheduler at ``address``, or one error line saying why not, within ``seconds`` and a margin.
 
     The address is checked first (a known scheme; for tcp and tls a host and a port); a tcp or tls port
     where nothing listens is refused at once, not after distributed's connect retries; and a peer that
@@ -124,35 +125,37 @@ def _connect(address: str) -> Any:
         raise InputError(f"not a Dask scheduler address: {foreign_message(error)}", where=where) from None
     if host is not None:
         try:
-            socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+            socket.create_connection((host, port), timeout=seconds).close()
         except OSError as error:
             reason = "nothing listens there (connection refused)" if isinstance(error, ConnectionRefusedError) \
                 else foreign_message(error)
             raise InputError(f"cannot reach the Dask scheduler: {reason}", where=where) from None
     # The client's own timeout does not bound its handshake: a peer that accepts and stays silent held it
-    # for minutes (distributed 2026.8).  So it connects in a thread of its own, waited for CONNECT_SECONDS
-    # and a margin; one that never returns is left behind (a daemon thread: it ends with the process).
+    # for minutes (distributed 2026.8).  So it connects in a thread of its own, waited for ``seconds`` and a
+    # margin (for the client's own timeout error to arrive first); one that never returns is left behind (a
+    # daemon thread: it ends with the process).
     made: dict[str, Any] = {}
 
     def make() -> None:
         try:
-            made["client"] = Client(address, timeout=f"{CONNECT_SECONDS}s")
+            made["client"] = Client(address, timeout=f"{seconds}s")
         except BaseException as error:  # noqa: BLE001 - whatever a peer that is no scheduler makes it raise
             made["error"] = error
 
     thread = threading.Thread(target=make, name="dask-connect", daemon=True)
     thread.start()
-    thread.join(CONNECT_SECONDS + 5)
+    thread.join(seconds + min(5.0, max(1.0, seconds / 2)))
     if "client" in made:
         return made["client"]
     reason = f": {foreign_message(made['error'])}" if "error" in made else " (it accepted the connection, then said nothing)"
-    raise InputError(f"no Dask scheduler answered within {CONNECT_SECONDS} s{reason}", where=where)
+    raise InputError(f"no Dask scheduler answered within {seconds:g} s{reason}", where=where)
 
 
-def make_executor(kind: str, address: Any = None, workers: int | None = None) -> Executor:
+def make_executor(kind: str, address: Any = None, workers: int | None = None,
+                  connect_seconds: float | None = None) -> Executor:
     if kind == "local":
         return LocalExecutor(workers)
     if kind == "dask":
-        return DaskExecutor(address)
+        return DaskExecutor(address, connect_seconds=connect_seconds)
     raise InputError(f"unknown executor {kind!r} (one of: {', '.join(EXECUTORS)})")
 
