@@ -110,14 +110,15 @@ def failures(unmapped: Iterable[dict[str, str]]) -> list[tuple[list[str], str]]:
     return [(names, reason) for reason, names in groups.items()]
 
 
-def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested keys as one level, ``energy.by_level.pj.dram``; list items by position, ``spads.ifmap_spad.0``."""
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else None
+def flatten(node: Any, prefix: str = "", lists: bool = True) -> dict[str, Any]:
+    """Nested keys as one level, ``energy.by_level.pj.dram``; list items by position, ``spads.ifmap_spad.0``
+    (with ``lists`` False a list is one value: an input shape stays ``[1, 3, 224, 224]``)."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if lists and isinstance(node, list) else None
     if items is None:
         return {prefix: node}
     out: dict[str, Any] = {}
     for key, value in items:
-        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key), lists))
     return out
 
 

@@ -108,8 +108,9 @@ def _totals(ra: dict[str, Any], rb: dict[str, Any]) -> dict[str, Any]:
 
 def diff_reports(ra: dict[str, Any], rb: dict[str, Any]) -> dict[str, Any]:
     """Every difference between two reports: run settings, totals, and per layer sorted by impact."""
-    settings_a = flatten({".".join(path): _pick(ra, path) for path in RUN_KEYS})
-    settings_b = flatten({".".join(path): _pick(rb, path) for path in RUN_KEYS})
+    # A list setting (an input shape) is one value: one line when one report has it and the other not.
+    settings_a = flatten({".".join(path): _pick(ra, path) for path in RUN_KEYS}, lists=False)
+    settings_b = flatten({".".join(path): _pick(rb, path) for path in RUN_KEYS}, lists=False)
     run = {key: {"a": settings_a.get(key), "b": settings_b.get(key)} for key in dict.fromkeys([*settings_a, *settings_b])
            if settings_a.get(key) != settings_b.get(key)}
     by_name_a = {entry["name"]: entry for entry in ra["layers"]}

@@ -77,3 +77,15 @@ def test_a_layer_mapped_on_one_side_only_comes_first():
     assert [d["name"] for d in diff["layers"]] == ["x", "y"]
     assert diff["layers"][0]["status"] == {"a": "OPTIMAL", "b": "INFEASIBLE"} and diff["layers"][0]["impact"] is None
     assert diff["layers"][1]["impact"] == 0.25 and diff["layers"][1]["latency_ms"]["delta"] == -0.25
+
+
+def test_an_input_shape_in_one_report_only_is_one_setting_line():
+    """--input-shape in one compile only: one line naming the shape, not one per dimension."""
+    report = {"totals": {"energy": {"total_pj": 10.0}, "latency": {"total_ms": 1.0}}, "layers": [],
+              "options": {"objective": "energy"}}
+    shaped = dict(report, options={"objective": "energy", "input_shapes": {"input": [1, 3, 224, 224]}})
+    diff = diff_reports(report, shaped)
+    assert diff["run"] == {"options.input_shapes.input": {"a": None, "b": [1, 3, 224, 224]}}
+    other = dict(report, options={"objective": "energy", "input_shapes": {"input": [1, 3, 160, 160]}})
+    assert diff_reports(shaped, other)["run"] == {
+        "options.input_shapes.input": {"a": [1, 3, 224, 224], "b": [1, 3, 160, 160]}}
