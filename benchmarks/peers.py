@@ -90,11 +90,20 @@ class Run:
     last_line: str
 
 
-def run_child(argv: list[str], cwd: Path) -> Run:
+def child_env(work: Path) -> dict[str, str]:
+    """Both tools read Python's bytecode cache as on a user's machine (pip byte-compiles a wheel; our editable
+    install writes it on its first run, ``measure``'s unmeasured one), even where PYTHONDONTWRITEBYTECODE is set."""
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(work / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_child(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     """``argv`` in a fresh process; CPU from wait4, so nothing the parent does counts."""
     with tempfile.TemporaryFile("w+b") as out:
         start = time.perf_counter()
-        child = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                 env=env)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -137,14 +146,16 @@ def measure(file: Path, python: str, repeat: int, work: Path) -> tuple[list[Run]
     mapping.write_text(MAPPING_YAML)
     ours: list[Run] = []
     theirs: list[Run] = []
+    env = child_env(work)
+    eyeriss = [sys.executable, "-m", "mapper", "compile", str(file), "--batch", "1", "--no-cache", "-o"]
+    run_child([*eyeriss, str(work / "eyeriss-warm-up")], ROOT, env)  # writes the bytecode cache, not measured
     for index in range(repeat):
-        ours.append(run_child([sys.executable, "-m", "mapper", "compile", str(file), "--batch", "1", "--no-cache",
-                               "-o", str(work / f"eyeriss{index}")], ROOT))
+        ours.append(run_child([*eyeriss, str(work / f"eyeriss{index}")], ROOT, env))
         if ours[-1].code != 0:
             raise SystemExit(f"peers: eyeriss compile {file.name} failed ({ours[-1].code}): "
                              f"{printable(ours[-1].last_line)}")
         theirs.append(run_child([python, "-c", ZIGZAG_CHILD, str(file), str(mapping), str(work / f"zigzag{index}")],
-                                work))
+                                work, env))
         if theirs[-1].code != 0:
             break  # ZigZag does not take this file; the table says why
     return ours, theirs
