@@ -139,9 +139,9 @@ def _layer_formats(step: ArrayStep, op: LayerOperands, fx: int, chunks: list[dic
         w, _ = quantize(weights, fw)
         bias = np.rint(np.ldexp(op.bias, fx + fw)).astype(np.int64)
         acc = accumulate(step, w, words)
-        wide = acc + bias.reshape(1, -1, 1, 1)
-        wide_low, wide_high = int(wide.min()), int(wide.max())
-        del wide
+        per_filter = (0, *range(2, acc.ndim))  # extremes per output channel, then its bias: no wide copy
+        wide_low = int((acc.min(axis=per_filter) + bias).min())
+        wide_high = int((acc.max(axis=per_filter) + bias).max())
         if op.relu:
             wide_low = max(wide_low, 0)
         if op.upper is not None:
