@@ -233,6 +233,12 @@ def started_searching(process: subprocess.Popen, timeout: float = 300) -> tuple[
     return reader, chunks
 
 
+def _default_sigint() -> None:
+    """In the child before it starts: Ctrl-C at its default.  A shell runs a background job (``pytest &``) with
+    SIGINT ignored, its children inherit that, and Python then installs no KeyboardInterrupt handler at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
     out = tmp_path / "out"
@@ -241,7 +247,7 @@ def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
     # AlexNet's batch scan (16 batch sizes) takes seconds; interrupt it once its first layer is mapped.
     process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "alexnet.onnx"),
                                 "--batch", "auto", "-o", str(out)], env=dict(env(), TTY_COMPATIBLE="1", FORCE_COLOR="1"),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     try:
         reader, chunks = started_searching(process)
         sent = time.perf_counter()
