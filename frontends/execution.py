@@ -28,14 +28,14 @@ HOST_IR_VERSION = 8
 
 @dataclass(frozen=True)
 class LayerOperands:
-    """One array layer as a program runs it: tensors, real weights and bias, output clamp."""
+    """One array layer as a program runs it: tensors, bias, output clamp (its weights: ``layer_weights``, read
+    when its step is reached, so a network's float64 weights are never all held at once)."""
 
     name: str
     input: str
     input_shape: tuple[int, ...]
     output: str
     output_shape: tuple[int, ...]
-    weights: np.ndarray  # float64 [M, C/groups, R, S]
     bias: np.ndarray  # float64 [M]
     relu: bool
     upper: float | None  # a fused Clip's upper bound (ReLU6), None for none
@@ -85,10 +85,9 @@ def _attribute(node: onnx.NodeProto, name: str, default):
 
 
 def layer_operands(graph: nx.DiGraph, name: str, shapes: dict[str, tuple[int, ...]]) -> LayerOperands:
-    """The operands of a runnable array layer (``not_runnable`` is None)."""
+    """The operands of a runnable array layer (``not_runnable`` is None), its weights aside."""
     data = graph.nodes[name]
     layer, main = data["layer"], data["protos"][0]
-    weights = load_layer_weights(graph, name)
     bias = np.zeros(layer.M, dtype=np.float64)
     if len(main.input) > 2 and main.input[2]:
         value = load_constant(graph, main.input[2])
@@ -96,9 +95,6 @@ def layer_operands(graph: nx.DiGraph, name: str, shapes: dict[str, tuple[int, ..
             raise FrontendError(f"the bias '{main.input[2]}' of layer '{name}' is not a constant of the model")
         scale = _attribute(main, "beta", 1.0) if data["onnx_op"] == "Gemm" else 1.0
         bias = np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1), (layer.M,)) * scale
-    alpha = _attribute(main, "alpha", 1.0) if data["onnx_op"] == "Gemm" else 1.0
-    if alpha != 1.0:
-        weights = weights * alpha
     upper = None
     for proto in data["protos"][1:]:
         if proto.op_type == "BatchNormalization":
@@ -108,8 +104,17 @@ def layer_operands(graph: nx.DiGraph, name: str, shapes: dict[str, tuple[int, ..
     source, target = main.input[0], data["output"]
     if source not in shapes or target not in shapes:
         raise FrontendError(f"layer '{name}': the shape of its input or output tensor is not known")
-    return LayerOperands(name, source, shapes[source], target, shapes[target], weights, np.array(bias), data["relu"],
-                         upper)
+    return LayerOperands(name, source, shapes[source], target, shapes[target], np.array(bias), data["relu"], upper)
+
+
+def layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray:
+    """A runnable array layer's real weights, float64 [M, C/groups, R, S]: BatchNormalization folded, a Gemm's alpha."""
+    data = graph.nodes[name]
+    weights = load_layer_weights(graph, name)
+    if weights is None:
+        raise FrontendError(f"the weights of layer '{name}' are not constants of the model")
+    alpha = _attribute(data["protos"][0], "alpha", 1.0) if data["onnx_op"] == "Gemm" else 1.0
+    return weights * alpha if alpha != 1.0 else weights
 
 
 def _bn_shift(graph: nx.DiGraph, node: onnx.NodeProto, bias: np.ndarray) -> np.ndarray:

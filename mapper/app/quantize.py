@@ -30,7 +30,7 @@ import yaml
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware
 from frontends.calibration import load_samples
-from frontends.execution import LayerOperands, host_model, layer_operands, not_runnable, tensor_shapes
+from frontends.execution import LayerOperands, host_model, layer_operands, layer_weights, not_runnable, tensor_shapes
 from frontends.seeded import describe, seeded_bytes, with_seeded_weights
 from mapper.app.execute import accumulate, host_feeds
 from mapper.app.host import HostRunner
@@ -130,9 +130,9 @@ def _samples(graph: nx.DiGraph, calibration: str | os.PathLike | None, batch: in
     return chunks, headroom, source
 
 
-def _layer_formats(step: ArrayStep, op: LayerOperands, fx: int, chunks: list[dict], headroom: int):
+def _layer_formats(step: ArrayStep, op: LayerOperands, weights: np.ndarray, fx: int, chunks: list[dict],
+                   headroom: int):
     """The finest filter and ofmap formats whose write-back holds every sample; the quantized weights and bias."""
-    weights = op.weights
     fw = frac_for(max(abs(float(weights.min())), abs(float(weights.max()))) if weights.size else 0.0)
     words = np.concatenate([chunk[step.input] for chunk in chunks])  # every sample in one convolution
     while True:
@@ -158,10 +158,12 @@ def _upper_words(upper: float | None, frac: int) -> int | None:
     return None if upper is None else int(min(2**15 - 1, np.floor(np.ldexp(upper, frac))))
 
 
-def _choose(steps: list[Any], operands: dict[str, LayerOperands], host: HostRunner, chunks: list[dict],
-            headroom: int, layers: dict[str, tuple[int, Any]],
-            free: Any) -> tuple[list[Any], dict[str, int], dict, dict]:
-    """Walk the program over all chunks at once, fixing each tensor's format as it is produced."""
+def _choose(graph: nx.DiGraph, steps: list[Any], operands: dict[str, LayerOperands], host: HostRunner,
+            chunks: list[dict], headroom: int, layers: dict[str, tuple[int, Any]],
+            free: Any) -> tuple[list[Any], dict[str, int], dict[str, bytes], dict]:
+    """Walk the program over all chunks at once, fixing each tensor's format as it is produced.
+
+    A layer's float64 weights are read at its step and dropped after it; only their .npy bytes are kept."""
     formats: dict[str, int] = {}
     for name in list(chunks[0]):
         formats[name] = frac_for(max(float(np.abs(c[name]).max()) for c in chunks), headroom)
@@ -179,7 +181,10 @@ def _choose(steps: list[Any], operands: dict[str, LayerOperands], host: HostRunn
         array = ArrayStep(index, step, layer, op.input, op.input_shape, op.output, op.output_shape, op.relu, None,
                           LayerFormats(formats[op.input], 0, 0), f"bitstreams/{stem}.bin",
                           f"{PROGRAM_DIR}/weights/{stem}.npy", f"{PROGRAM_DIR}/bias/{stem}.npy")
-        fmt, weights[step], biases[step], accs = _layer_formats(array, op, formats[op.input], chunks, headroom)
+        fmt, words, biases[step], accs = _layer_formats(array, op, layer_weights(graph, step), formats[op.input],
+                                                        chunks, headroom)
+        weights[step] = npy_bytes(words)
+        del words
         upper = _upper_words(op.upper, fmt.ofmap)
         array = ArrayStep(*[getattr(array, f) for f in ("index", "name", "layer", "input", "input_shape", "output",
                                                        "output_shape", "relu")], upper, fmt, array.bitstream,
@@ -233,7 +238,7 @@ def build_program(graph: nx.DiGraph, layers: list[tuple[int, str, bool]], hw: Ha
     outputs = {name for name, _ in graph.graph["outputs"]}
     shape_of = {name: graph.nodes[name]["layer"] for _, name, _ in layers}
     index_of = {name: (index, shape_of[name]) for index, name, _ in layers}
-    done, formats, weights, biases = _choose(steps, operands, host, chunks, headroom, index_of,
+    done, formats, weights, biases = _choose(graph, steps, operands, host, chunks, headroom, index_of,
                                              lambda position: _free(chunks, steps, operands, position, outputs))
     program = Program(graph.graph["name"], graph.graph["sha256"], hw.name, layout_id(hw), batch,
                       tuple(TensorSpec(name, shapes[name]) for name, _ in graph.graph["inputs"]),
@@ -246,7 +251,7 @@ def build_program(graph: nx.DiGraph, layers: list[tuple[int, str, bool]], hw: Ha
     files = {PROGRAM_FILE: program.to_bytes(), HOST_FILE: model.SerializeToString(deterministic=True),
              HARDWARE_FILE: yaml.safe_dump(dict(hw.source), sort_keys=True).encode()}
     for step in program.array_steps:
-        files[step.weights] = npy_bytes(weights[step.name])
+        files[step.weights] = weights.pop(step.name)
         files[step.bias] = npy_bytes(biases[step.name])
     reference = _reference_bytes(graph)
     if reference is not None:

@@ -49,12 +49,22 @@ def frac_for(peak: float, headroom_bits: int = 0) -> int:
     return max(MIN_FRAC, min(MAX_FRAC, frac) - headroom_bits)
 
 
+# Values quantized per slice (assumed: 4 M float64 temporaries, 32 MB, so VGG-16's fc6 of 103 M weights never
+# needs a float64 copy of itself next to its words).
+QUANTIZE_SLICE = 1 << 22
+
+
 def quantize(values: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
     """Real values to words (round half to even, saturate); also how many saturated."""
-    scaled = np.ldexp(np.asarray(values, dtype=np.float64), frac)
-    np.rint(scaled, out=scaled)  # in place: VGG-16's fc6 holds 103 M weights
-    saturated = int(np.count_nonzero(scaled > WORD_MAX)) + int(np.count_nonzero(scaled < WORD_MIN))
-    return np.clip(scaled, WORD_MIN, WORD_MAX, out=scaled).astype(np.int16), saturated
+    flat = np.asarray(values).reshape(-1)
+    words = np.empty(flat.shape, dtype=np.int16)
+    saturated = 0
+    for start in range(0, flat.size, QUANTIZE_SLICE):
+        scaled = np.ldexp(flat[start:start + QUANTIZE_SLICE].astype(np.float64), frac)
+        np.rint(scaled, out=scaled)
+        saturated += int(np.count_nonzero(scaled > WORD_MAX)) + int(np.count_nonzero(scaled < WORD_MIN))
+        words[start:start + QUANTIZE_SLICE] = np.clip(scaled, WORD_MIN, WORD_MAX, out=scaled)
+    return words.reshape(np.shape(values)), saturated
 
 
 def dequantize(words: np.ndarray, frac: int) -> np.ndarray:

@@ -81,6 +81,11 @@ def _peak(values: np.ndarray) -> int:
     return max(abs(int(values.min())), abs(int(values.max())))
 
 
+# Filter weights widened per matrix product (assumed: 4 M values, 32 MB at 8 bytes; VGG-16's conv layers fit
+# whole, its fc6 goes in 25 slices).
+REFERENCE_SLICE = 1 << 22
+
+
 def reference(layer: LayerShape, weights: np.ndarray, ifmap: np.ndarray) -> np.ndarray:
     """Plain integer convolution (int64 accumulator) [N, M, E, F]: what the array must reproduce.
 
@@ -97,13 +102,16 @@ def reference(layer: LayerShape, weights: np.ndarray, ifmap: np.ndarray) -> np.n
     x = padded_ifmap(L, ifmap, kind).reshape(N, G, Cg, L.Hp, L.Wp)
     w = (weights if weights.dtype.kind in "iu" else weights.astype(np.int64)).reshape(G, Mg, Cg, L.R, L.S)
     out = np.zeros((N, G, Mg, E * F), dtype=kind)
+    rows = max(1, REFERENCE_SLICE // max(1, G * Cg))
     for r in range(L.R):
         for s in range(L.S):
             tap = x[:, :, :, r * DH:r * DH + (E - 1) * U + 1:U, s * DW:s * DW + (F - 1) * V + 1:V]
             if Cg == 1:  # depthwise: an elementwise product per group, not G matrix products of one column
                 out += w[None, :, :, 0, r, s, None].astype(kind) * tap.reshape(N, G, 1, E * F)
-            else:
-                out += np.matmul(w[:, :, :, r, s].astype(kind), tap.reshape(N, G, Cg, E * F))
+                continue
+            columns = tap.reshape(N, G, Cg, E * F)
+            for m in range(0, Mg, rows):  # filters in slices: fc6's 103 M weights are never all widened at once
+                out[:, :, m:m + rows] += np.matmul(w[:, m:m + rows, :, r, s].astype(kind), columns)
     out = out.reshape(N, L.M, E, F)
     return np.rint(out).astype(np.int64) if exact_float else out
 

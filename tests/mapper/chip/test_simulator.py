@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from cost_models.hardware import default_hardware
 from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
+from mapper.chip import simulator
 from mapper.chip.bitstream import HEADER, config_for, decode, encode, layout
 from mapper.app.cli import main
 from mapper.chip.simulator import (
@@ -307,16 +308,23 @@ def _small_layers(draw) -> LayerShape:
 
 
 @settings(max_examples=150, deadline=None)
-@given(_small_layers(), st.integers(0, 2**16), st.sampled_from((4, 16, 28)), st.integers(1, 3))
-def test_the_reference_convolution_is_the_definition(layer: LayerShape, seed: int, bits: int, images: int) -> None:
+@given(_small_layers(), st.integers(0, 2**16), st.sampled_from((4, 16, 28)), st.integers(1, 3),
+       st.sampled_from((1, 8, simulator.REFERENCE_SLICE)))
+def test_the_reference_convolution_is_the_definition(layer: LayerShape, seed: int, bits: int, images: int,
+                                                     widened: int) -> None:
     """Every kind of convolution, 16-bit operands (the float64 path) and 28-bit ones (the int64 path: sums may
-    pass 2**53, never 2**63), and an ifmap of another number of images than the layer's N (calibration samples go through at once)."""
+    pass 2**53, never 2**63), an ifmap of another number of images than the layer's N (calibration samples go
+    through at once), and the filters widened whole or in slices of one or a few."""
     rng = np.random.default_rng(seed)
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1)
     weights = rng.integers(lo, hi, (layer.M, layer.Cg, layer.R, layer.S), dtype=np.int64)
     ifmap = rng.integers(lo, hi, (images, layer.C, layer.H, layer.W), dtype=np.int64)
     if bits == 16:
         weights, ifmap = weights.astype(np.int16), ifmap.astype(np.int16)
-    got = reference(layer, weights, ifmap)
+    default, simulator.REFERENCE_SLICE = simulator.REFERENCE_SLICE, widened
+    try:
+        got = reference(layer, weights, ifmap)
+    finally:
+        simulator.REFERENCE_SLICE = default
     assert got.dtype == np.int64 and got.shape == (images, layer.M, layer.E, layer.F)
     assert np.array_equal(got.astype(object), _naive_convolution(layer, weights, ifmap))
