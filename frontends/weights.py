@@ -8,12 +8,14 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
-from cost_models.files import read_bounded, read_range
+from cost_models.files import open_regular, read_range
 from frontends.loading import MAX_MODEL_BYTES, FrontendError, check_external_data, external_span
 from frontends.seeded import with_seeded_weights
 from frontends.shapes import WEIGHT_PREP, evaluate_node
+from frontends.wire import WireError, read_without_weights
 
 
 # Largest weight tensor read for simulation (assumed: 256 MB holds VGG-16's fc6, the largest layer of the
@@ -21,22 +23,48 @@ from frontends.shapes import WEIGHT_PREP, evaluate_node
 MAX_WEIGHT_BYTES = 256 * 2**20
 
 
+# Initializers of more elements than this are indexed, not parsed: their raw bytes are read from the file when
+# a layer asks (assumed: 4096 keeps every shape and small constant in memory, and no layer's weights).
+INDEX_ELEMENTS = 4096
+Span = tuple[int, int]  # (offset, length) of a tensor's raw_data in the model file
+# Types whose raw bytes are the array itself (little-endian, as ONNX stores raw_data): viewed, read-only.
+_VIEWED = {onnx.TensorProto.FLOAT: np.dtype("<f4"), onnx.TensorProto.DOUBLE: np.dtype("<f8")}
+
+
 @lru_cache(maxsize=2)
-def _initializers(path: str, mtime: float, seed: int | None = None) -> tuple[dict[str, onnx.TensorProto],
-                                                                         dict[str, onnx.NodeProto]]:
-    """The model's initializers (external data not read yet) and, by output name, the nodes that may prepare weights;
-    with a ``seed``, its parameters are the seeded draws (frontends.seeded) instead."""
-    proto = onnx.load_model_from_string(read_bounded(path, MAX_MODEL_BYTES, "ONNX model"))
+def _initializers(path: str, mtime: float, seed: int | None = None
+                  ) -> tuple[dict[str, tuple[onnx.TensorProto, Span | None]], dict[str, onnx.NodeProto]]:
+    """The model's initializers, each with where its raw values lie in the file if they were left there, and, by
+    output name, the nodes that may prepare weights; with a ``seed``, its parameters are the seeded draws
+    (frontends.seeded) instead.  The file is not parsed whole: a 550 MB model is never held in memory."""
+    handle, size = open_regular(path, MAX_MODEL_BYTES, "ONNX model")
+    spans: list[Span | None] = []
+    with handle:
+        try:
+            proto = onnx.load_model_from_string(read_without_weights(handle, size, INDEX_ELEMENTS, spans=spans))
+        except (WireError, DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as error:
+            raise FrontendError(f"not a valid ONNX model (changed since it was loaded? {type(error).__name__})",
+                                path) from None
     check_external_data(proto, Path(path))
+    left = {}
+    for tensor, span in zip(proto.graph.initializer, spans):
+        left[tensor.name] = span
     if seed is not None:
         proto = with_seeded_weights(proto, seed, path)
     producers = {node.output[0]: node for node in proto.graph.node
                  if node.domain in ("", "ai.onnx") and node.op_type in WEIGHT_PREP | {"Constant"} and node.output}
-    return {t.name: t for t in proto.graph.initializer}, producers
+    # A drawn parameter holds its values; only a tensor still without them is read from its span.
+    return {t.name: (t, None if t.raw_data else left.get(t.name)) for t in proto.graph.initializer}, producers
 
 
-def _loaded(tensor: onnx.TensorProto, path: str) -> onnx.TensorProto:
-    """``tensor`` with its external data read in (bounded, from the checked span of a regular file)."""
+def _loaded(tensor: onnx.TensorProto, span: Span | None, path: str) -> onnx.TensorProto:
+    """``tensor`` with its values read in (bounded) from where they lie: the model file's span, or external data."""
+    if span is not None:
+        copy = onnx.TensorProto()
+        copy.CopyFrom(tensor)
+        # Bounded as the model file is: its embedded weights were accepted with it.
+        copy.raw_data = read_range(Path(path), span[0], span[1], MAX_MODEL_BYTES, f"weight tensor '{tensor.name[:80]}'")
+        return copy
     if tensor.data_location != onnx.TensorProto.EXTERNAL:
         return tensor
     file, offset, length = external_span(tensor, Path(path).parent.resolve(), Path(path))
@@ -49,11 +77,14 @@ def _loaded(tensor: onnx.TensorProto, path: str) -> onnx.TensorProto:
     return copy
 
 
-def _raw(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.ndarray | None:
-    tensor = tensors.get(name)
-    if tensor is None:
+def _raw(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], name: str, path: str) -> np.ndarray | None:
+    if name not in tensors:
         return None
-    tensor = _loaded(tensor, path)
+    tensor, span = tensors[name]
+    if span is not None and tensor.data_type in _VIEWED:  # the file's bytes as they are: no second copy of fc6
+        values = np.frombuffer(_loaded(tensor, span, path).raw_data, dtype=_VIEWED[tensor.data_type])
+        return values.reshape(tuple(tensor.dims))
+    tensor = _loaded(tensor, span, path)
     try:
         values = numpy_helper.to_array(tensor)
     except (ValueError, TypeError, KeyError) as error:  # data that disagrees with its dims or type
@@ -65,12 +96,12 @@ def _raw(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.ndarr
     return values
 
 
-def _array(tensors: dict[str, onnx.TensorProto], name: str, path: str) -> np.ndarray | None:
+def _array(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], name: str, path: str) -> np.ndarray | None:
     values = _raw(tensors, name, path)
     return None if values is None else values.astype(np.float64)
 
 
-def _prepared(tensors: dict[str, onnx.TensorProto], producers: dict[str, onnx.NodeProto], name: str,
+def _prepared(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], producers: dict[str, onnx.NodeProto], name: str,
               path: str, opset: int, depth: int = 0) -> np.ndarray | None:
     """A weight as the model computes it from constants (QDQ's QuantizeLinear -> DequantizeLinear,
     Transpose, Cast, ...), with onnx's reference evaluator; None where it depends on anything else."""
@@ -98,7 +129,8 @@ def _prepared(tensors: dict[str, onnx.TensorProto], producers: dict[str, onnx.No
                             f"{error}", path) from None
 
 
-def _model_tensors(graph: nx.DiGraph, path: str) -> tuple[dict[str, onnx.TensorProto], dict[str, onnx.NodeProto]]:
+def _model_tensors(graph: nx.DiGraph, path: str) -> tuple[dict[str, tuple[onnx.TensorProto, Span | None]],
+                                                         dict[str, onnx.NodeProto]]:
     return _initializers(path, Path(path).stat().st_mtime, graph.graph.get("weights_seed"))
 
 

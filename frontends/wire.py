@@ -114,11 +114,15 @@ def _dims(handle: BinaryIO, wire: int, value_start: int, stop: int) -> list[int]
     return dims
 
 
-def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int) -> bytes:
-    """The tensor's bytes, without its values if it has more than ``keep_elements`` elements."""
+def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int, spans: list | None) -> bytes:
+    """The tensor's bytes, without its values if it has more than ``keep_elements`` elements.
+
+    With ``spans``, only values held in raw_data are left out, and where they lie in the file is appended
+    ((offset, length), or None for a tensor kept whole): they can be read later without parsing the file.
+    """
     fields = list(_fields(handle, end))
     dims: list[int] = []
-    data_type, raw_bytes, name = 0, None, b""
+    data_type, raw_bytes, raw_start, name = 0, None, 0, b""
     for field, wire, _, value_start, stop in fields:
         if field == TENSOR_DIMS:
             dims += _dims(handle, wire, value_start, stop)
@@ -126,16 +130,19 @@ def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int) -> bytes
             handle.seek(value_start)
             data_type = _read_varint(handle, stop)
         elif field == TENSOR_RAW_DATA and wire == LENGTH:
-            raw_bytes = stop - value_start
+            raw_bytes, raw_start = stop - value_start, value_start
         elif field == TENSOR_NAME and wire == LENGTH:
             name = _copy(handle, value_start, stop)
     elements = 1
     for d in dims:
         elements *= d
-    drop = elements > keep_elements
+    present = {field for field, *_ in fields}
+    drop = elements > keep_elements and (spans is None or (raw_bytes is not None and present & TENSOR_VALUE_FIELDS
+                                                           == {TENSOR_RAW_DATA} and TENSOR_DATA_LOCATION not in present))
+    if spans is not None:
+        spans.append((raw_start, raw_bytes) if drop else None)
     if drop:
-        _check_dropped(name.decode("utf-8", "replace")[:80], dims, elements, data_type, raw_bytes,
-                       {field for field, *_ in fields})
+        _check_dropped(name.decode("utf-8", "replace")[:80], dims, elements, data_type, raw_bytes, present)
     out = bytearray()
     for field, _, field_start, _, stop in fields:
         if drop and field in TENSOR_VALUE_FIELDS:
@@ -158,7 +165,8 @@ def _check_dropped(name: str, dims: list[int], elements: int, data_type: int, ra
                         f"{elements * ITEMSIZE[data_type]}")
 
 
-def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: int, max_nodes: int | None) -> bytes:
+def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: int, max_nodes: int | None,
+             spans: list | None) -> bytes:
     out = bytearray()
     nodes = 0
     for field, wire, start, value_start, stop in _fields(handle, end):
@@ -169,10 +177,10 @@ def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: i
                 raise WireLimit(f"the graph has more than the {max_nodes} nodes supported")
         if wire == LENGTH and inner == (MODEL_GRAPH,):
             handle.seek(value_start)
-            body = _message(handle, stop, inner, keep_elements, max_nodes)
+            body = _message(handle, stop, inner, keep_elements, max_nodes, spans)
         elif wire == LENGTH and inner == (MODEL_GRAPH, GRAPH_INITIALIZER):
             handle.seek(value_start)
-            body = _tensor(handle, value_start, stop, keep_elements)
+            body = _tensor(handle, value_start, stop, keep_elements, spans)
         else:
             out += _copy(handle, start, stop)
             continue
@@ -181,8 +189,9 @@ def _message(handle: BinaryIO, end: int, path: tuple[int, ...], keep_elements: i
     return bytes(out)
 
 
-def read_without_weights(handle: BinaryIO, size: int, keep_elements: int, max_nodes: int | None = None) -> bytes:
+def read_without_weights(handle: BinaryIO, size: int, keep_elements: int, max_nodes: int | None = None,
+                         spans: list | None = None) -> bytes:
     """The serialized ModelProto in ``handle`` with large initializers' values left out (WireLimit past
-    ``max_nodes`` graph nodes)."""
+    ``max_nodes`` graph nodes); ``spans``: see ``_tensor`` (one entry per graph initializer, in order)."""
     handle.seek(0)
-    return _message(handle, size, (), keep_elements, max_nodes)
+    return _message(handle, size, (), keep_elements, max_nodes, spans)

@@ -132,10 +132,14 @@ class Program:
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
-    """An array as .npy bytes (numpy's format: a fixed header, then the raw little-endian values)."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"))), allow_pickle=False)
-    return buffer.getvalue()
+    """An array as .npy bytes (numpy's format, as ``np.save`` writes it: a version 1.0 header padded to 64
+    bytes, then the raw little-endian values), copied once: VGG-16's fc6 is 205 MB of words."""
+    values = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
+    if values.dtype.hasobject:
+        raise ValueError("object arrays have no .npy bytes without pickling")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(values))
+    return b"".join((header.getvalue(), memoryview(values.reshape(-1)).cast("B")))
 
 
 def npy_array(data: bytes, where: str) -> np.ndarray:
