@@ -47,6 +47,24 @@ def test_only_large_tensor_values_are_left_out(spec):
     assert stripped == expected
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=1, max_size=6))
+def test_spans_point_at_each_left_out_tensors_raw_bytes(spec):
+    """With spans, only raw_data values are left out (float_data ones stay), each span their exact bytes."""
+    model = _model([s for s, _ in spec], [r for _, r in spec])
+    data = model.SerializeToString()
+    spans: list = []
+    stripped = onnx.load_model_from_string(read_without_weights(io.BytesIO(data), len(data), KEEP, spans=spans))
+    assert len(spans) == len(stripped.graph.initializer) == len(spec)
+    for original, tensor, span, (size, raw) in zip(model.graph.initializer, stripped.graph.initializer, spans, spec):
+        if size > KEEP and raw:
+            offset, length = span
+            assert data[offset:offset + length] == original.raw_data and not tensor.raw_data
+            assert list(tensor.dims) == list(original.dims)
+        else:
+            assert span is None and tensor == original
+
+
 def test_truncated_or_garbage_bytes_are_refused():
     data = _model([30, 3], [True, False]).SerializeToString()
     for cut in (1, 5, len(data) // 2, len(data) - 1):
