@@ -108,13 +108,13 @@ def layer_operands(graph: nx.DiGraph, name: str, shapes: dict[str, tuple[int, ..
 
 
 def layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray:
-    """A runnable array layer's real weights, float64 [M, C/groups, R, S]: BatchNormalization folded, a Gemm's alpha."""
+    """A runnable array layer's real weights [M, C/groups, R, S] (``load_layer_weights``), a Gemm's alpha applied."""
     data = graph.nodes[name]
     weights = load_layer_weights(graph, name)
     if weights is None:
         raise FrontendError(f"the weights of layer '{name}' are not constants of the model")
     alpha = _attribute(data["protos"][0], "alpha", 1.0) if data["onnx_op"] == "Gemm" else 1.0
-    return weights * alpha if alpha != 1.0 else weights
+    return weights.astype(np.float64) * alpha if alpha != 1.0 else weights
 
 
 def _bn_shift(graph: nx.DiGraph, node: onnx.NodeProto, bias: np.ndarray) -> np.ndarray:

@@ -62,8 +62,7 @@ def _loaded(tensor: onnx.TensorProto, span: Span | None, path: str) -> onnx.Tens
     if span is not None:
         copy = onnx.TensorProto()
         copy.CopyFrom(tensor)
-        # Bounded as the model file is: its embedded weights were accepted with it.
-        copy.raw_data = read_range(Path(path), span[0], span[1], MAX_MODEL_BYTES, f"weight tensor '{tensor.name[:80]}'")
+        copy.raw_data = _span_bytes(tensor, span, path)
         return copy
     if tensor.data_location != onnx.TensorProto.EXTERNAL:
         return tensor
@@ -77,12 +76,17 @@ def _loaded(tensor: onnx.TensorProto, span: Span | None, path: str) -> onnx.Tens
     return copy
 
 
+def _span_bytes(tensor: onnx.TensorProto, span: Span, path: str) -> bytes:
+    """The raw values the model file holds at ``span``, bounded as the file is (they were accepted with it)."""
+    return read_range(Path(path), span[0], span[1], MAX_MODEL_BYTES, f"weight tensor '{tensor.name[:80]}'")
+
+
 def _raw(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], name: str, path: str) -> np.ndarray | None:
     if name not in tensors:
         return None
     tensor, span = tensors[name]
     if span is not None and tensor.data_type in _VIEWED:  # the file's bytes as they are: no second copy of fc6
-        values = np.frombuffer(_loaded(tensor, span, path).raw_data, dtype=_VIEWED[tensor.data_type])
+        values = np.frombuffer(_span_bytes(tensor, span, path), dtype=_VIEWED[tensor.data_type])
         return values.reshape(tuple(tensor.dims))
     tensor = _loaded(tensor, span, path)
     try:
@@ -148,7 +152,8 @@ def load_constant(graph: nx.DiGraph, name: str) -> np.ndarray | None:
 
 
 def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
-    """The layer's weights as float64 [M, C/groups, R, S], BatchNormalization folded in; None if the model has none.
+    """The layer's weights [M, C/groups, R, S] as real values (float32 as stored, else float64: BatchNormalization
+    folded in, other types widened); None if the model has none.
 
     A part of a rewritten node (a ConvTranspose phase, a patch convolution's
     matrix) gets its share of the node's weights through the part's transform.
@@ -179,8 +184,11 @@ def load_node_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
         weights = (matrix if layout == "MC" else matrix.T).reshape(layer.M, layer.C, 1, 1)
     if weights.ndim == 3:  # 1-D convolution: height 1
         weights = weights[:, :, None, :]
-    # One copy, already in row order: a transposed fc6 (103 M weights) is not copied twice at 8 bytes each.
-    weights = weights.astype(np.float64, order="C")
+    if weights.dtype == np.float32 and not data.get("batchnorm"):
+        # As stored: float32 values are exact in every wider step after (quantize widens slice by slice), and
+        # VGG-16's fc6 (103 M weights) is not held again at 8 bytes each.
+        return np.ascontiguousarray(weights)
+    weights = weights.astype(np.float64, order="C")  # one copy, in row order; BatchNormalization folds in float64
     for batchnorm in data.get("batchnorm", ()):
         weights = _fold_bn(weights, tensors, batchnorm, path, transposed=layout == "CMRS")
     return weights

@@ -113,7 +113,7 @@ def reference(layer: LayerShape, weights: np.ndarray, ifmap: np.ndarray) -> np.n
             for m in range(0, Mg, rows):  # filters in slices: fc6's 103 M weights are never all widened at once
                 out[:, :, m:m + rows] += np.matmul(w[:, m:m + rows, :, r, s].astype(kind), columns)
     out = out.reshape(N, L.M, E, F)
-    return np.rint(out).astype(np.int64) if exact_float else out
+    return out.astype(np.int64) if exact_float else out  # exact integers already: no rounding to do
 
 
 def _last_match(match: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
