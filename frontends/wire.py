@@ -137,8 +137,9 @@ def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int, spans: l
     for d in dims:
         elements *= d
     present = {field for field, *_ in fields}
-    drop = elements > keep_elements and (spans is None or (raw_bytes is not None and present & TENSOR_VALUE_FIELDS
-                                                           == {TENSOR_RAW_DATA} and TENSOR_DATA_LOCATION not in present))
+    in_raw_data = (raw_bytes is not None and present & TENSOR_VALUE_FIELDS == {TENSOR_RAW_DATA}
+                   and TENSOR_DATA_LOCATION not in present)
+    drop = elements > keep_elements and (spans is None or in_raw_data)
     if spans is not None:
         spans.append((raw_start, raw_bytes) if drop else None)
     if drop:

@@ -247,7 +247,8 @@ def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
     # AlexNet's batch scan (16 batch sizes) takes seconds; interrupt it once its first layer is mapped.
     process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "alexnet.onnx"),
                                 "--batch", "auto", "-o", str(out)], env=dict(env(), TTY_COMPATIBLE="1", FORCE_COLOR="1"),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     try:
         reader, chunks = started_searching(process)
         sent = time.perf_counter()
