@@ -44,7 +44,8 @@ from frontends.contrib import infer_with_contrib
 from frontends.graph import build_graph
 from frontends.input_shapes import (InputShapeError, InputShapes, apply_input_shapes, format_input_shape,
                                    input_shape_map, quoted)
-from frontends.loading import FrontendError, check_structure, missing_weights_error, opset_of, read_model, strip_weights
+from frontends.loading import (FrontendError, check_structure, file_identity, missing_weights_error, opset_of, read_model,
+                               strip_weights)
 from frontends.seeded import parameters
 from frontends.shapes import (MAX_BATCH, MAX_FOLD_ELEMENTS, bind_batch, fixed_batch, fold_shape_subgraphs, static_shapes,
                              weight_inputs)
@@ -72,6 +73,8 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     Graph attribute ``batch_symbolic`` says whether the batch could be chosen.
     """
     missing: list[str] = []  # external weights files not there: shapes still map (graph "missing_weights")
+    # Before the read: weights read later come from this very file or are refused (frontends.weights).
+    identity = None if isinstance(model, onnx.ModelProto) else file_identity(model)
     proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS, max_nodes=MAX_NODES, missing=missing)
     where = str(path) if path is not None else "<model>"
     opset = opset_of(proto, where)
@@ -110,7 +113,7 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     name = path.stem if path is not None else (work.graph.name or "model")
     graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
                        batch_symbolic=bool(bound) and given_batch is None, weights_seed=weights_seed,
-                       missing_weights=tuple(dict.fromkeys(missing)), input_shapes=overrides)
+                       missing_weights=tuple(dict.fromkeys(missing)), input_shapes=overrides, file_identity=identity)
     return graph
 
 

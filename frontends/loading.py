@@ -26,6 +26,19 @@ class FrontendError(InputError):
     """A model the frontend refuses."""
 
 
+Identity = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
+
+
+def file_identity(path: str | os.PathLike) -> Identity | None:
+    """What tells a file from one put in its place or rewritten (another inode, size or mtime); None if it
+    cannot be stat'ed (the reader then says why)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | None = None,
                max_nodes: int | None = None, missing: list[str] | None = None
                ) -> tuple[onnx.ModelProto, Path | None, str]:

@@ -12,7 +12,8 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
 from cost_models.files import open_regular, read_range
-from frontends.loading import MAX_MODEL_BYTES, FrontendError, check_external_data, external_span
+from frontends.loading import (MAX_MODEL_BYTES, FrontendError, Identity, check_external_data, external_span,
+                               file_identity)
 from frontends.seeded import with_seeded_weights
 from frontends.shapes import WEIGHT_PREP, evaluate_node
 from frontends.wire import WireError, read_without_weights
@@ -26,29 +27,38 @@ MAX_WEIGHT_BYTES = 256 * 2**20
 # Initializers of more elements than this are indexed, not parsed: their raw bytes are read from the file when
 # a layer asks (assumed: 4096 keeps every shape and small constant in memory, and no layer's weights).
 INDEX_ELEMENTS = 4096
-Span = tuple[int, int]  # (offset, length) of a tensor's raw_data in the model file
+Span = tuple[int, int, Identity]  # (offset, length) of a tensor's raw_data in that model file
+Tensors = dict[str, tuple[onnx.TensorProto, Span | None]]  # each initializer, and where its values lie if not in it
 # Types whose raw bytes are the array itself (little-endian, as ONNX stores raw_data): viewed, read-only.
 _VIEWED = {onnx.TensorProto.FLOAT: np.dtype("<f4"), onnx.TensorProto.DOUBLE: np.dtype("<f8")}
 
 
+def _identity(path: str) -> Identity:
+    """The file's identity now (frontends.loading.file_identity); a file gone since it was loaded is refused."""
+    identity = file_identity(path)
+    if identity is None:
+        raise FrontendError("the model file cannot be read any more (moved or deleted since it was loaded)", path)
+    return identity
+
+
 @lru_cache(maxsize=2)
-def _initializers(path: str, mtime: float, seed: int | None = None
-                  ) -> tuple[dict[str, tuple[onnx.TensorProto, Span | None]], dict[str, onnx.NodeProto]]:
+def _initializers(path: str, identity: Identity, seed: int | None = None
+                  ) -> tuple[Tensors, dict[str, onnx.NodeProto]]:
     """The model's initializers, each with where its raw values lie in the file if they were left there, and, by
     output name, the nodes that may prepare weights; with a ``seed``, its parameters are the seeded draws
     (frontends.seeded) instead.  The file is not parsed whole: a 550 MB model is never held in memory."""
-    handle, size = open_regular(path, MAX_MODEL_BYTES, "ONNX model")
-    spans: list[Span | None] = []
-    with handle:
-        try:
+    spans: list[tuple[int, int] | None] = []
+    try:
+        handle, size = open_regular(path, MAX_MODEL_BYTES, "ONNX model")
+        with handle:
             proto = onnx.load_model_from_string(read_without_weights(handle, size, INDEX_ELEMENTS, spans=spans))
-        except (WireError, DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as error:
-            raise FrontendError(f"not a valid ONNX model (changed since it was loaded? {type(error).__name__})",
-                                path) from None
+    except (WireError, DecodeError, RuntimeError, ValueError, UnicodeDecodeError, OSError) as error:
+        raise FrontendError(f"not a valid ONNX model any more (changed since it was loaded?): "
+                            f"{str(error)[:200]}", path) from None
     check_external_data(proto, Path(path))
     left = {}
     for tensor, span in zip(proto.graph.initializer, spans):
-        left[tensor.name] = span
+        left[tensor.name] = None if span is None else (*span, identity)
     if seed is not None:
         proto = with_seeded_weights(proto, seed, path)
     producers = {node.output[0]: node for node in proto.graph.node
@@ -77,11 +87,18 @@ def _loaded(tensor: onnx.TensorProto, span: Span | None, path: str) -> onnx.Tens
 
 
 def _span_bytes(tensor: onnx.TensorProto, span: Span, path: str) -> bytes:
-    """The raw values the model file holds at ``span``, bounded as the file is (they were accepted with it)."""
-    return read_range(Path(path), span[0], span[1], MAX_MODEL_BYTES, f"weight tensor '{tensor.name[:80]}'")
+    """The raw values the model file holds at ``span``, bounded as the file is (they were accepted with it), from
+    the very file that was indexed: one replaced or rewritten since (another inode, size or mtime) is refused."""
+    offset, length, identity = span
+    if _identity(path) != identity:
+        raise FrontendError("the model file changed since it was loaded; compile it again", path)
+    data = read_range(Path(path), offset, length, MAX_MODEL_BYTES, f"weight tensor '{tensor.name[:80]}'")
+    if _identity(path) != identity:
+        raise FrontendError("the model file changed while its weights were read; compile it again", path)
+    return data
 
 
-def _raw(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], name: str, path: str) -> np.ndarray | None:
+def _raw(tensors: Tensors, name: str, path: str) -> np.ndarray | None:
     if name not in tensors:
         return None
     tensor, span = tensors[name]
@@ -100,12 +117,12 @@ def _raw(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], name: str, pa
     return values
 
 
-def _array(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], name: str, path: str) -> np.ndarray | None:
+def _array(tensors: Tensors, name: str, path: str) -> np.ndarray | None:
     values = _raw(tensors, name, path)
     return None if values is None else values.astype(np.float64)
 
 
-def _prepared(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], producers: dict[str, onnx.NodeProto], name: str,
+def _prepared(tensors: Tensors, producers: dict[str, onnx.NodeProto], name: str,
               path: str, opset: int, depth: int = 0) -> np.ndarray | None:
     """A weight as the model computes it from constants (QDQ's QuantizeLinear -> DequantizeLinear,
     Transpose, Cast, ...), with onnx's reference evaluator; None where it depends on anything else."""
@@ -133,9 +150,11 @@ def _prepared(tensors: dict[str, tuple[onnx.TensorProto, Span | None]], producer
                             f"{error}", path) from None
 
 
-def _model_tensors(graph: nx.DiGraph, path: str) -> tuple[dict[str, tuple[onnx.TensorProto, Span | None]],
-                                                         dict[str, onnx.NodeProto]]:
-    return _initializers(path, Path(path).stat().st_mtime, graph.graph.get("weights_seed"))
+def _model_tensors(graph: nx.DiGraph, path: str) -> tuple[Tensors, dict[str, onnx.NodeProto]]:
+    identity, loaded = _identity(path), graph.graph.get("file_identity")
+    if loaded is not None and identity != tuple(loaded):  # the graph's shapes are another file's
+        raise FrontendError("the model file changed since it was loaded; compile it again", path)
+    return _initializers(path, identity, graph.graph.get("weights_seed"))
 
 
 def load_constant(graph: nx.DiGraph, name: str) -> np.ndarray | None:
@@ -152,8 +171,8 @@ def load_constant(graph: nx.DiGraph, name: str) -> np.ndarray | None:
 
 
 def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
-    """The layer's weights [M, C/groups, R, S] as real values (float32 as stored, else float64: BatchNormalization
-    folded in, other types widened); None if the model has none.
+    """The layer's weights [M, C/groups, R, S] as real values: float32 as stored (possibly a read-only view of
+    the file's bytes), else float64 (BatchNormalization folded in, other types widened); None if the model has none.
 
     A part of a rewritten node (a ConvTranspose phase, a patch convolution's
     matrix) gets its share of the node's weights through the part's transform.
@@ -168,7 +187,8 @@ def load_layer_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
 
 def load_node_weights(graph: nx.DiGraph, name: str) -> np.ndarray | None:
     """The weights of the ONNX node that array layer ``name`` computes, 4-D in the node's own layout
-    ([M, C/g, R, S]; a ConvTranspose's [C, M/g, R, S]), BatchNormalization folded in."""
+    ([M, C/g, R, S]; a ConvTranspose's [C, M/g, R, S]), BatchNormalization folded in; dtypes as
+    ``load_layer_weights`` says (float32 may be a read-only view)."""
     data = graph.nodes[name]
     path = graph.graph.get("path")
     if data.get("kind") != "array" or data.get("weight") is None or path is None:

@@ -26,6 +26,7 @@ TENSOR_NAME = 8
 TENSOR_RAW_DATA = 9
 TENSOR_VALUE_FIELDS = frozenset({4, 5, 6, 7, 9, 10, 11})
 TENSOR_DATA_LOCATION = 14
+EXTERNAL = 1  # TensorProto.DataLocation
 # Bytes per element of raw_data by TensorProto.DataType (onnx.proto); types not
 # listed (strings, complex, 4-bit) are not size-checked.
 ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1}
@@ -122,7 +123,7 @@ def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int, spans: l
     """
     fields = list(_fields(handle, end))
     dims: list[int] = []
-    data_type, raw_bytes, raw_start, name = 0, None, 0, b""
+    data_type, raw_bytes, raw_start, name, location = 0, None, 0, b"", 0
     for field, wire, _, value_start, stop in fields:
         if field == TENSOR_DIMS:
             dims += _dims(handle, wire, value_start, stop)
@@ -133,17 +134,20 @@ def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int, spans: l
             raw_bytes, raw_start = stop - value_start, value_start
         elif field == TENSOR_NAME and wire == LENGTH:
             name = _copy(handle, value_start, stop)
+        elif field == TENSOR_DATA_LOCATION and wire == VARINT:  # onnx.save writes DEFAULT (0) explicitly too
+            handle.seek(value_start)
+            location = _read_varint(handle, stop)
+    external = location == EXTERNAL
     elements = 1
     for d in dims:
         elements *= d
     present = {field for field, *_ in fields}
-    in_raw_data = (raw_bytes is not None and present & TENSOR_VALUE_FIELDS == {TENSOR_RAW_DATA}
-                   and TENSOR_DATA_LOCATION not in present)
+    in_raw_data = raw_bytes is not None and present & TENSOR_VALUE_FIELDS == {TENSOR_RAW_DATA} and not external
     drop = elements > keep_elements and (spans is None or in_raw_data)
     if spans is not None:
         spans.append((raw_start, raw_bytes) if drop else None)
     if drop:
-        _check_dropped(name.decode("utf-8", "replace")[:80], dims, elements, data_type, raw_bytes, present)
+        _check_dropped(name.decode("utf-8", "replace")[:80], dims, elements, data_type, raw_bytes, present, external)
     out = bytearray()
     for field, _, field_start, _, stop in fields:
         if drop and field in TENSOR_VALUE_FIELDS:
@@ -154,12 +158,12 @@ def _tensor(handle: BinaryIO, start: int, end: int, keep_elements: int, spans: l
 
 
 def _check_dropped(name: str, dims: list[int], elements: int, data_type: int, raw_bytes: int | None,
-                   present: set[int]) -> None:
+                   present: set[int], external: bool) -> None:
     """What frontends.validate checks on a tensor, for one whose values are skipped: nothing later could notice."""
     values = present & TENSOR_VALUE_FIELDS
     if len(values) > 1:
         raise WireError(f"initializer '{name}' holds its values in {len(values)} fields; ONNX allows one")
-    if not values and TENSOR_DATA_LOCATION not in present:
+    if not values and not external:
         raise WireError(f"initializer '{name}' declares {elements} elements {dims} but holds no data")
     if raw_bytes is not None and data_type in ITEMSIZE and raw_bytes != elements * ITEMSIZE[data_type]:
         raise WireError(f"initializer '{name}' has {raw_bytes} bytes of data, its dims {dims} need "

@@ -137,6 +137,10 @@ def npy_bytes(array: np.ndarray) -> bytes:
     values = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
     if values.dtype.hasobject:
         raise ValueError("object arrays have no .npy bytes without pickling")
+    if values.dtype.kind in "Mm":  # dates and durations have no buffer view: numpy's own writer
+        buffer = io.BytesIO()
+        np.save(buffer, values, allow_pickle=False)
+        return buffer.getvalue()
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(values))
     return b"".join((header.getvalue(), memoryview(values.reshape(-1)).cast("B")))

@@ -163,7 +163,7 @@ def _choose(graph: nx.DiGraph, steps: list[Any], operands: dict[str, LayerOperan
             free: Any) -> tuple[list[Any], dict[str, int], dict[str, bytes], dict]:
     """Walk the program over all chunks at once, fixing each tensor's format as it is produced.
 
-    A layer's float64 weights are read at its step and dropped after it; only their .npy bytes are kept."""
+    A layer's real weights are read at its step and dropped after it; only their .npy bytes are kept."""
     formats: dict[str, int] = {}
     for name in list(chunks[0]):
         formats[name] = frac_for(max(float(np.abs(c[name]).max()) for c in chunks), headroom)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
-from frontends import array_layers, load_onnx
+from frontends import FrontendError, array_layers, load_layer_weights, load_onnx
 from frontends.wire import WireError, read_without_weights
 
 KEEP = 16
@@ -63,6 +65,43 @@ def test_spans_point_at_each_left_out_tensors_raw_bytes(spec):
             assert list(tensor.dims) == list(original.dims)
         else:
             assert span is None and tensor == original
+
+
+def test_a_tensor_saying_its_data_is_in_the_file_is_spanned():
+    """onnx.save of a model loaded from external data writes data_location = DEFAULT explicitly."""
+    model = _model([40], [True])
+    model.graph.initializer[0].data_location = TensorProto.DEFAULT
+    data = model.SerializeToString()
+    spans: list = []
+    read_without_weights(io.BytesIO(data), len(data), KEEP, spans=spans)
+    (offset, length), = spans
+    assert data[offset:offset + length] == model.graph.initializer[0].raw_data
+
+
+def _weighted_conv(path: Path, scale: float) -> Path:
+    weight = numpy_helper.from_array(np.full((16, 16, 5, 5), scale, dtype=np.float32), "w")  # 6400: left in the file
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=[2, 2, 2, 2])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 8, 8])], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_weights_come_from_the_file_that_was_loaded_or_are_refused(tmp_path):
+    """The weights reader reads a layer's values from the file when asked: a file replaced (same size) or
+    deleted since the graph was loaded is one clear error, never another model's weights."""
+    path = _weighted_conv(tmp_path / "m.onnx", 0.5)
+    graph = load_onnx(path)
+    weights = load_layer_weights(graph, "conv")
+    assert weights.dtype == np.float32 and not weights.flags.writeable and np.all(weights == 0.5)  # the file's bytes
+    os.replace(_weighted_conv(tmp_path / "other.onnx", 0.25), path)  # the same size, another file
+    with pytest.raises(FrontendError, match="changed since it was loaded"):
+        load_layer_weights(graph, "conv")
+    assert np.all(load_layer_weights(load_onnx(path), "conv") == 0.25)  # loaded again: the new weights
+    graph = load_onnx(path)
+    path.unlink()
+    with pytest.raises(FrontendError, match="cannot be read any more"):
+        load_layer_weights(graph, "conv")
 
 
 def test_truncated_or_garbage_bytes_are_refused():

@@ -6,6 +6,7 @@ signal tests start a process.  Determinism is held to committed golden reports (
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import onnx
 import pytest
@@ -233,10 +235,16 @@ def started_searching(process: subprocess.Popen, timeout: float = 300) -> tuple[
     return reader, chunks
 
 
-def _default_sigint() -> None:
-    """In the child before it starts: Ctrl-C at its default.  A shell runs a background job (``pytest &``) with
-    SIGINT ignored, its children inherit that, and Python then installs no KeyboardInterrupt handler at all."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@contextlib.contextmanager
+def _children_take_ctrl_c() -> Iterator[None]:
+    """Children started within it take Ctrl-C.  A shell runs a background job (``pytest &``) with SIGINT ignored,
+    children inherit an ignored signal, and Python then installs no KeyboardInterrupt handler at all; a handled
+    one is reset to its default by exec.  (Not ``preexec_fn``: unsafe in a process with threads.)"""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
@@ -245,10 +253,11 @@ def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
     assert eyeriss("compile", str(EXAMPLES / "lenet5.onnx"), "-o", str(out)).code == 0
     before = folder_bytes(out)
     # AlexNet's batch scan (16 batch sizes) takes seconds; interrupt it once its first layer is mapped.
-    process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "alexnet.onnx"),
-                                "--batch", "auto", "-o", str(out)], env=dict(env(), TTY_COMPATIBLE="1", FORCE_COLOR="1"),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=_default_sigint)
+    with _children_take_ctrl_c():
+        process = subprocess.Popen([sys.executable, "-m", "mapper", "compile", str(EXAMPLES / "alexnet.onnx"),
+                                    "--batch", "auto", "-o", str(out)],
+                                   env=dict(env(), TTY_COMPATIBLE="1", FORCE_COLOR="1"),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         reader, chunks = started_searching(process)
         sent = time.perf_counter()
