@@ -29,7 +29,7 @@ HOST_IR_VERSION = 8
 @dataclass(frozen=True)
 class LayerOperands:
     """One array layer as a program runs it: tensors, bias, output clamp (its weights: ``layer_weights``, read
-    when its step is reached, so a network's float64 weights are never all held at once)."""
+    when its step is reached, so a network's weights are never all held at once)."""
 
     name: str
     input: str
