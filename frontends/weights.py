@@ -88,10 +88,9 @@ def _loaded(tensor: onnx.TensorProto, span: Span | None, path: str) -> onnx.Tens
 
 def _span_bytes(tensor: onnx.TensorProto, span: Span, path: str) -> bytes:
     """The raw values the model file holds at ``span``, bounded as the file is (they were accepted with it), from
-    the very file that was indexed: one replaced or rewritten since (another inode, size or mtime) is refused."""
+    the very file that was indexed (``_model_tensors`` checked it just before): one replaced or rewritten while
+    they were read (another inode, size or mtime) is refused."""
     offset, length, identity = span
-    if _identity(path) != identity:
-        raise FrontendError("the model file changed since it was loaded; compile it again", path)
     data = read_range(Path(path), offset, length, MAX_MODEL_BYTES, f"weight tensor '{tensor.name[:80]}'")
     if _identity(path) != identity:
         raise FrontendError("the model file changed while its weights were read; compile it again", path)
