@@ -2,18 +2,35 @@
 
 Bottom of the dependency stack: numpy (and PyYAML for hardware files) only.
 Layer shape, hardware description, mapping and cost breakdown live here.
+
+The names below load on first use (PEP 562): importing ``cost_models.errors`` or
+``cost_models.choices`` must not load numpy, so that a command that needs neither
+(``eyeriss compile`` answered from the output cache, ``--help``) starts at once.
 """
 
-from cost_models.area import Area
-from cost_models.cost import Cost, InvalidMapping, check, evaluate
-from cost_models.errors import InputError
-from cost_models.hardware import Hardware, HardwareError, default_hardware, hardware_from_dict, load_hardware
-from cost_models.layer import LayerShape, ShapeError
-from cost_models.mapping import Mapping, Placement, placement
-from cost_models.rowstationary import DataRatios
+from __future__ import annotations
 
-__all__ = [
-    "Area", "Cost", "DataRatios", "Hardware", "HardwareError", "InputError", "InvalidMapping", "LayerShape", "Mapping",
-    "Placement", "ShapeError", "check", "default_hardware", "evaluate", "hardware_from_dict", "load_hardware",
-    "placement",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Area": "area", "Cost": "cost", "InvalidMapping": "cost", "check": "cost", "evaluate": "cost",
+    "InputError": "errors", "Hardware": "hardware", "HardwareError": "hardware", "default_hardware": "hardware",
+    "hardware_from_dict": "hardware", "load_hardware": "hardware", "LayerShape": "layer", "ShapeError": "layer",
+    "Mapping": "mapping", "Placement": "mapping", "placement": "mapping", "DataRatios": "rowstationary",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'cost_models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"cost_models.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

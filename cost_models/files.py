@@ -40,6 +40,14 @@ def _os_error(error: OSError) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
+# The largest input files the readers take, here so that what checks an input before it is read (the output
+# cache's key, mapper.app.output_cache) holds the same bounds without loading the readers.
+MAX_MODEL_BYTES = 2**31  # an ONNX model: protobuf's own limit for one message
+MAX_CALIBRATION_BYTES = 2**31  # calibration samples: assumed, a few hundred ImageNet images at float32 stay far below
+# A mapping is 8 small integers, ~60 bytes a layer; 4 MB holds 50 000 layers (assumed: the largest bundled
+# model has 54) and keeps a hostile file from costing memory before it is parsed.
+MAX_MAPPING_FILE_BYTES = 4_000_000
+
 # Path limits of Linux (PATH_MAX, NAME_MAX), in bytes of the file system's encoding.
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255

@@ -21,12 +21,9 @@ import math
 
 import numpy as np
 
+from cost_models.choices import DEFAULT_ZERO_FRACTION  # noqa: F401 - its source is given there
 from cost_models.rowstationary import RATIO_ONE
 
-# Assumed share of zeros in an ifmap or ofmap after a ReLU when no real tensor
-# is at hand: AlexNet's measured average is 57.5 % [JSSC Table V]; 0.5 is the
-# round, slightly conservative default.  The network input has none.
-DEFAULT_ZERO_FRACTION = 0.5
 
 MAX_RUN = 31
 PAIRS_PER_WORD = 3

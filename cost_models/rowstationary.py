@@ -28,6 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from cost_models.choices import OBJECTIVES  # what a search can minimise: energy, cycles, their product
 from cost_models.accesses import DATA_TYPES, LEVELS, Accesses, Words
 from cost_models.arith import Num, ceil_div, floor_div, is_positive, lookup, max_, min_, name, solver_bounds
 from cost_models.hardware import Hardware
@@ -45,8 +46,6 @@ RATIO_ONE = 1 << 16
 # control; these three reads/writes and the MAC are 4 of the 5 units a MAC costs in the PE (docs/cost_model.md).
 GATED_RF = {"filter": 1, "psum": 2}
 
-# What a search can minimise: normalized energy, total cycles, or their product.
-OBJECTIVES = ("energy", "latency", "edp")
 
 
 @dataclass(frozen=True)

@@ -59,13 +59,11 @@ from fractions import Fraction
 from typing import Mapping as MappingT
 
 from cost_models import silicon
+from cost_models.choices import DEFAULT_SPACE, SPACES  # every mapping the hardware allows, or the chip rules too
 from cost_models.arith import Num, ceil_div, floor_div, lookup, max_, min_, name
 from cost_models.mapping import Mapping, segments_of
 from cost_models.rowstationary import Limit, RowStationary, Vars
 
-# The mapping spaces a search can run in: every mapping the hardware allows, or the chip team's rules too.
-SPACES = ("full", "jssc")
-DEFAULT_SPACE = "full"
 # The spaces narrowest first: each one's mappings are all in the next (``space_limits``: jssc is full's limits and
 # the chip rules), so an optimum of one is a valid mapping of every space after it (mapper.search.network
 # caps the wider search with it).

@@ -27,7 +27,8 @@ Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``batch_symbolic``,
 ``inputs`` and ``outputs`` ((name, shape) lists; not nodes), ``input_shapes`` (the ``--input-shape`` overrides
 applied, name -> dims), ``folded`` (shape
 computation nodes evaluated at compile time), ``missing_weights`` (external-data files the model
-names that do not exist: it maps from shapes, nothing runs), ``initializers`` (the small initializers kept,
+names that do not exist: it maps from shapes, nothing runs), ``external_data`` (every external-data file the model
+names, relative to its folder, present or not), ``initializers`` (the small initializers kept,
 which host operations read), ``weights_seed`` (None: the model's own weights; else the seed its
 parameters are drawn from, frontends.seeded).
 """
@@ -68,14 +69,14 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     dimension it gives to a symbolic batch is the batch (``batch``, if given, must agree). Graph attribute
     ``input_shapes``.
 
-    A model exported with a fixed batch keeps it; asking for another is an
-    error rather than a report that claims a batch the layers do not have.
-    Graph attribute ``batch_symbolic`` says whether the batch could be chosen.
+    A model exported with a fixed batch keeps it; asking for another is an error rather than a report that
+    claims a batch the layers do not have. Graph attribute ``batch_symbolic`` says whether the batch could be chosen.
     """
-    missing: list[str] = []  # external weights files not there: shapes still map (graph "missing_weights")
+    missing, named = [], []  # external-data files not there (shapes still map), and all it names: graph attributes
     # Before the read: weights read later come from this very file or are refused (frontends.weights).
     identity = None if isinstance(model, onnx.ModelProto) else file_identity(model)
-    proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS, max_nodes=MAX_NODES, missing=missing)
+    proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS, max_nodes=MAX_NODES, missing=missing,
+                                     named=named)
     where = str(path) if path is not None else "<model>"
     opset = opset_of(proto, where)
     check_model(proto, where, MAX_FOLD_ELEMENTS)
@@ -113,7 +114,8 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     name = path.stem if path is not None else (work.graph.name or "model")
     graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
                        batch_symbolic=bool(bound) and given_batch is None, weights_seed=weights_seed,
-                       missing_weights=tuple(dict.fromkeys(missing)), input_shapes=overrides, file_identity=identity)
+                       missing_weights=tuple(dict.fromkeys(missing)), external_data=tuple(named), input_shapes=overrides,
+                       file_identity=identity)
     return graph
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 
 from cost_models.errors import InputError, foreign_message
-from cost_models.files import checked_size
+from cost_models.files import MAX_CALIBRATION_BYTES, checked_size
 from cost_models.rlc import compressed_words
 from cost_models.rowstationary import RATIO_ONE
 from cost_models.statistics import FmapStatistic
@@ -37,7 +37,6 @@ from frontends.loading import read_model
 from frontends.seeded import with_seeded_weights
 from frontends.shapes import weight_inputs
 
-MAX_CALIBRATION_BYTES = 2**31  # assumed: a few hundred ImageNet images at float32 stay far below it
 GROUP_BYTES = 64 << 20  # assumed: layer tensors one run returns (VGG-16's largest fmap is 12.8 MB per image)
 
 

@@ -15,10 +15,9 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from cost_models.errors import InputError
-from cost_models.files import checked_path_text, checked_size, open_regular
+from cost_models.files import MAX_MODEL_BYTES, checked_path_text, checked_size, open_regular
 from frontends.wire import ITEMSIZE, WireError, WireLimit, read_without_weights
 
-MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message
 MIN_OPSET = 7
 
 
@@ -40,7 +39,7 @@ def file_identity(path: str | os.PathLike) -> Identity | None:
 
 
 def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | None = None,
-               max_nodes: int | None = None, missing: list[str] | None = None
+               max_nodes: int | None = None, missing: list[str] | None = None, named: list[str] | None = None
                ) -> tuple[onnx.ModelProto, Path | None, str]:
     """The model proto (external data not loaded), its path, and the sha256 of its bytes.
 
@@ -49,6 +48,7 @@ def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | 
     a graph of more than ``max_nodes`` nodes is then refused before it is parsed.
     ``missing``: external-data files that do not exist are listed there instead
     of refused (mapping needs shapes only); every other external-data check stays.
+    ``named``: every external-data location the model names (relative to its folder), each once, is listed there.
     """
     if isinstance(model, onnx.ModelProto):
         return model, None, hashlib.sha256(model.SerializeToString()).hexdigest()
@@ -76,11 +76,12 @@ def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | 
                                 where) from None
     if not proto.HasField("graph") or not proto.graph.node:
         raise FrontendError("not a valid ONNX model (no graph or no nodes)", where)
-    check_external_data(proto, path, missing)
+    check_external_data(proto, path, missing, named)
     return proto, path, digest.hexdigest()
 
 
-def check_external_data(proto: onnx.ModelProto, path: Path | None, missing: list[str] | None = None) -> None:
+def check_external_data(proto: onnx.ModelProto, path: Path | None, missing: list[str] | None = None,
+                        named: list[str] | None = None) -> None:
     """Refuse external data outside the model's folder, or that its file cannot hold; never read it.
 
     The location must be a relative path inside the model's folder (no URL, no
@@ -91,9 +92,14 @@ def check_external_data(proto: onnx.ModelProto, path: Path | None, missing: list
     export (its weights file not shipped) still maps, from shapes alone.
     """
     base = (path.parent if path is not None else Path.cwd()).resolve()
+    seen: set[str] = set()
     for tensor in all_tensors(proto):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             external_span(tensor, base, path, missing)
+            location = next(entry.value for entry in tensor.external_data if entry.key == "location")
+            if named is not None and location not in seen:
+                seen.add(location)
+                named.append(location)
 
 
 def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None, missing: list[str] | None = None

@@ -31,6 +31,21 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+    fsync_folder(folder)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """A new file holding ``data``, on disk when this returns; for a folder no one sees until it is
+    renamed into place (mapper.app.outdir.publish), where a temporary file per file would add nothing."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def fsync_folder(folder: Path) -> None:
+    """The folder's entries (names created, renamed) on disk; a file system that cannot is left as it is."""
     try:
         dir_fd = os.open(folder, os.O_RDONLY)
     except OSError:

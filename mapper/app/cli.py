@@ -36,16 +36,30 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of command ``only`` alone.
+
+    Registering a command imports its module; ``eyeriss compile`` then loads
+    none of the other eight (a compile answered from the output cache starts
+    in a tenth of a second: benchmarks/compile_speed.py)."""
     parser = _Parser(prog="eyeriss", description="Dataflow mapping compiler for the Eyeriss accelerator.")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     parser.add_argument("--version", action="version", version=f"eyeriss {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"mapper.app.commands.{name}").register(sub)
     for command in sub.choices.values():  # `eyeriss CMD ... --debug` works too; SUPPRESS keeps a leading --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show a traceback on errors")
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, if it names one before anything else (only ``--debug`` may come first);
+    None for ``--help``, ``--version``, a typo or nothing: those get the parser of every command."""
+    for word in argv:
+        if word != "--debug":
+            return word if word in COMMANDS else None
+    return None
 
 
 # An error line quotes names and paths from the input; past this many characters it is cut (a 1 MB
@@ -70,15 +84,16 @@ def _interrupted(error: BaseException) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=1)
-def _parser() -> argparse.ArgumentParser:
-    """One parser per process: building it imports and registers every command (10 ms), and the test suite
-    calls ``main`` in-process hundreds of times.  Parsing leaves it unchanged."""
-    return build_parser()
+@functools.lru_cache(maxsize=None)
+def _parser(only: str | None) -> argparse.ArgumentParser:
+    """One parser per command and process: the test suite calls ``main`` in-process hundreds of times.
+    Parsing leaves it unchanged."""
+    return build_parser(only)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(_command_named(argv)).parse_args(argv)
     # The command's run is looked up now, not kept from the first parse: a test may replace it.
     command = importlib.import_module(f"mapper.app.commands.{args.command}")
     try:

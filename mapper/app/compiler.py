@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ import networkx as nx
 import onnx
 
 from cost_models import figures
+from cost_models.choices import DEFAULT_MAX_BATCH, OVER_BUDGET_CHOICES
 from cost_models.cost import compulsory_dram_words
 from cost_models.errors import InputError
 from cost_models.hardware import Hardware, default_hardware, load_hardware
@@ -33,9 +33,8 @@ from frontends import array_layers, load_onnx, missing_weights_warning
 from frontends.input_shapes import InputShapes, input_shape_map
 from frontends.seeded import MODEL_WEIGHTS, describe, parse_weights, seeded_warning
 from mapper.app.explain import bindings, dram_gap, latency_gap
-from mapper.app.atomic import atomic_write_bytes
 from mapper.app.mapping_file import Mappings, ModelMode, check_pins, model_mode
-from mapper.app.outdir import MANIFEST_FILE, check_output_dir, manifest_bytes
+from mapper.app.outdir import publish
 from mapper.app.report import (BITSTREAM_DIR, REPORT_FILE, SCHEMA, energy_entry, hardware_entry, pinned_entry,
                                program_entry, spad_fill, spaces_entry)
 from mapper.app.totals import NetworkBudget, Totals, network_totals
@@ -51,8 +50,6 @@ if TYPE_CHECKING:  # the search (and OR-tools) loads only once the input is know
     from mapper.search.network import MappedLayer, NetworkResult
     from mapper.search.result import LayerResult
 
-OVER_BUDGET_CHOICES = ("error", "fastest")  # what a network latency budget nothing meets gives
-DEFAULT_MAX_BATCH = 16  # --batch auto scans 1..16 (assumed; covers JSSC's N=4 AlexNet and N=3 VGG-16)
 # --batch auto maps the whole network once per batch it tries: the scan is bounded, not the user's
 # patience (assumed: 64 tries of the largest bundled model stay within minutes).
 MAX_BATCH_SCAN = 64
@@ -168,7 +165,14 @@ class CompileResult:
     batch_scan: tuple[tuple[int, float], ...] = ()
     host_reasons: tuple[str | None, ...] = ()  # why each host op is not on the array (frontends.host), in order
     program: Built | None = None  # the runnable program (mapper.app.quantize), or why there is none
-    warnings: tuple[str, ...] = ()  # said once on stderr by `eyeriss compile` (e.g. external weights missing)
+    warnings: tuple[str, ...] = ()  # about the inputs, said on stderr by `eyeriss compile` (external weights missing)
+    cache_warning: str | None = None  # about this run: the result cache folder could not be written
+    external_data: tuple[str, ...] = ()  # the external-data files the model names (graph "external_data")
+
+    @property
+    def all_warnings(self) -> tuple[str, ...]:
+        """Every warning a command says on stderr: the inputs', then this run's cache folder's."""
+        return self.warnings + ((self.cache_warning,) if self.cache_warning else ())
 
     @property
     def unmapped(self) -> list[CompiledLayer]:
@@ -220,59 +224,19 @@ class CompileResult:
         """report.json's bytes; ``report``: this result's ``report()`` when the caller already built it."""
         return (json.dumps(report or self.report(), indent=1, sort_keys=False, allow_nan=False) + "\n").encode()
 
+    def files(self, report_json: bytes | None = None) -> dict[str, bytes]:
+        """What the output folder holds (relative path -> bytes), its manifest aside."""
+        files = {entry.bitstream_file: entry.bitstream for entry in self.layers if entry.bitstream is not None}
+        if self.program is not None:
+            files.update(self.program.files)
+        files[REPORT_FILE] = report_json if report_json is not None else self.report_bytes()
+        return files
+
     def save(self, outdir: str | os.PathLike, report_json: bytes | None = None) -> Path:
-        """Write report.json and bitstreams/ into ``outdir``: the old complete output or the new one, never half.
-
-        Everything goes into a sibling temporary folder first, which then
-        replaces ``outdir``.  An existing ``outdir`` is only replaced if it is
-        empty or holds exactly the files an earlier run listed in its manifest
-        (mapper.app.outdir: so ``-o ~`` cannot delete a home, nor a user's file
-        put next to ours).  ``report_json``: this result's ``report_bytes()`` when the caller already has them.
+        """Write report.json and bitstreams/ into ``outdir``: the old complete output or the new one, never half
+        (mapper.app.outdir.publish).  ``report_json``: this result's ``report_bytes()`` when the caller already has them.
         """
-        out = Path(outdir)
-        check_output_dir(out)
-        parent = out.parent if str(out.parent) else Path(".")
-        parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale(parent, out.name)
-        staging = parent / f".{out.name}.tmp-{os.getpid()}"
-        old = parent / f".{out.name}.old-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        try:
-            (staging / BITSTREAM_DIR).mkdir(parents=True)
-            files = {entry.bitstream_file: entry.bitstream for entry in self.layers if entry.bitstream is not None}
-            if self.program is not None:
-                files.update(self.program.files)
-            files[REPORT_FILE] = report_json if report_json is not None else self.report_bytes()
-            for name, data in files.items():
-                (staging / name).parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(staging / name, data)
-            atomic_write_bytes(staging / MANIFEST_FILE, manifest_bytes(files))
-            if out.exists():
-                os.replace(out, old)
-            os.replace(staging, out)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            if old.exists() and not out.exists():
-                os.replace(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-        return out
-
-
-def _remove_stale(parent: Path, name: str) -> None:
-    """Staging folders left by a killed run (its pid is gone) are removed."""
-    for child in parent.glob(f".{name}.*-*"):
-        kind, _, pid = child.name.rpartition("-")
-        if not pid.isdigit() or not (kind.endswith(".tmp") or kind.endswith(".old")):
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # that run is still alive
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        shutil.rmtree(child, ignore_errors=True)
+        return publish(Path(outdir), self.files(report_json))
 
 
 def _hardware(hardware: Hardware | str | os.PathLike | None) -> Hardware:
@@ -385,8 +349,9 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
         objective=job.objective, hardware=hw, layers=layers, host_ops=network.host_ops, options=report_options,
         compile_s=time.perf_counter() - start, batch_scan=network.batch_scan,
         host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops), program=built,
-        warnings=tuple(w for w in (missing_weights_warning(graph), seeded_warning(job.weights_seed),
-                                   job.cache.warning() if job.cache is not None else None) if w))
+        warnings=tuple(w for w in (missing_weights_warning(graph), seeded_warning(job.weights_seed)) if w),
+        cache_warning=job.cache.warning() if job.cache is not None else None,
+        external_data=graph.graph.get("external_data", ()))
 
 
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,

@@ -23,15 +23,12 @@ import yaml
 
 from cost_models.cost import check
 from cost_models.errors import InputError
-from cost_models.files import read_text_bounded
+from cost_models.files import MAX_MAPPING_FILE_BYTES, read_text_bounded
 from cost_models.hardware import Hardware, parse_yaml
 from cost_models.mapping import PARAMETERS, Mapping
 from mapper.app.atomic import atomic_write_bytes
 from mapper.app.untrusted import printable
 
-# A mapping is 8 small integers, ~60 bytes a layer; 4 MB holds 50 000 layers (assumed: the largest bundled
-# model has 54) and keeps a hostile file from costing memory before it is parsed.
-MAX_MAPPING_FILE_BYTES = 4_000_000
 
 # What the library's ``mappings=`` takes: a layer name -> Mapping or field dict, or a mapping file's path.
 Mappings = Union[MappingT[str, Union[Mapping, MappingT[str, Any]]], str, os.PathLike]

@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
 
 from cost_models.errors import InputError
 from cost_models.files import read_bounded
+from mapper.app.atomic import fsync_folder, write_synced
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA = "eyeriss-manifest/1"
@@ -35,6 +37,65 @@ def manifest_bytes(files: dict[str, bytes]) -> bytes:
     """The manifest of ``files`` (relative path -> contents): every file with its sha256."""
     listing = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
     return (json.dumps({"schema": MANIFEST_SCHEMA, "files": listing}, indent=1) + "\n").encode()
+
+
+def publish(out: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` (relative path -> bytes) and their manifest as the folder ``out``: the old complete
+    folder or the new one, never half.
+
+    Everything goes into a sibling staging folder first, each file fsynced, then
+    the folders; the staging folder then replaces ``out`` by one rename.  No one
+    sees a file before that rename, so a file needs no temporary name of its own
+    (one fsync per file, not two).  An existing ``out`` is only replaced if it is
+    empty or holds exactly the files an earlier run listed in its manifest
+    (``check_output_dir``: so ``-o ~`` cannot delete a home, nor a user's file
+    put next to ours).
+    """
+    check_output_dir(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(parent, out.name)
+    staging = parent / f".{out.name}.tmp-{os.getpid()}"
+    old = parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir()
+        folders = {staging}
+        for name, data in {**files, MANIFEST_FILE: manifest_bytes(files)}.items():
+            path = staging / name
+            if path.parent not in folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(path.parent)
+            write_synced(path, data)
+        for folder in sorted(folders, reverse=True):  # the deepest first, the staging folder last
+            fsync_folder(folder)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(staging, out)
+        fsync_folder(parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old.exists() and not out.exists():
+            os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Staging folders left by a killed run (its pid is gone) are removed."""
+    for child in parent.glob(f".{name}.*-*"):
+        kind, _, pid = child.name.rpartition("-")
+        if not pid.isdigit() or not (kind.endswith(".tmp") or kind.endswith(".old")):
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that run is still alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(child, ignore_errors=True)
 
 
 def check_output_dir(out: Path) -> None:

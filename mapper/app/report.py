@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from cost_models import figures
 from cost_models.area import area
-from cost_models.cost import Cost
 from cost_models.errors import InputError
 from cost_models.files import read_text_bounded
-from cost_models.hardware import Hardware
-from mapper.search.result import LayerResult
+
+if TYPE_CHECKING:  # the report's readers (eyeriss report, a compile from the output cache) load no cost model
+    from cost_models.cost import Cost
+    from cost_models.hardware import Hardware
+    from mapper.search.result import LayerResult
 
 
 SCHEMA = "eyeriss-report/1"

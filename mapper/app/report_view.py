@@ -19,7 +19,6 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from cost_models.cost import check
 from cost_models.errors import InputError
 from cost_models.hardware import hardware_from_dict
 from cost_models.layer import LayerShape
@@ -611,6 +610,8 @@ def pe_grid(report: dict[str, Any], entry: dict[str, Any]) -> RenderableType:
     """The array, one cell per PE: set letter + filter row on top, ofmap row below; '·' = clock gated."""
     hw = hardware_from_dict(report["hardware"]["description"], where="report.json: hardware.description")
     layer, mapping = layer_shape(entry), layer_mapping(entry)
+    from cost_models.cost import check  # here, not at the top: the summary a compile prints needs no cost model
+
     problems = check(layer, mapping, hw)  # a damaged mapping (1e18 rows) must not be drawn PE by PE
     if problems:
         raise InputError(f"the mapping is not valid for this layer on this hardware: {problems[0]}",

@@ -28,8 +28,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +41,7 @@ from cost_models.layer import LayerShape
 from cost_models.mapping import Mapping
 from cost_models.rowstationary import DataRatios, layer_limits
 from cost_models.rules import DEFAULT_SPACE
+from mapper.search.cache_meta import default_dir, entry_digest, package_version, write_entry  # noqa: F401 - API
 from mapper.search.result import LayerResult
 
 FORMAT = "eyeriss-cache/2"  # 2: entries carry their own digest
@@ -61,18 +60,6 @@ CACHEABLE = frozenset({"OPTIMAL", "INFEASIBLE", "UNMAPPABLE"})
 MAX_ENTRY_BYTES = 1 << 20  # an entry is ~500 bytes; anything far larger is not ours
 
 
-def package_version() -> str:
-    """The installed package's version, else the one pyproject.toml declares (a source checkout)."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("eyeriss-compiler")
-    except metadata.PackageNotFoundError:
-        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
-        found = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.M)
-        return found.group(1) if found else "unknown"
-
-
 def hardware_key(hw: Hardware) -> dict[str, Any]:
     """The part of ``hw`` a search reads, as JSON-ready values (two designs equal here share every result)."""
     out: dict[str, Any] = {name: getattr(hw, name) for name in SEARCH_FIELDS}
@@ -89,13 +76,6 @@ def task_key(layer: LayerShape, hw: Hardware, objective: str, ratios: DataRatios
            "objective": objective, "max_cycles": max_cycles, "ratios": dataclasses.asdict(ratios), "space": space}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def default_dir() -> Path:
-    """``$XDG_CACHE_HOME/eyeriss``, else ``~/.cache/eyeriss`` (the XDG base directory rule)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
-    return root / "eyeriss"
 
 
 @dataclass
@@ -140,9 +120,9 @@ class ResultCache:
                  "objective": result.objective, "objective_value": result.objective_value, "bound": result.bound,
                  "mapping": result.mapping.as_dict() if result.mapping is not None else None,
                  "reason": result.reason}
-        entry["digest"] = _digest(entry)
+        entry["digest"] = entry_digest(entry)
         try:
-            _write_atomic(self.path(key), json.dumps(entry, sort_keys=True).encode())
+            write_entry(self.path(key), json.dumps(entry, sort_keys=True).encode())
         except OSError as error:  # a read-only or full cache folder costs a search, never the compile
             with self._lock:
                 if self.failure is None:
@@ -186,27 +166,6 @@ def open_cache(cache: ResultCache | str | os.PathLike | bool | None) -> ResultCa
     return ResultCache(Path(cache))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _digest(entry: dict[str, Any]) -> str:
-    """The sha256 of an entry's canonical JSON, its own digest left out."""
-    body = {k: v for k, v in entry.items() if k != "digest"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 def _load(path: Path) -> dict[str, Any] | None:
     try:
         entry = json.loads(read_bounded(path, MAX_ENTRY_BYTES, "cache entry"))  # a FIFO or device: refused
@@ -223,7 +182,7 @@ def _read(path: Path, key: str, task: tuple[LayerShape, Hardware, str, DataRatio
     if entry is None or entry.get("format") != FORMAT or entry.get("version") != version or entry.get("key") != key:
         return None
     try:
-        if entry.get("digest") != _digest(entry):  # edited, damaged or half written
+        if entry.get("digest") != entry_digest(entry):  # edited, damaged or half written
             return None
     except (TypeError, ValueError, RecursionError):  # a value json cannot write back (NaN is allowed, a huge nesting is not)
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -10,10 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cost_models.rlc import DEFAULT_ZERO_FRACTION
-from cost_models.rowstationary import OBJECTIVES
-from cost_models.rules import DEFAULT_SPACE, SPACES
-from mapper.app.compiler import DEFAULT_MAX_BATCH, OVER_BUDGET_CHOICES, compile_model
+from cost_models.choices import DEFAULT_MAX_BATCH, DEFAULT_SPACE, DEFAULT_ZERO_FRACTION, OBJECTIVES, OVER_BUDGET_CHOICES, SPACES
 from mapper.app.exits import EXIT_NOT_PROVEN, EXIT_OK, EXIT_UNMAPPED
 from mapper.app.untrusted import printable, text
 
@@ -174,6 +172,8 @@ def compile_options(args: argparse.Namespace) -> dict:
 
 def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
     """The ``--input-shape`` options as name -> dims (an input given twice is an InputShapeError: exit 2)."""
+    if not args.input_shape:
+        return {}  # frontends (and onnx with it) load only when a compile needs them
     from frontends.input_shapes import input_shape_map
 
     return input_shape_map(args.input_shape)
@@ -181,12 +181,46 @@ def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
 
 def run(args: argparse.Namespace, search: bool = True) -> int:
     """``eyeriss compile``; ``search=False`` is ``eyeriss evaluate`` (every layer's mapping given, none searched)."""
-    from mapper.app.outdir import check_output_dir
-    from mapper.app.report import failures
-    from mapper.app.report_view import command, name_list, network_summary
+    from mapper.app import output_cache
+    from mapper.app.outdir import check_output_dir, publish
 
     out = Path(args.output) if args.output else Path.cwd() / Path(args.model).stem
     check_output_dir(out)  # refuse before minutes of search, not after
+    root, key = _output_cache_key(args, search)
+    stored = output_cache.load(root, key, args.model) if key is not None else None
+    if stored is not None:  # the same inputs compiled before: the same files, written again
+        publish(out, stored.files)
+        return _show(args, out, stored.files, stored.warnings)
+    result = _compile(args, search)
+    report_json = result.report_bytes()
+    files = result.files(report_json)
+    publish(out, files)
+    failure = output_cache.store(root, key, args.model, files, result.warnings, result.external_data) \
+        if key is not None else None
+    cache_warning = result.cache_warning or (failure and f"without the output cache: {root} cannot be written "
+                                             f"({failure}); this compile was not stored")
+    return _show(args, out, files, result.warnings + ((cache_warning,) if cache_warning else ()))
+
+
+def _output_cache_key(args: argparse.Namespace, search: bool) -> tuple[Path, str | None]:
+    """The cache folder and this compile's key there (None: not kept, mapper.app.output_cache)."""
+    from mapper.app.output_cache import compile_key
+    from mapper.search.cache_meta import default_dir
+
+    choice = cache_choice(args)
+    root = default_dir() if choice is True else Path(choice) if choice else Path()
+    if choice is False:
+        return root, None
+    options = {**compile_options(args), "explain": getattr(args, "explain", False)}
+    del options["cache"]
+    inputs = {name: options.pop(name) for name in ("hardware", "mappings", "calibration")}
+    return root, compile_key("compile" if search else "evaluate", args.model, options, inputs)
+
+
+def _compile(args: argparse.Namespace, search: bool):
+    """The compile itself, with a progress bar on a terminal."""
+    from mapper.app.compiler import compile_model
+
     err = Console(stderr=True)
     progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
@@ -212,23 +246,29 @@ def run(args: argparse.Namespace, search: bool = True) -> int:
             progress.update(task, advance=1, description=f"{scan_line(sizes, done)}; {last}" if args.batch == "auto"
                             else last)
 
-        result = compile_model(args.model, **compile_options(args), explain=getattr(args, "explain", False),
-                               on_layer=on_layer, on_graph=on_graph, on_batch=on_batch, search=search)
-    for warning in result.warnings:
+        return compile_model(args.model, **compile_options(args), explain=getattr(args, "explain", False),
+                             on_layer=on_layer, on_graph=on_graph, on_batch=on_batch, search=search)
+
+
+def _show(args: argparse.Namespace, out: Path, files: dict[str, bytes], warnings: tuple[str, ...]) -> int:
+    """What a compile prints, from the files it wrote (a compile and its replay from the cache print the same)."""
+    from mapper.app.report import BITSTREAM_DIR, REPORT_FILE, failures
+    from mapper.app.report_view import command, name_list, network_summary
+
+    for warning in warnings:
         print(printable(f"warning: {warning}"), file=sys.stderr)
-    report = result.report()
-    report_json = result.report_bytes(report)
-    result.save(out, report_json)
+    report_json = files[REPORT_FILE]
+    report = json.loads(report_json)
     if args.json:  # the bytes of report.json
         sys.stdout.write(report_json.decode())
     else:
         console = Console()
         console.print(network_summary(report))
-        console.print(text(f"wrote {out / 'report.json'} and {sum(1 for e in result.layers if e.ok)} bitstream(s); "
-                           "view with:"))
+        bitstreams = sum(1 for name in files if name.startswith(f"{BITSTREAM_DIR}/"))
+        console.print(text(f"wrote {out / REPORT_FILE} and {bitstreams} bitstream(s); view with:"))
         command(console, f"eyeriss report {shlex.quote(str(out))}")
     for names, reason in failures(report["unmapped"]):
-        which = f"layer '{names[0]}' has" if len(names) == 1 else f"{name_list(names, len(result.layers))} have"
+        which = f"layer '{names[0]}' has" if len(names) == 1 else f"{name_list(names, len(report['layers']))} have"
         print(printable(f"error: {which} no valid mapping: {reason}"), file=sys.stderr)
     return exit_status(report)
 

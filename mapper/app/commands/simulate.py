@@ -86,7 +86,7 @@ def _compile_and_read(args: argparse.Namespace) -> tuple[ShippedFolder, object]:
                       input_shapes=options["input_shapes"])
     require_weights(graph, args.model)  # simulating needs them; refuse before the search, not after
     result = compile_model(args.model, **options)
-    for warning in result.warnings:
+    for warning in result.all_warnings:
         print(printable(f"warning: {warning}"), file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="eyeriss-simulate-") as scratch:
         folder = read_folder(result.save(Path(scratch) / "compiled"))

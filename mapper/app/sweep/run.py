@@ -34,7 +34,7 @@ from mapper.search.cpsat import map_layer
 from mapper.search.result import LayerResult
 
 SCHEMA = "eyeriss-sweep/1"
-AUTO_BATCHES = range(1, 17)   # what compile's --batch auto tries (mapper.app.compiler.DEFAULT_MAX_BATCH)
+AUTO_BATCHES = range(1, 17)   # what compile's --batch auto tries (cost_models.choices.DEFAULT_MAX_BATCH)
 FIGURES = ("area_mm2", "energy_pj_per_inference", "latency_ms", "edp_pj_ms", "power_mw", "utilization",
            "dram_words", "layers", "unmapped", "statuses", "feasible", "reason", "pareto")
 

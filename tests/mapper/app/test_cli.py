@@ -69,16 +69,23 @@ def test_the_process_exits_with_mains_code(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_compile_imports_no_pandas_and_the_cache_answers_load_no_or_tools(tmp_path):
+def test_a_compile_imports_no_pandas_and_the_caches_load_no_or_tools(tmp_path):
     """A cold compile searches through mapper.search.cpsat_api, never OR-tools' cp_model wrapper and the
-    pandas it imports (0.5 s of every start, issue 28); the second identical compile is answered by the
-    result cache without loading OR-tools at all (benchmarks/cache_speed.py's target rests on it)."""
+    pandas it imports (0.5 s of every start, issue 28); a compile whose searches are all in the result cache
+    (another program, the same layers) loads no OR-tools; a compile the output cache answers
+    (mapper.app.output_cache: the same inputs again) loads neither numpy, onnx, networkx nor OR-tools."""
     model = Path(__file__).resolve().parents[3] / "examples" / "lenet5.onnx"
+    heavy = ("ortools.sat.python.cp_model_helper", "ortools.sat.python.cp_model", "pandas", "ortools", "numpy", "onnx",
+             "networkx")
     probe = ("import sys; from mapper.app.cli import main; code = main(sys.argv[1:]); "
-             "print(code, *(name in sys.modules for name in "
-             "('ortools.sat.python.cp_model_helper', 'ortools.sat.python.cp_model', 'pandas')))")
+             f"print(code, *(name in sys.modules for name in {heavy!r}))")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    runs = [subprocess.run([sys.executable, "-c", probe, "compile", str(model), "-o", str(tmp_path / name)],
-                           capture_output=True, text=True, env=env, timeout=300) for name in ("a", "b")]
-    assert [run.stdout.split()[-4:] for run in runs] == [["0", "True", "False", "False"],
-                                                         ["0", "False", "False", "False"]], [r.stderr for r in runs]
+    runs = [subprocess.run([sys.executable, "-c", probe, "compile", str(model), "-o", str(tmp_path / name), *more],
+                           capture_output=True, text=True, env=env, timeout=300)
+            for name, more in (("a", ()), ("b", ("--weights", "seeded")), ("c", ("--weights", "seeded")))]
+    T, F = "True", "False"
+    assert [run.stdout.split()[-8:] for run in runs] == [["0", T, F, F, T, T, T, T],
+                                                         ["0", F, F, F, F, T, T, T],
+                                                         ["0", F, F, F, F, F, F, F]], [r.stderr for r in runs]
+    assert {name: (tmp_path / "b" / name).read_bytes() for name in ("report.json", "manifest.json")} == \
+        {name: (tmp_path / "c" / name).read_bytes() for name in ("report.json", "manifest.json")}

@@ -283,7 +283,7 @@ def test_interrupted_compile_leaves_the_previous_result(tmp_path, sig):
 
 def test_save_that_fails_midway_keeps_the_old_output(tmp_path, monkeypatch):
     from mapper import compile_model
-    import mapper.app.compiler as compiler
+    import mapper.app.outdir as outdir
 
     out = tmp_path / "out"
     first = compile_model(EXAMPLES / "lenet5.onnx")
@@ -291,7 +291,7 @@ def test_save_that_fails_midway_keeps_the_old_output(tmp_path, monkeypatch):
     before = folder_bytes(out)
     second = compile_model(EXAMPLES / "alexnet.onnx", batch=1, time_limit=20, compare_spaces=False)
     calls = {"n": 0}
-    real = compiler.atomic_write_bytes
+    real = outdir.write_synced
 
     def full_disk(path, data):
         calls["n"] += 1
@@ -299,12 +299,12 @@ def test_save_that_fails_midway_keeps_the_old_output(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         real(path, data)
 
-    monkeypatch.setattr(compiler, "atomic_write_bytes", full_disk)
+    monkeypatch.setattr(outdir, "write_synced", full_disk)
     with pytest.raises(OSError):
         second.save(out)
     assert folder_bytes(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    monkeypatch.setattr(compiler, "atomic_write_bytes", real)
+    monkeypatch.setattr(outdir, "write_synced", real)
     second.save(out)
     assert json.loads((out / "report.json").read_text())["model"]["file"] == "alexnet.onnx"
     assert len(list((out / "bitstreams").iterdir())) == 8  # lenet's files are gone, not mixed in
