@@ -193,11 +193,11 @@ def _forge_mapping(entry: dict) -> dict:
 
 def _forge_unmappable_with_digest(entry: dict) -> dict:
     """UNMAPPABLE with a reason, the digest recomputed: sound JSON, sound digest, a lie the limits contradict."""
-    from mapper.search.cache import _digest
+    from mapper.search.cache_meta import entry_digest
 
     forged = {k: v for k, v in entry.items() if k != "digest"} | {
         "status": "UNMAPPABLE", "mapping": None, "objective_value": None, "bound": None, "reason": "forged"}
-    return forged | {"digest": _digest(forged)}
+    return forged | {"digest": entry_digest(forged)}
 
 
 DAMAGES = {
@@ -291,13 +291,16 @@ def test_a_cache_folder_that_is_a_file_is_no_cache_with_one_warning(clean, tmp_p
 
 
 def test_a_full_disk_is_no_cache_with_one_warning(clean, tmp_path, monkeypatch):
-    """ENOSPC from every cache write (the output folder still writes): compiled, one warning, same bytes."""
+    """ENOSPC from every cache write, the layer cache's and the output cache's (the output folder still writes):
+    compiled, one warning, same bytes."""
+    import mapper.app.output_cache as output_cache
     import mapper.search.cache as cache_module
 
     def full(path: Path, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(cache_module, "_write_atomic", full)
+    monkeypatch.setattr(cache_module, "write_entry", full)
+    monkeypatch.setattr(output_cache, "write_entry", full)
     expected, _ = clean
     run = _compile(tmp_path / "cache", tmp_path / "out", tmp_path)
     _one_warning(run, os.strerror(errno.ENOSPC), str(tmp_path / "cache"))
