@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,9 @@ class ResultCache:
     misses: int = 0
     failure: str | None = None  # why a write failed, the first time (the compile then warns once)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Answers this object has checked or proven itself: a sweep's parent reads each search its workers solved
+    # once more per point compile, and re-costing it from the file again would add nothing (``_memo_key``).
+    _known: dict[tuple, LayerResult] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -106,7 +109,11 @@ class ResultCache:
             max_cycles: int | None = None, space: str = DEFAULT_SPACE) -> LayerResult | None:
         """The stored result if there is a sound one, else None (and the caller searches)."""
         key = task_key(layer, hw, objective, ratios, max_cycles, self.version, space)
-        result = _read(self.path(key), key, (layer, hw, objective, ratios, max_cycles, space), self.version)
+        result = self._known.get(_memo_key(key, hw))
+        if result is None:
+            result = _read(self.path(key), key, (layer, hw, objective, ratios, max_cycles, space), self.version)
+            if result is not None:
+                self._known[_memo_key(key, hw)] = result
         self._count(result is not None)
         return result
 
@@ -116,6 +123,8 @@ class ResultCache:
         if result.status not in CACHEABLE:
             return False
         key = task_key(layer, hw, objective, ratios, max_cycles, self.version, space)
+        if result.status == "OPTIMAL":  # as a read of the entry would give it back (mapper.search.cache._read)
+            self._known[_memo_key(key, hw)] = replace(result, wall_s=0.0)
         entry = {"format": FORMAT, "version": self.version, "key": key, "status": result.status,
                  "objective": result.objective, "objective_value": result.objective_value, "bound": result.bound,
                  "mapping": result.mapping.as_dict() if result.mapping is not None else None,
@@ -153,6 +162,12 @@ class ResultCache:
                            space=space, known=known)
         self.put(layer, hw, objective, ratios, max_cycles, result, space)
         return result
+
+
+def _memo_key(key: str, hw: Hardware) -> tuple:
+    """``key`` and the hardware fields outside it: a read re-costs the mapping on the asking hardware (its pJ
+    scale), so an answer in memory is reused only for the same hardware (the parsed file aside)."""
+    return (key, *(getattr(hw, name) for name in IGNORED_FIELDS if name != "source"))
 
 
 def open_cache(cache: ResultCache | str | os.PathLike | bool | None) -> ResultCache | None:
