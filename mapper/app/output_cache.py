@@ -139,6 +139,13 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+def model_folder(model: str | os.PathLike) -> Path:
+    """The folder the model's external-data locations are relative to, as the frontend resolves it
+    (frontends.loading.check_external_data): the path's folder with its symlinks followed.  Not
+    ``os.path.abspath``: that folds ``link/..`` by its text, another folder than the one read."""
+    return Path(model).parent.resolve()
+
+
 def entry_path(root: Path, key: str) -> Path:
     return root / "compiles" / key[:2] / f"{key}.bin"
 
@@ -164,7 +171,7 @@ def load(root: Path, key: str, model: str) -> Stored | None:
             return None
     except (ValueError, TypeError, RecursionError, UnicodeDecodeError):
         return None
-    base = Path(os.path.abspath(model)).parent
+    base = model_folder(model)
     for location, digest in external.items():  # locations the compile checked: inside the model's folder
         now = file_sha256(base / location) if os.path.lexists(base / location) else None
         if not isinstance(location, str) or not (digest is None or isinstance(digest, str)) or now != digest:
@@ -177,7 +184,7 @@ def store(root: Path, key: str, model: str, files: dict[str, bytes], warnings: t
     """Keep a compile's output; returns why it could not be written (None when stored, or not kept by rule)."""
     if sum(len(data) for data in files.values()) > MAX_ENTRY_BYTES:
         return None
-    base = Path(os.path.abspath(model)).parent
+    base = model_folder(model)
     header: dict[str, Any] = {
         "format": FORMAT, "key": key, "warnings": list(warnings),
         "external": {location: file_sha256(base / location) if os.path.lexists(base / location) else None

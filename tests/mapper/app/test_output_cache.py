@@ -192,3 +192,23 @@ def test_an_input_larger_than_its_reader_takes_is_not_hashed(tmp_path):
     assert output_cache.file_sha256(big, output_cache.LIMITS["hardware"]) is None
     assert output_cache.compile_key("compile", str(LENET), {}, {"hardware": str(big)}) is None
     assert output_cache.compile_key("compile", str(LENET), {}, {"hardware": None}) is not None
+
+
+def test_the_external_data_checked_on_replay_is_the_one_the_compile_read(tmp_path, compiles):
+    """The model given as ``link/../m.onnx``: the compile reads the weights next to the file the path reaches (the
+    symlink followed, then '..'), so a replay must hash those, not the ones next to the lexically folded path."""
+    other = tmp_path / "other"
+    model = _external_model(other, 1.0)
+    (other / "sub").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "link").symlink_to(other / "sub")
+    argv = ("compile", "link/../m.onnx", "--cache", str(tmp_path / "cache"))
+    assert run_cli((*argv, "-o", str(tmp_path / "a")), cwd=work).code == 0
+    _external_model(other, 2.0)  # same .onnx bytes, other weights in other/w.bin
+    assert model.read_bytes() == (other / "m.onnx").read_bytes()
+    run = run_cli((*argv, "-o", str(tmp_path / "b")), cwd=work)
+    fresh = run_cli(("compile", "link/../m.onnx", "--no-cache", "-o", str(tmp_path / "c")), cwd=work)
+    assert run.code == fresh.code == 0 and len(compiles) == 3, run.stderr  # a, b (not a replay) and c
+    assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "c") != folder_bytes(tmp_path / "a")
+
