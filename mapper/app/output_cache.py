@@ -71,9 +71,15 @@ class Stored:
     warnings: tuple[str, ...]
 
 
-def compile_key(command: str, model: str, options: dict[str, Any], inputs: dict[str, str | None]) -> str | None:
+def compile_key(command: str, model: str, options: dict[str, Any], inputs: dict[str, str | None],
+                model_sha256: str | None = None) -> str | None:
     """The entry's key, or None when the compile cannot be kept (a clock limit) or an input file cannot be
-    hashed (missing, not a regular file: the compile then says why)."""
+    hashed (missing, not a regular file: the compile then says why).
+
+    ``model_sha256``: the digest of the model bytes a compile read (its report's ``model.sha256``) instead of
+    the file's now.  A compile is stored only if its key taken again this way, after it ran, is the key taken
+    before: an input edited between the hashing and its read (an export finishing, an editor saving) must not
+    leave the new input's output under the old input's key."""
     if options.get("time_limit") is not None or options.get("total_time_limit") is not None:
         return None
     files: dict[str, list[str] | None] = {}
@@ -81,7 +87,7 @@ def compile_key(command: str, model: str, options: dict[str, Any], inputs: dict[
         if path is None:
             files[what] = None
             continue
-        digest = file_sha256(path, LIMITS[what])
+        digest = model_sha256 if what == "model" and model_sha256 is not None else file_sha256(path, LIMITS[what])
         if digest is None:
             return None
         files[what] = [os.path.abspath(path), digest]

@@ -212,3 +212,35 @@ def test_the_external_data_checked_on_replay_is_the_one_the_compile_read(tmp_pat
     assert run.code == fresh.code == 0 and len(compiles) == 3, run.stderr  # a, b (not a replay) and c
     assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "c") != folder_bytes(tmp_path / "a")
 
+
+@pytest.mark.parametrize("which", ["model", "hardware"])
+def test_an_input_changed_between_the_key_and_its_read_is_not_stored(tmp_path, monkeypatch, which):
+    """The key hashes the inputs before the compile reads them; one edited in between (an export finishing, an
+    editor saving) must not leave the new input's output under the old input's key."""
+    model = tmp_path / "m.onnx"
+    model.write_bytes(LENET.read_bytes())
+    hardware = _hardware_copy(tmp_path / "hw.yaml", "first")
+    real = compiler.compile_model
+    calls: list[str] = []
+
+    def edited_first(path, **options):
+        if not calls:  # the first compile: the file changes after the key was taken, before it is read
+            if which == "model":
+                proto = onnx.load(model)
+                proto.producer_name = "re-exported"
+                onnx.save(proto, model)
+            else:
+                (tmp_path / "hw.yaml").write_text((tmp_path / "hw.yaml").read_text().replace("12", "13", 1))
+        calls.append(str(path))
+        return real(path, **options)
+
+    monkeypatch.setattr(compiler, "compile_model", edited_first)
+    original = {"model": LENET.read_bytes(), "hardware": hardware.read_bytes()}
+    argv = ("compile", str(model), "--hardware", str(hardware), "--cache", str(tmp_path / "cache"))
+    assert run_cli((*argv, "-o", str(tmp_path / "a"))).code == 0
+    (model if which == "model" else hardware).write_bytes(original[which])  # the inputs the key hashed, again
+    run = run_cli((*argv, "-o", str(tmp_path / "b")))
+    fresh = run_cli(("compile", str(model), "--hardware", str(hardware), "--no-cache", "-o", str(tmp_path / "c")))
+    assert run.code == fresh.code == 0, run.stderr
+    assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "c") != folder_bytes(tmp_path / "a")
+
