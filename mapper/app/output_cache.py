@@ -43,6 +43,8 @@ from cost_models.errors import InputError
 from cost_models.files import (MAX_CALIBRATION_BYTES, MAX_MAPPING_FILE_BYTES, MAX_MODEL_BYTES, open_regular,
                                read_bounded)
 from cost_models.hardware import MAX_HARDWARE_BYTES
+from mapper.app.outdir import MANIFEST_FILE
+from mapper.app.report import REPORT_FILE, report_from_text
 from mapper.search.cache_meta import entry_digest, write_entry
 
 FORMAT = "eyeriss-output-cache/1"
@@ -228,12 +230,24 @@ def _files(listing: Any, blob: bytes) -> dict[str, bytes] | None:
             return None
         files[name] = data
         offset += size
-    return files if offset == len(blob) and "report.json" in files else None
+    if offset != len(blob) or REPORT_FILE not in files:
+        return None
+    folders = {str(parent) for name in files for parent in PurePosixPath(name).parents}
+    if folders & files.keys():  # a file where another's folder goes: no folder holds both
+        return None
+    try:  # what the replay prints is read from it: a report no reader takes is no compile's
+        report_from_text(files[REPORT_FILE].decode("utf-8"), "output cache entry")
+    except (InputError, UnicodeDecodeError):
+        return None
+    return files
 
 
 def _safe_name(name: Any) -> bool:
-    """A relative path inside the output folder, as a compile writes them (no '..', no absolute path, no NUL)."""
+    """A relative path inside the output folder, as a compile writes them (no '..', no absolute path, no NUL),
+    in the one spelling a compile writes (no '.', '//' or trailing '/': two spellings of one file would
+    be two files to the manifest and one on disk), and not the manifest, which publish writes itself."""
     if not isinstance(name, str) or not name or "\0" in name or "\\" in name or len(name) > 1024:
         return False
     parts = PurePosixPath(name).parts
-    return not name.startswith("/") and all(part not in ("", ".", "..") for part in parts) and len(parts) <= 4
+    return (not name.startswith("/") and str(PurePosixPath(name)) == name and name != MANIFEST_FILE
+            and 1 <= len(parts) <= 4 and all(part not in ("", ".", "..") for part in parts))

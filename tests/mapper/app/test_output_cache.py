@@ -6,6 +6,7 @@ Whether a run compiled is observed, not assumed: ``compile_model`` is wrapped to
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -244,3 +245,38 @@ def test_an_input_changed_between_the_key_and_its_read_is_not_stored(tmp_path, m
     assert run.code == fresh.code == 0, run.stderr
     assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "c") != folder_bytes(tmp_path / "a")
 
+
+def _forged_files(kind: str, header: dict, blob: bytes) -> bytes:
+    """An entry whose digests all check out but whose files are not a folder a compile writes."""
+    files = [list(item) for item in header["files"]]
+    names = [item[0] for item in files]
+    first = next(i for i, name in enumerate(names) if name.startswith("bitstreams/"))
+    second = next(i for i, name in enumerate(names) if name.startswith("bitstreams/") and i != first)
+    if kind in ("dot segment", "double slash", "trailing slash", "dot", "manifest", "file and folder"):
+        files[second][0] = {"dot segment": names[first].replace("/", "/./"),
+                             "double slash": names[second].replace("/", "//"), "trailing slash": names[second] + "/",
+                             "dot": ".", "manifest": "manifest.json",
+                             "file and folder": names[first] + "/x"}[kind]
+        return _forge({**header, "files": files}) + b"\n" + blob
+    report = names.index("report.json")
+    start = sum(item[1] for item in files[:report])
+    forged = {"report not json": b"not json", "report without keys": b"{}"}[kind]
+    blob = blob[:start] + forged + blob[start + files[report][1]:]
+    files[report][1:] = [len(forged), hashlib.sha256(forged).hexdigest()]
+    return _forge({**header, "files": files}) + b"\n" + blob
+
+
+@pytest.mark.parametrize("kind", ["dot segment", "double slash", "trailing slash", "dot", "manifest",
+                                  "file and folder", "report not json", "report without keys"])
+def test_an_entry_that_is_no_compile_output_is_no_entry(tmp_path, compiles, kind):
+    """Names a compile never writes (two spellings of one path, a file where a folder goes, the manifest itself)
+    or a report.json no reader takes: the compile runs, and the folder it writes is one a later run may replace."""
+    cache = tmp_path / "cache"
+    assert compile_(LENET, tmp_path / "a", cache).code == 0
+    path, header, blob = _entry(cache)
+    path.write_bytes(_forged_files(kind, header, blob))
+    run = compile_(LENET, tmp_path / "b", cache)
+    assert run.code == 0 and len(compiles) == 2, run.stderr
+    assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "a")
+    again = compile_(LENET, tmp_path / "b", cache)  # the folder is provably ours: replaced, from the rewritten entry
+    assert again.code == 0 and len(compiles) == 2, again.stderr
