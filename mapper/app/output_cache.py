@@ -14,7 +14,9 @@ change no file), and for each file an option names (the model, ``--hardware``,
 ``--mapping``, ``--calibration``) its absolute path and sha256.  The model's
 external-data files are known only once it is read: the entry lists each with
 its sha256 (or as absent, for an architecture-only export) and a replay hashes
-them again.  A compile with a clock limit (``--time-limit``,
+them again; they are hashed after the compile, so one whose identity (inode,
+size, mtime) is not the one the frontend saw when it read the model was
+rewritten meanwhile, and the compile is not stored.  A compile with a clock limit (``--time-limit``,
 ``--total-time-limit``) is never stored: its answers depend on the machine.
 
 An entry is one file, written through a temporary file and a rename: a JSON
@@ -40,8 +42,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cost_models.errors import InputError
-from cost_models.files import (MAX_CALIBRATION_BYTES, MAX_MAPPING_FILE_BYTES, MAX_MODEL_BYTES, open_regular,
-                               read_bounded)
+from cost_models.files import (MAX_CALIBRATION_BYTES, MAX_MAPPING_FILE_BYTES, MAX_MODEL_BYTES, Identity,
+                               file_identity, open_regular, read_bounded)
 from cost_models.hardware import MAX_HARDWARE_BYTES
 from mapper.app.outdir import MANIFEST_FILE
 from mapper.app.report import REPORT_FILE, report_from_text
@@ -188,15 +190,24 @@ def load(root: Path, key: str, model: str) -> Stored | None:
 
 
 def store(root: Path, key: str, model: str, files: dict[str, bytes], warnings: tuple[str, ...],
-          external: tuple[str, ...]) -> str | None:
-    """Keep a compile's output; returns why it could not be written (None when stored, or not kept by rule)."""
+          external: dict[str, Identity | None]) -> str | None:
+    """Keep a compile's output; returns why it could not be written (None when stored, or not kept by rule).
+
+    ``external``: the model's external-data files -> their identity when the compile read the model
+    (frontends.load_onnx, before any weight).  They are hashed now, after the compile: a file whose identity
+    is another one's by then (rewritten while the compile ran) is not the one hashed, and nothing is kept."""
     if sum(len(data) for data in files.values()) > MAX_ENTRY_BYTES:
         return None
     base = model_folder(model)
+    digests: dict[str, str | None] = {}
+    for location, identity in external.items():
+        path = base / location
+        digests[location] = file_sha256(path) if os.path.lexists(path) else None
+        if identity is not None and tuple(identity) != file_identity(path) or identity is None and \
+                digests[location] is not None:
+            return None  # changed since the compile read it: this output is not that file's
     header: dict[str, Any] = {
-        "format": FORMAT, "key": key, "warnings": list(warnings),
-        "external": {location: file_sha256(base / location) if os.path.lexists(base / location) else None
-                     for location in external},
+        "format": FORMAT, "key": key, "warnings": list(warnings), "external": digests,
         "files": [[name, len(data), hashlib.sha256(data).hexdigest()] for name, data in files.items()],
     }
     header["digest"] = entry_digest(header)

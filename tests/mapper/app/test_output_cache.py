@@ -280,3 +280,26 @@ def test_an_entry_that_is_no_compile_output_is_no_entry(tmp_path, compiles, kind
     assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "a")
     again = compile_(LENET, tmp_path / "b", cache)  # the folder is provably ours: replaced, from the rewritten entry
     assert again.code == 0 and len(compiles) == 2, again.stderr
+
+
+def test_external_weights_changed_while_compiling_are_not_stored(tmp_path, monkeypatch):
+    """The entry hashes the external-data files after the compile; weights rewritten after the compile read
+    them (a training run saving its checkpoint) must not be stored as the ones this output was built from."""
+    model = _external_model(tmp_path / "model", 1.0)
+    real = compiler.compile_model
+    calls: list[str] = []
+
+    def rewritten_after(path, **options):
+        result = real(path, **options)
+        if not calls:
+            _external_model(tmp_path / "model", 2.0)  # same .onnx bytes, other weights in w.bin
+        calls.append(str(path))
+        return result
+
+    monkeypatch.setattr(compiler, "compile_model", rewritten_after)
+    argv = ("compile", str(model), "--cache", str(tmp_path / "cache"))
+    assert run_cli((*argv, "-o", str(tmp_path / "a"))).code == 0
+    run = run_cli((*argv, "-o", str(tmp_path / "b")))
+    fresh = run_cli(("compile", str(model), "--no-cache", "-o", str(tmp_path / "c")))
+    assert run.code == fresh.code == 0 and len(calls) == 3, run.stderr  # b compiled: no entry for these weights
+    assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "c") != folder_bytes(tmp_path / "a")
