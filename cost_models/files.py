@@ -89,6 +89,19 @@ def checked_size(path: str | os.PathLike, limit: int, what: str) -> int:
     return info.st_size
 
 
+Identity = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
+
+
+def file_identity(path: str | os.PathLike) -> Identity | None:
+    """What tells a file from one put in its place or rewritten (another inode, size or mtime); None if it
+    cannot be stat'ed (the reader then says why)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def open_regular(path: str | os.PathLike, limit: int, what: str) -> tuple[BinaryIO, int]:
     """An open binary handle on a regular file of at most ``limit`` bytes, and its size.
 

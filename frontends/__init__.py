@@ -28,7 +28,8 @@ Graph attributes: ``name``, ``path``, ``sha256``, ``batch``, ``batch_symbolic``,
 applied, name -> dims), ``folded`` (shape
 computation nodes evaluated at compile time), ``missing_weights`` (external-data files the model
 names that do not exist: it maps from shapes, nothing runs), ``external_data`` (every external-data file the model
-names, relative to its folder, present or not), ``initializers`` (the small initializers kept,
+names, relative to its folder, present or not, -> its ``file_identity`` when the model was read, before any
+weight: None if absent), ``initializers`` (the small initializers kept,
 which host operations read), ``weights_seed`` (None: the model's own weights; else the seed its
 parameters are drawn from, frontends.seeded).
 """
@@ -72,7 +73,7 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     A model exported with a fixed batch keeps it; asking for another is an error rather than a report that
     claims a batch the layers do not have. Graph attribute ``batch_symbolic`` says whether the batch could be chosen.
     """
-    missing, named = [], []  # external-data files not there (shapes still map), and all it names: graph attributes
+    missing, named = [], {}  # external-data files not there (shapes still map), and all it names: graph attributes
     # Before the read: weights read later come from this very file or are refused (frontends.weights).
     identity = None if isinstance(model, onnx.ModelProto) else file_identity(model)
     proto, path, sha256 = read_model(model, keep_elements=MAX_FOLD_ELEMENTS, max_nodes=MAX_NODES, missing=missing,
@@ -114,7 +115,7 @@ def load_onnx(model: str | os.PathLike | onnx.ModelProto, batch: int | None = No
     name = path.stem if path is not None else (work.graph.name or "model")
     graph.graph.update(name=name, path=str(path) if path is not None else None, sha256=sha256, batch=batch, opset=opset,
                        batch_symbolic=bool(bound) and given_batch is None, weights_seed=weights_seed,
-                       missing_weights=tuple(dict.fromkeys(missing)), external_data=tuple(named), input_shapes=overrides,
+                       missing_weights=tuple(dict.fromkeys(missing)), external_data=named, input_shapes=overrides,
                        file_identity=identity)
     return graph
 

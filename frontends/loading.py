@@ -15,7 +15,8 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from cost_models.errors import InputError
-from cost_models.files import MAX_MODEL_BYTES, checked_path_text, checked_size, open_regular
+from cost_models.files import (MAX_MODEL_BYTES, Identity, checked_path_text, checked_size, file_identity,
+                               open_regular)
 from frontends.wire import ITEMSIZE, WireError, WireLimit, read_without_weights
 
 MIN_OPSET = 7
@@ -25,21 +26,9 @@ class FrontendError(InputError):
     """A model the frontend refuses."""
 
 
-Identity = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
-
-
-def file_identity(path: str | os.PathLike) -> Identity | None:
-    """What tells a file from one put in its place or rewritten (another inode, size or mtime); None if it
-    cannot be stat'ed (the reader then says why)."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
 def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | None = None,
-               max_nodes: int | None = None, missing: list[str] | None = None, named: list[str] | None = None
+               max_nodes: int | None = None, missing: list[str] | None = None,
+               named: dict[str, Identity | None] | None = None
                ) -> tuple[onnx.ModelProto, Path | None, str]:
     """The model proto (external data not loaded), its path, and the sha256 of its bytes.
 
@@ -48,7 +37,8 @@ def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | 
     a graph of more than ``max_nodes`` nodes is then refused before it is parsed.
     ``missing``: external-data files that do not exist are listed there instead
     of refused (mapping needs shapes only); every other external-data check stays.
-    ``named``: every external-data location the model names (relative to its folder), each once, is listed there.
+    ``named``: every external-data location the model names (relative to its folder), each once, is put there
+    with its file's identity now, before any weight is read (None: absent); the output cache compares it.
     """
     if isinstance(model, onnx.ModelProto):
         return model, None, hashlib.sha256(model.SerializeToString()).hexdigest()
@@ -81,7 +71,7 @@ def read_model(model: str | os.PathLike | onnx.ModelProto, keep_elements: int | 
 
 
 def check_external_data(proto: onnx.ModelProto, path: Path | None, missing: list[str] | None = None,
-                        named: list[str] | None = None) -> None:
+                        named: dict[str, Identity | None] | None = None) -> None:
     """Refuse external data outside the model's folder, or that its file cannot hold; never read it.
 
     The location must be a relative path inside the model's folder (no URL, no
@@ -92,14 +82,12 @@ def check_external_data(proto: onnx.ModelProto, path: Path | None, missing: list
     export (its weights file not shipped) still maps, from shapes alone.
     """
     base = (path.parent if path is not None else Path.cwd()).resolve()
-    seen: set[str] = set()
     for tensor in all_tensors(proto):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             external_span(tensor, base, path, missing)
             location = next(entry.value for entry in tensor.external_data if entry.key == "location")
-            if named is not None and location not in seen:
-                seen.add(location)
-                named.append(location)
+            if named is not None and location not in named:
+                named[location] = file_identity(base / location)
 
 
 def external_span(tensor: onnx.TensorProto, base: Path, path: Path | None, missing: list[str] | None = None

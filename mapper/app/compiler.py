@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -167,7 +167,8 @@ class CompileResult:
     program: Built | None = None  # the runnable program (mapper.app.quantize), or why there is none
     warnings: tuple[str, ...] = ()  # about the inputs, said on stderr by `eyeriss compile` (external weights missing)
     cache_warning: str | None = None  # about this run: the result cache folder could not be written
-    external_data: tuple[str, ...] = ()  # the external-data files the model names (graph "external_data")
+    # The external-data files the model names -> their identity when it was read (graph "external_data")
+    external_data: dict[str, tuple[int, int, int, int] | None] = field(default_factory=dict)
 
     @property
     def all_warnings(self) -> tuple[str, ...]:
@@ -351,7 +352,7 @@ def _result(job: _Job, network: NetworkResult, graph: nx.DiGraph, source: object
         host_reasons=tuple(graph.nodes[name].get("reason") for name, _ in network.host_ops), program=built,
         warnings=tuple(w for w in (missing_weights_warning(graph), seeded_warning(job.weights_seed)) if w),
         cache_warning=job.cache.warning() if job.cache is not None else None,
-        external_data=graph.graph.get("external_data", ()))
+        external_data=dict(graph.graph.get("external_data", {})))
 
 
 def _checked(objective: str, zero_fraction: float | None, layer_zero_fractions: dict | None,

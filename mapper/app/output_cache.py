@@ -14,7 +14,9 @@ change no file), and for each file an option names (the model, ``--hardware``,
 ``--mapping``, ``--calibration``) its absolute path and sha256.  The model's
 external-data files are known only once it is read: the entry lists each with
 its sha256 (or as absent, for an architecture-only export) and a replay hashes
-them again.  A compile with a clock limit (``--time-limit``,
+them again; they are hashed after the compile, so one whose identity (inode,
+size, mtime) is not the one the frontend saw when it read the model was
+rewritten meanwhile, and the compile is not stored.  A compile with a clock limit (``--time-limit``,
 ``--total-time-limit``) is never stored: its answers depend on the machine.
 
 An entry is one file, written through a temporary file and a rename: a JSON
@@ -40,9 +42,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cost_models.errors import InputError
-from cost_models.files import (MAX_CALIBRATION_BYTES, MAX_MAPPING_FILE_BYTES, MAX_MODEL_BYTES, open_regular,
-                               read_bounded)
+from cost_models.files import (MAX_CALIBRATION_BYTES, MAX_MAPPING_FILE_BYTES, MAX_MODEL_BYTES, Identity,
+                               file_identity, open_regular, read_bounded)
 from cost_models.hardware import MAX_HARDWARE_BYTES
+from mapper.app.outdir import MANIFEST_FILE
+from mapper.app.report import REPORT_FILE, report_from_text
 from mapper.search.cache_meta import entry_digest, write_entry
 
 FORMAT = "eyeriss-output-cache/1"
@@ -71,9 +75,15 @@ class Stored:
     warnings: tuple[str, ...]
 
 
-def compile_key(command: str, model: str, options: dict[str, Any], inputs: dict[str, str | None]) -> str | None:
+def compile_key(command: str, model: str, options: dict[str, Any], inputs: dict[str, str | None],
+                model_sha256: str | None = None) -> str | None:
     """The entry's key, or None when the compile cannot be kept (a clock limit) or an input file cannot be
-    hashed (missing, not a regular file: the compile then says why)."""
+    hashed (missing, not a regular file: the compile then says why).
+
+    ``model_sha256``: the digest of the model bytes a compile read (its report's ``model.sha256``) instead of
+    the file's now.  A compile is stored only if its key taken again this way, after it ran, is the key taken
+    before: an input edited between the hashing and its read (an export finishing, an editor saving) must not
+    leave the new input's output under the old input's key."""
     if options.get("time_limit") is not None or options.get("total_time_limit") is not None:
         return None
     files: dict[str, list[str] | None] = {}
@@ -81,7 +91,7 @@ def compile_key(command: str, model: str, options: dict[str, Any], inputs: dict[
         if path is None:
             files[what] = None
             continue
-        digest = file_sha256(path, LIMITS[what])
+        digest = model_sha256 if what == "model" and model_sha256 is not None else file_sha256(path, LIMITS[what])
         if digest is None:
             return None
         files[what] = [os.path.abspath(path), digest]
@@ -139,6 +149,13 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+def model_folder(model: str | os.PathLike) -> Path:
+    """The folder the model's external-data locations are relative to, as the frontend resolves it
+    (frontends.loading.check_external_data): the path's folder with its symlinks followed.  Not
+    ``os.path.abspath``: that folds ``link/..`` by its text, another folder than the one read."""
+    return Path(model).parent.resolve()
+
+
 def entry_path(root: Path, key: str) -> Path:
     return root / "compiles" / key[:2] / f"{key}.bin"
 
@@ -164,7 +181,7 @@ def load(root: Path, key: str, model: str) -> Stored | None:
             return None
     except (ValueError, TypeError, RecursionError, UnicodeDecodeError):
         return None
-    base = Path(os.path.abspath(model)).parent
+    base = model_folder(model)
     for location, digest in external.items():  # locations the compile checked: inside the model's folder
         now = file_sha256(base / location) if os.path.lexists(base / location) else None
         if not isinstance(location, str) or not (digest is None or isinstance(digest, str)) or now != digest:
@@ -173,15 +190,24 @@ def load(root: Path, key: str, model: str) -> Stored | None:
 
 
 def store(root: Path, key: str, model: str, files: dict[str, bytes], warnings: tuple[str, ...],
-          external: tuple[str, ...]) -> str | None:
-    """Keep a compile's output; returns why it could not be written (None when stored, or not kept by rule)."""
+          external: dict[str, Identity | None]) -> str | None:
+    """Keep a compile's output; returns why it could not be written (None when stored, or not kept by rule).
+
+    ``external``: the model's external-data files -> their identity when the compile read the model
+    (frontends.load_onnx, before any weight).  They are hashed now, after the compile: a file whose identity
+    is another one's by then (rewritten while the compile ran) is not the one hashed, and nothing is kept."""
     if sum(len(data) for data in files.values()) > MAX_ENTRY_BYTES:
         return None
-    base = Path(os.path.abspath(model)).parent
+    base = model_folder(model)
+    digests: dict[str, str | None] = {}
+    for location, identity in external.items():
+        path = base / location
+        digests[location] = file_sha256(path) if os.path.lexists(path) else None
+        if identity is not None and tuple(identity) != file_identity(path) or identity is None and \
+                digests[location] is not None:
+            return None  # changed since the compile read it: this output is not that file's
     header: dict[str, Any] = {
-        "format": FORMAT, "key": key, "warnings": list(warnings),
-        "external": {location: file_sha256(base / location) if os.path.lexists(base / location) else None
-                     for location in external},
+        "format": FORMAT, "key": key, "warnings": list(warnings), "external": digests,
         "files": [[name, len(data), hashlib.sha256(data).hexdigest()] for name, data in files.items()],
     }
     header["digest"] = entry_digest(header)
@@ -215,12 +241,24 @@ def _files(listing: Any, blob: bytes) -> dict[str, bytes] | None:
             return None
         files[name] = data
         offset += size
-    return files if offset == len(blob) and "report.json" in files else None
+    if offset != len(blob) or REPORT_FILE not in files:
+        return None
+    folders = {str(parent) for name in files for parent in PurePosixPath(name).parents}
+    if folders & files.keys():  # a file where another's folder goes: no folder holds both
+        return None
+    try:  # what the replay prints is read from it: a report no reader takes is no compile's
+        report_from_text(files[REPORT_FILE].decode("utf-8"), "output cache entry")
+    except (InputError, UnicodeDecodeError):
+        return None
+    return files
 
 
 def _safe_name(name: Any) -> bool:
-    """A relative path inside the output folder, as a compile writes them (no '..', no absolute path, no NUL)."""
+    """A relative path inside the output folder, as a compile writes them (no '..', no absolute path, no NUL),
+    in the one spelling a compile writes (no '.', '//' or trailing '/': two spellings of one file would
+    be two files to the manifest and one on disk), and not the manifest, which publish writes itself."""
     if not isinstance(name, str) or not name or "\0" in name or "\\" in name or len(name) > 1024:
         return False
     parts = PurePosixPath(name).parts
-    return not name.startswith("/") and all(part not in ("", ".", "..") for part in parts) and len(parts) <= 4
+    return (not name.startswith("/") and str(PurePosixPath(name)) == name and name != MANIFEST_FILE
+            and 1 <= len(parts) <= 4 and all(part not in ("", ".", "..") for part in parts))

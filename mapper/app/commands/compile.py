@@ -195,6 +195,8 @@ def run(args: argparse.Namespace, search: bool = True) -> int:
     report_json = result.report_bytes()
     files = result.files(report_json)
     publish(out, files)
+    if key is not None and _output_cache_key(args, search, result.model_sha256)[1] != key:
+        key = None  # an input changed after the key hashed it: this output is not the key's (output_cache)
     failure = output_cache.store(root, key, args.model, files, result.warnings, result.external_data) \
         if key is not None else None
     cache_warning = result.cache_warning or (failure and f"without the output cache: {root} cannot be written "
@@ -202,8 +204,10 @@ def run(args: argparse.Namespace, search: bool = True) -> int:
     return _show(args, out, files, result.warnings + ((cache_warning,) if cache_warning else ()))
 
 
-def _output_cache_key(args: argparse.Namespace, search: bool) -> tuple[Path, str | None]:
-    """The cache folder and this compile's key there (None: not kept, mapper.app.output_cache)."""
+def _output_cache_key(args: argparse.Namespace, search: bool, model_sha256: str | None = None
+                      ) -> tuple[Path, str | None]:
+    """The cache folder and this compile's key there (None: not kept, mapper.app.output_cache);
+    ``model_sha256``: the digest of the model bytes the compile read, instead of hashing the file again."""
     from mapper.app.output_cache import compile_key
     from mapper.search.cache_meta import default_dir
 
@@ -214,7 +218,7 @@ def _output_cache_key(args: argparse.Namespace, search: bool) -> tuple[Path, str
     options = {**compile_options(args), "explain": getattr(args, "explain", False)}
     del options["cache"]
     inputs = {name: options.pop(name) for name in ("hardware", "mappings", "calibration")}
-    return root, compile_key("compile" if search else "evaluate", args.model, options, inputs)
+    return root, compile_key("compile" if search else "evaluate", args.model, options, inputs, model_sha256)
 
 
 def _compile(args: argparse.Namespace, search: bool):

@@ -6,6 +6,7 @@ Whether a run compiled is observed, not assumed: ``compile_model`` is wrapped to
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -192,3 +193,113 @@ def test_an_input_larger_than_its_reader_takes_is_not_hashed(tmp_path):
     assert output_cache.file_sha256(big, output_cache.LIMITS["hardware"]) is None
     assert output_cache.compile_key("compile", str(LENET), {}, {"hardware": str(big)}) is None
     assert output_cache.compile_key("compile", str(LENET), {}, {"hardware": None}) is not None
+
+
+def test_the_external_data_checked_on_replay_is_the_one_the_compile_read(tmp_path, compiles):
+    """The model given as ``link/../m.onnx``: the compile reads the weights next to the file the path reaches (the
+    symlink followed, then '..'), so a replay must hash those, not the ones next to the lexically folded path."""
+    other = tmp_path / "other"
+    model = _external_model(other, 1.0)
+    (other / "sub").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "link").symlink_to(other / "sub")
+    argv = ("compile", "link/../m.onnx", "--cache", str(tmp_path / "cache"))
+    assert run_cli((*argv, "-o", str(tmp_path / "a")), cwd=work).code == 0
+    _external_model(other, 2.0)  # same .onnx bytes, other weights in other/w.bin
+    assert model.read_bytes() == (other / "m.onnx").read_bytes()
+    run = run_cli((*argv, "-o", str(tmp_path / "b")), cwd=work)
+    fresh = run_cli(("compile", "link/../m.onnx", "--no-cache", "-o", str(tmp_path / "c")), cwd=work)
+    assert run.code == fresh.code == 0 and len(compiles) == 3, run.stderr  # a, b (not a replay) and c
+    assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "c") != folder_bytes(tmp_path / "a")
+
+
+@pytest.mark.parametrize("which", ["model", "hardware"])
+def test_an_input_changed_between_the_key_and_its_read_is_not_stored(tmp_path, monkeypatch, which):
+    """The key hashes the inputs before the compile reads them; one edited in between (an export finishing, an
+    editor saving) must not leave the new input's output under the old input's key."""
+    model = tmp_path / "m.onnx"
+    model.write_bytes(LENET.read_bytes())
+    hardware = _hardware_copy(tmp_path / "hw.yaml", "first")
+    real = compiler.compile_model
+    calls: list[str] = []
+
+    def edited_first(path, **options):
+        if not calls:  # the first compile: the file changes after the key was taken, before it is read
+            if which == "model":
+                proto = onnx.load(model)
+                proto.producer_name = "re-exported"
+                onnx.save(proto, model)
+            else:
+                (tmp_path / "hw.yaml").write_text((tmp_path / "hw.yaml").read_text().replace("12", "13", 1))
+        calls.append(str(path))
+        return real(path, **options)
+
+    monkeypatch.setattr(compiler, "compile_model", edited_first)
+    original = {"model": LENET.read_bytes(), "hardware": hardware.read_bytes()}
+    argv = ("compile", str(model), "--hardware", str(hardware), "--cache", str(tmp_path / "cache"))
+    assert run_cli((*argv, "-o", str(tmp_path / "a"))).code == 0
+    (model if which == "model" else hardware).write_bytes(original[which])  # the inputs the key hashed, again
+    run = run_cli((*argv, "-o", str(tmp_path / "b")))
+    fresh = run_cli(("compile", str(model), "--hardware", str(hardware), "--no-cache", "-o", str(tmp_path / "c")))
+    assert run.code == fresh.code == 0, run.stderr
+    assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "c") != folder_bytes(tmp_path / "a")
+
+
+def _forged_files(kind: str, header: dict, blob: bytes) -> bytes:
+    """An entry whose digests all check out but whose files are not a folder a compile writes."""
+    files = [list(item) for item in header["files"]]
+    names = [item[0] for item in files]
+    first = next(i for i, name in enumerate(names) if name.startswith("bitstreams/"))
+    second = next(i for i, name in enumerate(names) if name.startswith("bitstreams/") and i != first)
+    if kind in ("dot segment", "double slash", "trailing slash", "dot", "manifest", "file and folder"):
+        files[second][0] = {"dot segment": names[first].replace("/", "/./"),
+                             "double slash": names[second].replace("/", "//"), "trailing slash": names[second] + "/",
+                             "dot": ".", "manifest": "manifest.json",
+                             "file and folder": names[first] + "/x"}[kind]
+        return _forge({**header, "files": files}) + b"\n" + blob
+    report = names.index("report.json")
+    start = sum(item[1] for item in files[:report])
+    forged = {"report not json": b"not json", "report without keys": b"{}"}[kind]
+    blob = blob[:start] + forged + blob[start + files[report][1]:]
+    files[report][1:] = [len(forged), hashlib.sha256(forged).hexdigest()]
+    return _forge({**header, "files": files}) + b"\n" + blob
+
+
+@pytest.mark.parametrize("kind", ["dot segment", "double slash", "trailing slash", "dot", "manifest",
+                                  "file and folder", "report not json", "report without keys"])
+def test_an_entry_that_is_no_compile_output_is_no_entry(tmp_path, compiles, kind):
+    """Names a compile never writes (two spellings of one path, a file where a folder goes, the manifest itself)
+    or a report.json no reader takes: the compile runs, and the folder it writes is one a later run may replace."""
+    cache = tmp_path / "cache"
+    assert compile_(LENET, tmp_path / "a", cache).code == 0
+    path, header, blob = _entry(cache)
+    path.write_bytes(_forged_files(kind, header, blob))
+    run = compile_(LENET, tmp_path / "b", cache)
+    assert run.code == 0 and len(compiles) == 2, run.stderr
+    assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "a")
+    again = compile_(LENET, tmp_path / "b", cache)  # the folder is provably ours: replaced, from the rewritten entry
+    assert again.code == 0 and len(compiles) == 2, again.stderr
+
+
+def test_external_weights_changed_while_compiling_are_not_stored(tmp_path, monkeypatch):
+    """The entry hashes the external-data files after the compile; weights rewritten after the compile read
+    them (a training run saving its checkpoint) must not be stored as the ones this output was built from."""
+    model = _external_model(tmp_path / "model", 1.0)
+    real = compiler.compile_model
+    calls: list[str] = []
+
+    def rewritten_after(path, **options):
+        result = real(path, **options)
+        if not calls:
+            _external_model(tmp_path / "model", 2.0)  # same .onnx bytes, other weights in w.bin
+        calls.append(str(path))
+        return result
+
+    monkeypatch.setattr(compiler, "compile_model", rewritten_after)
+    argv = ("compile", str(model), "--cache", str(tmp_path / "cache"))
+    assert run_cli((*argv, "-o", str(tmp_path / "a"))).code == 0
+    run = run_cli((*argv, "-o", str(tmp_path / "b")))
+    fresh = run_cli(("compile", str(model), "--no-cache", "-o", str(tmp_path / "c")))
+    assert run.code == fresh.code == 0 and len(calls) == 3, run.stderr  # b compiled: no entry for these weights
+    assert folder_bytes(tmp_path / "b") == folder_bytes(tmp_path / "c") != folder_bytes(tmp_path / "a")
